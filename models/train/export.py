@@ -1,0 +1,108 @@
+"""Export a trained checkpoint (save_pretrained dir, fp32) to the shipped models/sentiment layout.
+
+python export.py --ckpt /tmp/run/best --dev dev.tsv --out models/sentiment
+
+Ships fp16 safetensors if loading the fp16 file into an fp32 model keeps every dev-set
+probability within --tol (default 1e-3) of the fp32 model; otherwise ships fp32.
+Shipped files: config.json, model.safetensors, vocab.txt, tokenizer_config.json.
+"""
+import argparse
+import json
+import os
+import shutil
+import tempfile
+
+import torch
+from transformers import BertForSequenceClassification, BertTokenizer
+
+from common import ID2LABEL, LABEL2ID, read_tsv
+from train import encode, predict
+
+TOKENIZER_CONFIG = {
+    "tokenizer_class": "BertTokenizer",
+    "do_lower_case": True,
+    "strip_accents": True,  # explicit; same as the uncased default (None + do_lower_case)
+    "tokenize_chinese_chars": True,
+    "do_basic_tokenize": True,
+    "never_split": None,
+    "unk_token": "[UNK]",
+    "sep_token": "[SEP]",
+    "pad_token": "[PAD]",
+    "cls_token": "[CLS]",
+    "mask_token": "[MASK]",
+    "model_max_length": 128,
+    "clean_up_tokenization_spaces": True,
+}
+
+
+def load_fp32(d):
+    m = BertForSequenceClassification.from_pretrained(d, torch_dtype=torch.float32)
+    m.eval()
+    return m
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt", required=True)
+    ap.add_argument("--dev", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--tol", type=float, default=1e-3)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    tok = BertTokenizer.from_pretrained(args.ckpt, do_lower_case=True)
+    rows = read_tsv(args.dev)
+    ids = encode(tok, rows, 128)
+
+    m32 = load_fp32(args.ckpt)
+    p32 = torch.tensor(predict(m32, ids))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        m16 = load_fp32(args.ckpt).half()
+        m16.save_pretrained(tmp, safe_serialization=True)
+        m16r = load_fp32(tmp)  # fp16 file loaded into an fp32 model, as the daemon will
+        assert next(m16r.parameters()).dtype == torch.float32
+        p16 = torch.tensor(predict(m16r, ids))
+        maxdiff = (p16 - p32).abs().max().item()
+        flips = int((p16.argmax(1) != p32.argmax(1)).sum())
+        use16 = maxdiff < args.tol
+        print(f"fp16 vs fp32 on {len(rows)} dev texts: max |dp| = {maxdiff:.3e}, argmax flips = {flips}; "
+              f"shipping {'fp16' if use16 else 'fp32'}")
+
+        src = tmp if use16 else None
+        if src is None:
+            src = tempfile.mkdtemp()
+            m32.save_pretrained(src, safe_serialization=True)
+        os.makedirs(args.out, exist_ok=True)
+        shutil.copy(os.path.join(src, "model.safetensors"), os.path.join(args.out, "model.safetensors"))
+        cfg = json.load(open(os.path.join(src, "config.json")))
+    cfg.pop("_name_or_path", None)
+    cfg["architectures"] = ["BertForSequenceClassification"]
+    cfg["id2label"] = {str(k): v for k, v in ID2LABEL.items()}
+    cfg["label2id"] = dict(LABEL2ID)
+    cfg["problem_type"] = "single_label_classification"
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    shutil.copy(os.path.join(args.ckpt, "vocab.txt"), os.path.join(args.out, "vocab.txt"))
+    with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
+        json.dump(TOKENIZER_CONFIG, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "export_check.json"), "w") as f:
+        json.dump({"fp16_vs_fp32_max_abs_prob_diff": maxdiff, "argmax_flips": flips,
+                   "dev_texts": len(rows), "shipped_dtype": "float16" if use16 else "float32"}, f, indent=1)
+
+    # final sanity: the exported dir loads and reproduces the chosen probabilities
+    tok2 = BertTokenizer.from_pretrained(args.out)
+    assert tok2.do_lower_case and tok2.vocab == tok.vocab
+    mo = load_fp32(args.out)
+    po = torch.tensor(predict(mo, encode(tok2, rows, 128)))
+    ref = p16 if use16 else p32
+    print(f"exported dir reload: max |dp| vs reference = {(po - ref).abs().max().item():.3e}")
+    print(f"wrote {args.out}: " + ", ".join(f"{n} {os.path.getsize(os.path.join(args.out, n))}B"
+                                          for n in sorted(os.listdir(args.out))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Fine-tune all-MiniLM-L6-v2 (BERT, 6 layers) as a 3-class sentiment classifier on CPU.
+
+Usage: python train.py --base DIR --train train.tsv --dev dev.tsv --out DIR [hyper-parameters]
+
+dev.tsv is only used for per-epoch evaluation and choosing the best epoch (never trained on).
+Writes OUT/best (save_pretrained, fp32 safetensors) and OUT/history.json.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+from transformers import BertForSequenceClassification, BertTokenizer, get_linear_schedule_with_warmup
+
+from common import BINARY_ONLY_SOURCES, ID2LABEL, LABEL2ID, decisions_from_probs, metrics, read_tsv
+
+
+def seed_all(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def encode(tok, rows, max_length):
+    enc = tok([r["text"] for r in rows], truncation=True, max_length=max_length)
+    return enc["input_ids"]
+
+
+def make_batches(lengths, batch_size, rng, shuffle=True, chunk=50):
+    """Length-bucketed batches: shuffle, sort within chunks of chunk*batch_size, shuffle batches."""
+    idx = list(range(len(lengths)))
+    if not shuffle:
+        idx.sort(key=lambda i: lengths[i])
+        return [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
+    rng.shuffle(idx)
+    batches = []
+    span = chunk * batch_size
+    for s in range(0, len(idx), span):
+        part = sorted(idx[s:s + span], key=lambda i: lengths[i])
+        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(ids_list, batch):
+    seqs = [ids_list[i] for i in batch]
+    L = max(len(s) for s in seqs)
+    input_ids = torch.zeros((len(seqs), L), dtype=torch.long)
+    attn = torch.zeros((len(seqs), L), dtype=torch.long)
+    for j, s in enumerate(seqs):
+        input_ids[j, :len(s)] = torch.tensor(s)
+        attn[j, :len(s)] = 1
+    return input_ids, attn
+
+
+@torch.no_grad()
+def predict(model, ids_list, batch_size=64):
+    model.eval()
+    lengths = [len(s) for s in ids_list]
+    probs = [None] * len(ids_list)
+    for batch in make_batches(lengths, batch_size, None, shuffle=False):
+        input_ids, attn = collate(ids_list, batch)
+        logits = model(input_ids=input_ids, attention_mask=attn).logits.float()
+        p = torch.softmax(logits, dim=-1).tolist()
+        for i, pp in zip(batch, p):
+            probs[i] = pp
+    return probs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--dev", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--lr", type=float, default=8e-5)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--warmup", type=float, default=0.06)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rt-binary-loss", type=int, default=1,
+                    help="1: rows of binary-only sources get a 2-way (negative vs positive) loss "
+                         "over the negative/positive logits, so they teach nothing about neutral")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    seed_all(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+
+    tok = BertTokenizer.from_pretrained(args.base, do_lower_case=True)
+    model = BertForSequenceClassification.from_pretrained(
+        args.base, num_labels=3, id2label=ID2LABEL, label2id=LABEL2ID,
+        output_loading_info=False)
+    model.config.architectures = ["BertForSequenceClassification"]
+
+    train_rows = read_tsv(args.train)
+    dev_rows = read_tsv(args.dev)
+    t0 = time.time()
+    tr_ids = encode(tok, train_rows, args.max_length)
+    dev_ids = encode(tok, dev_rows, args.max_length)
+    labels = torch.tensor([LABEL2ID[r["label"]] for r in train_rows])
+    binary = torch.tensor([r["source"] in BINARY_ONLY_SOURCES for r in train_rows])
+    print(f"tokenized {len(tr_ids)} train / {len(dev_ids)} dev in {time.time()-t0:.1f}s", flush=True)
+
+    no_decay = ("bias", "LayerNorm.weight")
+    params = [
+        {"params": [p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay)],
+         "weight_decay": args.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(nd in n for nd in no_decay)],
+         "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(params, lr=args.lr)
+    rng = random.Random(args.seed)
+    lengths = [len(s) for s in tr_ids]
+    steps_per_epoch = math.ceil(len(tr_ids) / args.batch_size)
+    total = steps_per_epoch * args.epochs
+    sched = get_linear_schedule_with_warmup(opt, int(args.warmup * total), total)
+    ce = torch.nn.CrossEntropyLoss(reduction="none")
+
+    history = []
+    best = None
+    t_train = time.time()
+    step = 0
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        te = time.time()
+        run_loss = 0.0
+        for bi, batch in enumerate(make_batches(lengths, args.batch_size, rng)):
+            input_ids, attn = collate(tr_ids, batch)
+            y = labels[batch]
+            b = binary[batch]
+            logits = model(input_ids=input_ids, attention_mask=attn).logits
+            loss3 = ce(logits, y)
+            if args.rt_binary_loss and b.any():
+                # negative(0) vs positive(2) only; y is 0 or 2 for these rows
+                loss2 = ce(logits[:, [0, 2]], (y == 2).long())
+                loss_vec = torch.where(b, loss2, loss3)
+            else:
+                loss_vec = loss3
+            loss = loss_vec.mean()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            run_loss += loss.item()
+            if (bi + 1) % 50 == 0:
+                el = time.time() - te
+                print(f"epoch {epoch} step {bi+1}/{steps_per_epoch} loss {run_loss/50:.4f} "
+                      f"lr {sched.get_last_lr()[0]:.2e} {el:.0f}s "
+                      f"eta_epoch {el/(bi+1)*(steps_per_epoch-bi-1):.0f}s", flush=True)
+                run_loss = 0.0
+        ep_time = time.time() - te
+        probs = predict(model, dev_ids)
+        m = metrics(dev_rows, *decisions_from_probs(probs))
+        ov = m["overall"]
+        worst_bin = min(m[s]["bin_acc"] for s in m if s != "overall")
+        rec = {"epoch": epoch, "epoch_time_s": ep_time, "macro_f1": ov["macro_f1"],
+               "acc3": ov["acc3"], "bin_acc": ov["bin_acc"], "worst_source_bin_acc": worst_bin,
+               "per_source_bin_acc": {s: m[s]["bin_acc"] for s in m if s != "overall"},
+               "alert": {str(t): v for t, v in ov["alert"].items()}}
+        history.append(rec)
+        print(json.dumps({k: v for k, v in rec.items() if k != "alert"}), flush=True)
+        if best is None or ov["macro_f1"] > best:
+            best = ov["macro_f1"]
+            model.save_pretrained(os.path.join(args.out, "best"), safe_serialization=True)
+            tok.save_pretrained(os.path.join(args.out, "best"))
+            print(f"saved best (epoch {epoch}, macro_f1 {best:.4f})", flush=True)
+    summary = {"args": vars(args), "train_wall_s": time.time() - t_train, "history": history,
+               "best_macro_f1": best,
+               "best_epoch": max(history, key=lambda h: h["macro_f1"])["epoch"]}
+    with open(os.path.join(args.out, "history.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(f"done in {summary['train_wall_s']:.0f}s; best epoch {summary['best_epoch']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

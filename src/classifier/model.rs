@@ -1,0 +1,529 @@
+//! Loading a model directory safely and running masked batches through rust-bert.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use rust_bert::bert::{BertConfig, BertForSequenceClassification};
+use rust_bert::distilbert::{DistilBertConfig, DistilBertModelClassifier};
+use rust_bert::roberta::RobertaForSequenceClassification;
+use rust_tokenizers::tokenizer::{BertTokenizer, RobertaTokenizer, Tokenizer, TruncationStrategy};
+use rust_tokenizers::vocab::Vocab;
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tch::{nn, Device, Kind, Tensor};
+
+/// Why a model could not be loaded or run. Each names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifierError {
+    #[error("model directory {0} does not exist (set [model] path or pass --model DIR)")]
+    MissingDir(PathBuf),
+    #[error("{path} is missing: {hint}")]
+    MissingFile { path: PathBuf, hint: String },
+    #[error("{path}: {message}")]
+    BadFile { path: PathBuf, message: String },
+    #[error("cannot load the weights from {path}: {message}")]
+    Weights { path: PathBuf, message: String },
+    #[error("the model failed on a batch of {batch} texts: {message}")]
+    Inference { batch: usize, message: String },
+}
+
+/// The model families overhear can load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Architecture {
+    Bert,
+    DistilBert,
+    Roberta,
+}
+
+enum Net {
+    Bert(BertForSequenceClassification),
+    DistilBert(DistilBertModelClassifier),
+    Roberta(RobertaForSequenceClassification),
+}
+
+enum Tok {
+    Bert(BertTokenizer),
+    Roberta(RobertaTokenizer),
+}
+
+impl Tok {
+    fn encode(&self, texts: &[&str], max_len: usize) -> Vec<Vec<i64>> {
+        let strategy = TruncationStrategy::LongestFirst;
+        let out = match self {
+            Tok::Bert(t) => t.encode_list(texts, max_len, &strategy, 0),
+            Tok::Roberta(t) => t.encode_list(texts, max_len, &strategy, 0),
+        };
+        out.into_iter().map(|t| t.token_ids).collect()
+    }
+}
+
+/// A label and the probability of every label, in the model's label order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    pub label: String,
+    pub scores: Vec<(String, f32)>,
+}
+
+impl Prediction {
+    /// Probability of `label`, or `None` if the model has no such label.
+    pub fn score(&self, label: &str) -> Option<f32> {
+        self.scores
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, p)| *p)
+    }
+}
+
+/// Serializes label probabilities as a JSON object in the model's label order.
+pub struct ScoreMap<'a>(pub &'a [(String, f32)]);
+
+impl Serialize for ScoreMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (label, p) in self.0 {
+            map.serialize_entry(label, p)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Prediction {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Prediction", 2)?;
+        st.serialize_field("label", &self.label)?;
+        st.serialize_field("scores", &ScoreMap(&self.scores))?;
+        st.end()
+    }
+}
+
+/// A loaded sentiment model. Loading validates everything rust-bert would panic on.
+pub struct Classifier {
+    // Owns the weights the network's tensors point into.
+    _vs: nn::VarStore,
+    net: Net,
+    tok: Tok,
+    arch: Architecture,
+    labels: Vec<String>,
+    pad_id: i64,
+    max_length: usize,
+    max_batch: usize,
+    id: String,
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("id", &self.id)
+            .field("arch", &self.arch)
+            .field("labels", &self.labels)
+            .field("max_length", &self.max_length)
+            .finish()
+    }
+}
+
+fn bad(path: &Path, message: impl Into<String>) -> ClassifierError {
+    ClassifierError::BadFile {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+fn read_json(path: &Path) -> Result<Value, ClassifierError> {
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ClassifierError::MissingFile {
+            path: path.to_path_buf(),
+            hint: "a model directory needs config.json (with id2label)".into(),
+        },
+        _ => bad(path, format!("cannot read: {e}")),
+    })?;
+    serde_json::from_str(&text).map_err(|e| bad(path, format!("invalid JSON: {e}")))
+}
+
+fn require(path: &Path, hint: &str) -> Result<PathBuf, ClassifierError> {
+    if path.is_file() {
+        Ok(path.to_path_buf())
+    } else {
+        Err(ClassifierError::MissingFile {
+            path: path.to_path_buf(),
+            hint: hint.to_string(),
+        })
+    }
+}
+
+/// The labels in id order, from `id2label` (`{"0": "negative", ...}`).
+fn labels_of(cfg: &Value, path: &Path) -> Result<Vec<String>, ClassifierError> {
+    let map = cfg
+        .get("id2label")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad(path, "no \"id2label\" object: the model's labels are unknown"))?;
+    if map.is_empty() {
+        return Err(bad(path, "\"id2label\" is empty"));
+    }
+    let mut labels = vec![None; map.len()];
+    for (k, v) in map {
+        let id: usize = k
+            .parse()
+            .map_err(|_| bad(path, format!("id2label key {k:?} is not a number")))?;
+        let name = v
+            .as_str()
+            .ok_or_else(|| bad(path, format!("id2label[{k}] is not a string")))?;
+        let slot = labels.get_mut(id).ok_or_else(|| {
+            bad(
+                path,
+                format!("id2label ids must be 0..{} without gaps; found {id}", map.len()),
+            )
+        })?;
+        *slot = Some(name.to_lowercase());
+    }
+    Ok(labels.into_iter().flatten().collect())
+}
+
+fn detect_arch(cfg: &Value, path: &Path) -> Result<Architecture, ClassifierError> {
+    let model_type = cfg.get("model_type").and_then(Value::as_str).unwrap_or("");
+    let first_arch = cfg
+        .get("architectures")
+        .and_then(|a| a.get(0))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let hint = format!("{model_type} {first_arch}").to_lowercase();
+    if hint.contains("distilbert") {
+        Ok(Architecture::DistilBert)
+    } else if hint.contains("roberta") {
+        Ok(Architecture::Roberta)
+    } else if hint.contains("bert") {
+        Ok(Architecture::Bert)
+    } else {
+        Err(bad(
+            path,
+            format!(
+                "unsupported model (model_type {model_type:?}, architectures {first_arch:?}): \
+                 expected a BERT, DistilBERT or RoBERTa sequence classifier"
+            ),
+        ))
+    }
+}
+
+fn positive_int(cfg: &Value, key: &str, path: &Path) -> Result<i64, ClassifierError> {
+    match cfg.get(key).and_then(Value::as_i64) {
+        Some(v) if v > 0 => Ok(v),
+        Some(v) => Err(bad(path, format!("{key} = {v}: expected a positive number"))),
+        None => Err(bad(path, format!("missing or non-integer {key:?}"))),
+    }
+}
+
+/// Checks the shape parameters rust-bert would panic on, before handing the config over.
+fn check_shapes(
+    cfg: &Value,
+    path: &Path,
+    hidden: &str,
+    heads: &str,
+    layers: &str,
+) -> Result<(), ClassifierError> {
+    let h = positive_int(cfg, hidden, path)?;
+    let n = positive_int(cfg, heads, path)?;
+    positive_int(cfg, layers, path)?;
+    positive_int(cfg, "vocab_size", path)?;
+    positive_int(cfg, "max_position_embeddings", path)?;
+    if h % n != 0 {
+        return Err(bad(
+            path,
+            format!("{hidden} = {h} is not a multiple of {heads} = {n}"),
+        ));
+    }
+    Ok(())
+}
+
+fn tokenizer_flags(dir: &Path, cfg: &Value) -> Result<(bool, bool), ClassifierError> {
+    let tc_path = dir.join("tokenizer_config.json");
+    let tc = if tc_path.is_file() {
+        read_json(&tc_path)?
+    } else {
+        Value::Null
+    };
+    let lower = tc
+        .get("do_lower_case")
+        .or_else(|| cfg.get("do_lower_case"))
+        .and_then(Value::as_bool);
+    let strip = tc.get("strip_accents").and_then(Value::as_bool);
+    Ok((lower.unwrap_or(true), strip.unwrap_or(lower.unwrap_or(true))))
+}
+
+fn find_weights(dir: &Path) -> Result<PathBuf, ClassifierError> {
+    for name in ["model.safetensors", "rust_model.ot"] {
+        let p = dir.join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| bad(dir, format!("cannot list: {e}")))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("safetensors") | Some("ot")
+            )
+        })
+        .collect();
+    found.sort();
+    if let Some(p) = found.into_iter().next() {
+        return Ok(p);
+    }
+    let hint = if dir.join("pytorch_model.bin").is_file() {
+        "only pytorch_model.bin is there, which libtorch cannot read: re-save the model with \
+         save_pretrained(..., safe_serialization=True) to get model.safetensors"
+    } else {
+        "a model directory needs its weights as model.safetensors or rust_model.ot"
+    };
+    Err(ClassifierError::MissingFile {
+        path: dir.join("model.safetensors"),
+        hint: hint.into(),
+    })
+}
+
+fn file_digest(path: &Path) -> Result<String, ClassifierError> {
+    let mut file = std::fs::File::open(path).map_err(|e| ClassifierError::Weights {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|e| ClassifierError::Weights {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(hex::encode(&hasher.finalize()[..6]))
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic in libtorch".into())
+}
+
+impl Classifier {
+    /// Loads a model directory. `max_length` caps tokens per text; `max_batch` caps
+    /// texts per forward pass.
+    pub fn load(dir: &Path, max_length: usize, max_batch: usize) -> Result<Self, ClassifierError> {
+        if !dir.is_dir() {
+            return Err(ClassifierError::MissingDir(dir.to_path_buf()));
+        }
+        let cfg_path = dir.join("config.json");
+        let mut cfg = read_json(&cfg_path)?;
+        let arch = detect_arch(&cfg, &cfg_path)?;
+        let labels = labels_of(&cfg, &cfg_path)?;
+        let (lower, strip) = tokenizer_flags(dir, &cfg)?;
+
+        let vocab_hint = "BERT and DistilBERT models need the WordPiece vocabulary vocab.txt";
+        let (tok, pad_id, vocab_len) = match arch {
+            Architecture::Bert | Architecture::DistilBert => {
+                let vocab = require(&dir.join("vocab.txt"), vocab_hint)?;
+                let t = BertTokenizer::from_file(&vocab, lower, strip)
+                    .map_err(|e| bad(&vocab, e.to_string()))?;
+                let pad = t.vocab().token_to_id(t.vocab().get_pad_value());
+                let len = t.vocab().values().len();
+                (Tok::Bert(t), pad, len)
+            }
+            Architecture::Roberta => {
+                let hint = "RoBERTa models need vocab.json and merges.txt";
+                let vocab = require(&dir.join("vocab.json"), hint)?;
+                let merges = require(&dir.join("merges.txt"), hint)?;
+                let t = RobertaTokenizer::from_file(&vocab, &merges, false, false)
+                    .map_err(|e| bad(&vocab, e.to_string()))?;
+                let pad = t.vocab().token_to_id(t.vocab().get_pad_value());
+                let len = t.vocab().values().len();
+                (Tok::Roberta(t), pad, len)
+            }
+        };
+
+        let (hidden, heads, layers) = match arch {
+            Architecture::DistilBert => ("dim", "n_heads", "n_layers"),
+            _ => ("hidden_size", "num_attention_heads", "num_hidden_layers"),
+        };
+        check_shapes(&cfg, &cfg_path, hidden, heads, layers)?;
+        let vocab_size = positive_int(&cfg, "vocab_size", &cfg_path)? as usize;
+        if vocab_len > vocab_size {
+            return Err(bad(
+                &cfg_path,
+                format!(
+                    "the vocabulary has {vocab_len} tokens but vocab_size is {vocab_size}: \
+                     the tokenizer and the weights do not belong together"
+                ),
+            ));
+        }
+        let positions = positive_int(&cfg, "max_position_embeddings", &cfg_path)? as usize;
+        // RoBERTa's positions start after the padding index.
+        let usable = if arch == Architecture::Roberta {
+            positions.saturating_sub(2)
+        } else {
+            positions
+        };
+        let max_length = max_length.min(usable).max(2);
+
+        let weights = find_weights(dir)?;
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        let net = match arch {
+            Architecture::Bert | Architecture::Roberta => {
+                let bc: BertConfig = serde_json::from_value(cfg.clone())
+                    .map_err(|e| bad(&cfg_path, format!("not a valid BERT config: {e}")))?;
+                if arch == Architecture::Bert {
+                    let m = BertForSequenceClassification::new(vs.root(), &bc)
+                        .map_err(|e| bad(&cfg_path, e.to_string()))?;
+                    Net::Bert(m)
+                } else {
+                    let m = RobertaForSequenceClassification::new(vs.root(), &bc)
+                        .map_err(|e| bad(&cfg_path, e.to_string()))?;
+                    Net::Roberta(m)
+                }
+            }
+            Architecture::DistilBert => {
+                // rust-bert panics unless this key is present.
+                if let Some(obj) = cfg.as_object_mut() {
+                    obj.entry("tie_weights_").or_insert(Value::Bool(false));
+                }
+                let dc: DistilBertConfig = serde_json::from_value(cfg.clone())
+                    .map_err(|e| bad(&cfg_path, format!("not a valid DistilBERT config: {e}")))?;
+                let m = DistilBertModelClassifier::new(vs.root(), &dc)
+                    .map_err(|e| bad(&cfg_path, e.to_string()))?;
+                Net::DistilBert(m)
+            }
+        };
+        vs.load(&weights).map_err(|e| ClassifierError::Weights {
+            path: weights.clone(),
+            message: e.to_string(),
+        })?;
+        // Half-precision files load as half tensors: compute in f32 regardless.
+        vs.float();
+        vs.freeze();
+
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "model".into());
+        let id = format!("{name}@{}", file_digest(&weights)?);
+        Ok(Classifier {
+            _vs: vs,
+            net,
+            tok,
+            arch,
+            labels,
+            pad_id,
+            max_length,
+            max_batch: max_batch.max(1),
+            id,
+        })
+    }
+
+    /// `name@hash-of-weights`, stored with every sentiment.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn architecture(&self) -> Architecture {
+        self.arch
+    }
+
+    pub fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// Tokenizes texts as the model sees them (special tokens included, truncated).
+    pub fn token_ids(&self, texts: &[&str]) -> Vec<Vec<i64>> {
+        self.tok.encode(texts, self.max_length)
+    }
+
+    /// Classifies texts. Texts are sorted by length and run in masked batches of at
+    /// most `max_batch`, so padding stays small and does not change any score.
+    pub fn classify<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Prediction>, ClassifierError> {
+        let refs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
+        let ids = self.token_ids(&refs);
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        let mut out: Vec<Option<Prediction>> = vec![None; ids.len()];
+        for chunk in order.chunks(self.max_batch) {
+            let batch: Vec<&[i64]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
+            let probs = self.forward(&batch)?;
+            for (&i, p) in chunk.iter().zip(probs) {
+                out[i] = Some(self.prediction(p));
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    fn prediction(&self, probs: Vec<f32>) -> Prediction {
+        let best = probs
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        Prediction {
+            label: self.labels[best].clone(),
+            scores: self.labels.iter().cloned().zip(probs).collect(),
+        }
+    }
+
+    /// One padded, masked forward pass; returns per-text probabilities.
+    pub(crate) fn forward(&self, batch: &[&[i64]]) -> Result<Vec<Vec<f32>>, ClassifierError> {
+        let n = batch.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let width = batch.iter().map(|t| t.len()).max().unwrap_or(0).max(1);
+        let mut ids = Vec::with_capacity(n * width);
+        let mut mask = Vec::with_capacity(n * width);
+        for t in batch {
+            ids.extend_from_slice(t);
+            ids.extend(std::iter::repeat(self.pad_id).take(width - t.len()));
+            mask.extend(std::iter::repeat(1i64).take(t.len()));
+            mask.extend(std::iter::repeat(0i64).take(width - t.len()));
+        }
+        let shape = [n as i64, width as i64];
+        let run = || -> Result<Vec<f32>, String> {
+            let _guard = tch::no_grad_guard();
+            let ids = Tensor::from_slice(&ids).view(shape);
+            let mask = Tensor::from_slice(&mask).view(shape);
+            let logits = match &self.net {
+                Net::Bert(m) => {
+                    let types = Tensor::zeros(shape, (Kind::Int64, Device::Cpu));
+                    m.forward_t(Some(&ids), Some(&mask), Some(&types), None, None, false)
+                        .logits
+                }
+                Net::Roberta(m) => {
+                    m.forward_t(Some(&ids), Some(&mask), None, None, None, false)
+                        .logits
+                }
+                Net::DistilBert(m) => {
+                    m.forward_t(Some(&ids), Some(&mask), None, false)
+                        .map_err(|e| e.to_string())?
+                        .logits
+                }
+            };
+            let probs = logits.to_kind(Kind::Float).softmax(-1, Kind::Float);
+            Vec::<f32>::try_from(probs.reshape([-1])).map_err(|e| e.to_string())
+        };
+        let flat = catch_unwind(AssertUnwindSafe(run))
+            .map_err(panic_message)
+            .and_then(|r| r)
+            .map_err(|message| ClassifierError::Inference { batch: n, message })?;
+        let k = self.labels.len();
+        if flat.len() != n * k {
+            return Err(ClassifierError::Inference {
+                batch: n,
+                message: format!(
+                    "the model returned {} scores for {n} texts and {k} labels",
+                    flat.len()
+                ),
+            });
+        }
+        Ok(flat.chunks(k).map(<[f32]>::to_vec).collect())
+    }
+}

@@ -1,0 +1,46 @@
+//! `overhear check FILE`: validate a config file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::Config;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The config file to check (default: --config, else the embedded default).
+    pub file: Option<PathBuf>,
+    /// Also load the model the config names.
+    #[arg(long)]
+    pub model: bool,
+}
+
+pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+    let path = args.file.or_else(|| global.config.clone());
+    let shown = path
+        .as_ref()
+        .map_or("<embedded default config>".to_string(), |p| p.display().to_string());
+    let config = match Config::load_or_default(path.as_deref()) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "{shown}: {} problem{} found",
+                errors.0.len(),
+                if errors.0.len() == 1 { "" } else { "s" }
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if args.model {
+        let c = crate::classifier::load(&config.model)?;
+        println!("model {} loaded: labels {:?}", c.id(), c.labels());
+    }
+    println!(
+        "{shown}: ok ({} brand{}, {} source{})",
+        config.brands.len(),
+        if config.brands.len() == 1 { "" } else { "s" },
+        config.sources.len(),
+        if config.sources.len() == 1 { "" } else { "s" },
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,150 @@
+//! The command line: one file per subcommand, each a `run(args, &Global)`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::daemon::LogFormat;
+
+mod check;
+mod classify;
+mod db;
+mod eval;
+mod match_cmd;
+mod mentions;
+mod poll;
+mod run;
+mod stats;
+mod test_email;
+
+/// Hears what the public internet says about your brand.
+#[derive(Debug, Parser)]
+#[command(name = "overhear", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Global {
+    /// Config file (default: the embedded copy of config/overhear.toml).
+    #[arg(long, short = 'c', global = true, env = "OVERHEAR_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr (default: [daemon] log_format, else human).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// More log output (-v info, -vv debug, -vvv trace). OVERHEAR_LOG overrides.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Global {
+    /// The config file named by --config, or the embedded default.
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        Config::load_or_default(self.config.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll sources, classify mentions, store them, send alerts.
+    Run(run::Args),
+    /// Validate a config file and say exactly what is wrong.
+    Check(check::Args),
+    /// Classify texts (arguments, or one per line on stdin).
+    Classify(classify::Args),
+    /// Evaluate the classifier on a labelled TSV file.
+    Eval(eval::Args),
+    /// Try a brand query on texts from stdin, one per line.
+    Match(match_cmd::Args),
+    /// Fetch one source now and print the posts it yields, one JSON object per line.
+    Poll(poll::Args),
+    /// List, show and export stored mentions.
+    Mentions(mentions::Args),
+    /// Counts of mentions per sentiment.
+    Stats(stats::Args),
+    /// Database maintenance: compact, check, retention.
+    Db(db::Args),
+    /// Send one test email through the configured transport.
+    TestEmail(test_email::Args),
+}
+
+/// Parses the command line, runs the subcommand, prints errors, returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let daemon = matches!(cli.command, Command::Run(_));
+    init_logging(&cli.global, daemon);
+    let result = match cli.command {
+        Command::Run(a) => run::run(a, &cli.global),
+        Command::Check(a) => check::run(a, &cli.global),
+        Command::Classify(a) => classify::run(a, &cli.global),
+        Command::Eval(a) => eval::run(a, &cli.global),
+        Command::Match(a) => match_cmd::run(a, &cli.global),
+        Command::Poll(a) => poll::run(a, &cli.global),
+        Command::Mentions(a) => mentions::run(a, &cli.global),
+        Command::Stats(a) => stats::run(a, &cli.global),
+        Command::Db(a) => db::run(a, &cli.global),
+        Command::TestEmail(a) => test_email::run(a, &cli.global),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(global: &Global, daemon: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (global.verbose, daemon) {
+        (0, false) => "warn",
+        (0, true) | (1, _) => "info",
+        (2, _) => "debug",
+        _ => "trace",
+    };
+    let filter = std::env::var("OVERHEAR_LOG")
+        .ok()
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new(format!("{default},sled=warn,html5ever=error")));
+    let format = global.log_format.unwrap_or_else(|| {
+        // The config may ask for JSON logs; a broken config is reported later.
+        global
+            .config
+            .as_deref()
+            .and_then(|p| Config::load(p).ok())
+            .map(|c| c.daemon.log_format)
+            .unwrap_or_default()
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
+}
+
+/// The model directory: `--model`, else the config's `[model] path`.
+pub(crate) fn model_config(
+    global: &Global,
+    model: Option<&Path>,
+) -> anyhow::Result<crate::classifier::ModelConfig> {
+    let mut cfg = match (&global.config, model) {
+        // --model alone needs no config file at all
+        (None, Some(_)) => crate::classifier::ModelConfig::default(),
+        _ => global.load_config()?.model,
+    };
+    if let Some(m) = model {
+        cfg.path = m.to_path_buf();
+    }
+    Ok(cfg)
+}

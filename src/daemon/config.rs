@@ -1,0 +1,76 @@
+//! `[daemon]`: where data lives, how often to poll, where the local API listens.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::Problem;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// The `[daemon]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// The sled database, the mail folder of the file transport, and other state.
+    /// Relative paths are relative to the working directory.
+    pub data_dir: PathBuf,
+    /// Default interval between polls of one source (each source may set `every`).
+    #[serde(with = "crate::util::duration")]
+    pub poll_interval: Duration,
+    /// The local HTTP API (health, metrics, reads for the CLI). Loopback by default.
+    pub api_bind: SocketAddr,
+    pub log_format: LogFormat,
+    /// User-Agent sent to every source; it names overhear so that operators can reach you.
+    pub user_agent: String,
+    /// Longest time a graceful shutdown may take before the daemon exits anyway.
+    #[serde(with = "crate::util::duration")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            data_dir: PathBuf::from("data"),
+            poll_interval: Duration::from_secs(120),
+            api_bind: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            log_format: LogFormat::Human,
+            user_agent: format!(
+                "overhear/{} (brand monitoring; +https://github.com/overhear/overhear)",
+                env!("CARGO_PKG_VERSION")
+            ),
+            shutdown_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl DaemonConfig {
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if self.poll_interval < Duration::from_secs(10) {
+            out.push(Problem::new(
+                "daemon.poll_interval",
+                format!(
+                    "{:?} is too short: at least 10s, to stay polite to public APIs",
+                    self.poll_interval
+                ),
+            ));
+        }
+        if self.user_agent.trim().is_empty() {
+            out.push(Problem::new(
+                "daemon.user_agent",
+                "is empty: public APIs refuse anonymous clients",
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,91 @@
+//! `[[brand]]`: a brand, the query that finds its mentions, and who hears about them.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::config::Problem;
+
+/// One `[[brand]]` entry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandConfig {
+    pub name: String,
+    /// The brand's main query (see README, "Brand queries").
+    #[serde(default)]
+    pub query: Option<Spanned<String>>,
+    /// More named queries; a post mentions the brand if any query matches.
+    #[serde(default)]
+    pub queries: BTreeMap<String, Spanned<String>>,
+    /// Terms sent to sources that search server-side (Hacker News, Reddit, Stack
+    /// Exchange, Bluesky); defaults to the query's positive terms.
+    #[serde(default)]
+    pub search_terms: Vec<String>,
+    /// Who receives this brand's alerts.
+    #[serde(default)]
+    pub alert_to: Vec<String>,
+    /// Overrides `[model] alert_threshold` for this brand.
+    #[serde(default)]
+    pub alert_threshold: Option<f32>,
+}
+
+impl BrandConfig {
+    /// Every query of the brand with its name (`"default"` for `query`).
+    pub fn all_queries(&self) -> Vec<(&str, &Spanned<String>)> {
+        let mut out: Vec<(&str, &Spanned<String>)> = Vec::new();
+        if let Some(q) = &self.query {
+            out.push(("default", q));
+        }
+        out.extend(self.queries.iter().map(|(k, v)| (k.as_str(), v)));
+        out
+    }
+
+    /// Problems with this brand, the `index`-th `[[brand]]`.
+    pub fn problems(&self, index: usize) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let at = |key: &str| format!("brand[{index}].{key}");
+        if self.name.trim().is_empty() {
+            out.push(Problem::new(at("name"), "is empty"));
+        }
+        let queries = self.all_queries();
+        if queries.is_empty() {
+            out.push(Problem::new(
+                at("name"),
+                format!("brand {:?} has no query: add query = '...'", self.name),
+            ));
+        }
+        for (name, q) in queries {
+            if let Err((column, message)) = super::validate_query(q.get_ref()) {
+                let key = if name == "default" {
+                    at("query")
+                } else {
+                    at(&format!("queries.{name}"))
+                };
+                out.push(Problem {
+                    key,
+                    // the value's span starts at its opening quote
+                    offset_in_value: Some(column),
+                    message: format!("column {column} of the query: {message}"),
+                });
+            }
+        }
+        for (i, to) in self.alert_to.iter().enumerate() {
+            if to.parse::<lettre::message::Mailbox>().is_err() {
+                out.push(Problem::new(
+                    format!("{}[{i}]", at("alert_to")),
+                    format!("{to:?} is not an email address"),
+                ));
+            }
+        }
+        if let Some(t) = self.alert_threshold {
+            if !(0.0..=1.0).contains(&t) {
+                out.push(Problem::new(
+                    at("alert_threshold"),
+                    format!("{t} is not a probability: expected a number between 0 and 1"),
+                ));
+            }
+        }
+        out
+    }
+}

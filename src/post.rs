@@ -1,0 +1,125 @@
+//! What every stage passes on: a [`Post`] from a source, the [`BrandMatch`]es the
+//! matcher found in it, the [`Sentiment`] the classifier gave it, and the
+//! [`Mention`] the store keeps.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One public post, comment or feed item, as every source yields it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Post {
+    /// Stable id: `"{source kind}:{the source's own id}"`, e.g. `hackernews:8863`.
+    pub id: String,
+    /// Canonical URL of the post (absolute).
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Plain text: HTML stripped, entities decoded.
+    pub text: String,
+    /// When the post was written, or when overhear first saw it if the source gives no date.
+    pub created_at: DateTime<Utc>,
+    /// True when `created_at` is the first-seen time rather than the source's date.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created_at_is_first_seen: bool,
+    /// Source kind: `hackernews`, `reddit`, `mastodon`, `bluesky`, `lobsters`,
+    /// `stackexchange`, `rss`.
+    pub source: String,
+    /// The `name` of the `[[source]]` entry that produced it.
+    #[serde(default)]
+    pub source_name: String,
+    /// Where it was said: a host, plus a community where there is one
+    /// (`reddit.com/r/rust`, `mastodon.social`, `news.ycombinator.com`).
+    #[serde(default)]
+    pub site: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_id: Option<String>,
+    /// Points, score, favourites or reposts, where the source gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engagement: Option<i64>,
+    /// BCP-47 language tag, where the source gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    /// Links found in the post (absolute), for domain terms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+}
+
+impl Post {
+    /// The text the classifier reads: the title, then the body.
+    pub fn classifier_text(&self) -> String {
+        match &self.title {
+            Some(title) if !title.is_empty() && !self.text.is_empty() => {
+                format!("{title}. {}", self.text)
+            }
+            Some(title) if !title.is_empty() => title.clone(),
+            _ => self.text.clone(),
+        }
+    }
+}
+
+/// Which part of a post a term matched in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Field {
+    Title,
+    Text,
+    Author,
+    Url,
+    Site,
+    Link,
+    Lang,
+}
+
+/// One term of a brand query that matched, with its byte span in that field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchedTerm {
+    pub term: String,
+    pub field: Field,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A brand a post mentions, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BrandMatch {
+    pub brand: String,
+    /// The named query that matched (`"default"` for a brand's `query`).
+    #[serde(default)]
+    pub query: String,
+    pub terms: Vec<MatchedTerm>,
+}
+
+/// The classifier's verdict on a post.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sentiment {
+    pub label: String,
+    /// Probability of every label, in the model's label order.
+    pub scores: Vec<(String, f32)>,
+    /// Which model said so (`name@hash`).
+    pub model: String,
+}
+
+impl Sentiment {
+    pub fn score(&self, label: &str) -> Option<f32> {
+        self.scores
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, p)| *p)
+    }
+}
+
+/// What the store keeps for a post that mentions at least one brand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mention {
+    pub post: Post,
+    pub brands: Vec<BrandMatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<Sentiment>,
+    pub first_seen: DateTime<Utc>,
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}

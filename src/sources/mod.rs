@@ -1,0 +1,6 @@
+//! Sources: one file per kind of feed, behind one small trait. A source turns HTTP
+//! responses into [`Post`](crate::post::Post)s and keeps its cursor in the store.
+
+mod config;
+
+pub use config::*;

@@ -1,0 +1,1 @@
+//! The sled store: mentions (with indexes), source state, the alert outbox.

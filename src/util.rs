@@ -1,0 +1,110 @@
+//! Small helpers shared by several components: durations in config files, secrets.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// `serde(with = "crate::util::duration")`: `"90s"`, `"2m"`, `"1h 30m"`, `"7d"`.
+pub mod duration {
+    use super::*;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        humantime::parse_duration(text.trim()).map_err(|e| {
+            format!("invalid duration {text:?} ({e}); expected e.g. \"90s\", \"15m\", \"2h\", \"7d\"")
+        })
+    }
+}
+
+/// `serde(with = "crate::util::opt_duration")` for `Option<Duration>`.
+pub mod opt_duration {
+    use super::*;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| duration::parse(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// Where a secret comes from: never the config file itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretRef {
+    /// Name of an environment variable holding the secret.
+    pub env: Option<String>,
+    /// Path of a file holding the secret (trailing newline ignored).
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable {0} is not set (it should hold the {1})")]
+    MissingEnv(String, String),
+    #[error("cannot read the {what} from {path}: {source}")]
+    File {
+        what: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl SecretRef {
+    pub fn new(env: Option<String>, file: Option<PathBuf>) -> Self {
+        SecretRef { env, file }
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.env.is_some() || self.file.is_some()
+    }
+
+    /// Resolves the secret; `Ok(None)` when none is configured. `what` names it in errors.
+    pub fn resolve(&self, what: &str) -> Result<Option<String>, SecretError> {
+        if let Some(path) = &self.file {
+            let text = std::fs::read_to_string(path).map_err(|source| SecretError::File {
+                what: what.to_string(),
+                path: path.clone(),
+                source,
+            })?;
+            return Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()));
+        }
+        if let Some(var) = &self.env {
+            return match std::env::var(var) {
+                Ok(v) => Ok(Some(v)),
+                Err(_) => Err(SecretError::MissingEnv(var.clone(), what.to_string())),
+            };
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_human_form() {
+        assert_eq!(duration::parse("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(duration::parse(" 1h 30m ").unwrap(), Duration::from_secs(5400));
+        assert_eq!(duration::parse("7d").unwrap(), Duration::from_secs(7 * 86400));
+        let err = duration::parse("soon").unwrap_err();
+        assert!(err.contains("\"soon\""), "{err}");
+    }
+
+    #[test]
+    fn secrets_come_from_files_without_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "hunter2\n").unwrap();
+        let s = SecretRef::new(None, Some(path));
+        assert_eq!(s.resolve("SMTP password").unwrap().as_deref(), Some("hunter2"));
+        let missing = SecretRef::new(Some("OVERHEAR_TEST_SURELY_UNSET_VAR".into()), None);
+        let err = missing.resolve("SMTP password").unwrap_err().to_string();
+        assert!(err.contains("OVERHEAR_TEST_SURELY_UNSET_VAR"), "{err}");
+        assert_eq!(SecretRef::default().resolve("x").unwrap(), None);
+    }
+}
