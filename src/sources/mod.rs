@@ -2,5 +2,7 @@
 //! responses into [`Post`](crate::post::Post)s and keeps its cursor in the store.
 
 mod config;
+mod state;
 
 pub use config::*;
+pub use state::{MemoryState, StateError, StateStore};
