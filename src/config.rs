@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::alerts::EmailConfig;
+use crate::alerts::{AlertsConfig, EmailConfig};
 use crate::classifier::ModelConfig;
 use crate::daemon::DaemonConfig;
 use crate::matcher::BrandConfig;
@@ -26,6 +26,8 @@ pub struct Config {
     pub model: ModelConfig,
     #[serde(default)]
     pub email: EmailConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
     #[serde(default, rename = "brand")]
     pub brands: Vec<BrandConfig>,
     #[serde(default, rename = "source")]
@@ -224,6 +226,7 @@ impl Config {
         out.extend(self.daemon.problems());
         out.extend(self.model.problems());
         out.extend(self.email.problems());
+        out.extend(self.alerts.problems(&self.brands));
         let mut names = std::collections::HashSet::new();
         for (i, b) in self.brands.iter().enumerate() {
             if !names.insert(b.name.to_lowercase()) {

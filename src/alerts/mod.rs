@@ -1,6 +1,58 @@
 //! Alerts: rules decide which mentions produce email; each alert is queued in the
 //! store's outbox before a sender delivers it through lettre.
+//!
+//! The daemon wires it like this:
+//! 1. `let alerter = Arc::new(Alerter::new(&config.alerts, &config.brands, config.model.alert_threshold));`
+//! 2. for each classified mention: `store.enqueue(&alerter.evaluate(&mention, now))?` then
+//!    `waker.notify_one()`;
+//! 3. every minute: `digest_ticks`, `summaries_due` + `summary_items`, `spike_items`,
+//!    `source_health_items`, each enqueued the same way (idempotent keys);
+//! 4. `tokio::spawn(run_sender(Sender::new(store, alerter, build_transport(..)?, from, clock), shutdown))`.
 
+mod clock;
 mod config;
+mod item;
+pub mod render;
+mod rules;
+mod send;
 
-pub use config::{EmailConfig, TransportKind};
+use std::path::PathBuf;
+
+pub use clock::{Clock, SystemClock, TestClock};
+pub use config::{
+    AlertMode, AlertsConfig, BrandRules, EmailConfig, QuietHours, Route, SummaryEvery,
+    TransportKind,
+};
+pub use item::{
+    Delivery, MentionAlert, OutboxEntry, OutboxItem, OutboxState, Payload, SourceHealth, Spike,
+    Summary, Tally,
+};
+pub use render::{Rendered, Renderer};
+pub use rules::{tally, Action, Alerter, BrandRule, SummaryPeriod};
+pub use send::{
+    build_message, build_transport, run_sender, DeliveryReport, FailureKind, SendError, Sender,
+    Transport,
+};
+
+/// Why alerting could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("email configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Secret(#[from] crate::util::SecretError),
+    #[error("{}: {1}", .0.display())]
+    Io(PathBuf, std::io::Error),
+    #[error("bad address: {0}")]
+    Address(String),
+    #[error("cannot render the email: {0}")]
+    Render(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl From<minijinja::Error> for AlertError {
+    fn from(e: minijinja::Error) -> Self {
+        AlertError::Render(format!("{e:#}"))
+    }
+}

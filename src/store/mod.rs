@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-mod outbox;
+pub mod outbox;
 
 /// Why the store could not do something.
 #[derive(Debug, thiserror::Error)]
