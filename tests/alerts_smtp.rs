@@ -1,0 +1,383 @@
+//! Alerts through a real SMTP server on loopback (STARTTLS + AUTH PLAIN).
+
+#[path = "alerts_support/mod.rs"]
+mod support;
+
+use std::io::BufRead;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use overhear::alerts::{
+    build_transport, Alerter, AlertsConfig, Clock, OutboxState, Sender, TestClock,
+};
+use overhear::store::Store;
+use support::*;
+
+const PW: &str = "s3cret";
+
+fn password_file(dir: &Path, pw: &str) -> std::path::PathBuf {
+    let p = dir.join("smtp-password");
+    std::fs::write(&p, format!("{pw}\n")).unwrap();
+    p
+}
+
+fn sender(
+    store: &Store,
+    alerter: &Arc<Alerter>,
+    port: u16,
+    pw_file: &Path,
+    clock: &Arc<TestClock>,
+) -> Sender {
+    let email = smtp_email(port, pw_file);
+    let transport = build_transport(&email, Path::new("unused")).unwrap();
+    Sender::new(
+        store.clone(),
+        alerter.clone(),
+        transport,
+        email.from.parse().unwrap(),
+        clock.clone(),
+    )
+}
+
+fn alerter(to: &[&str]) -> Arc<Alerter> {
+    Arc::new(Alerter::new(
+        &AlertsConfig::default(),
+        &[brand("Acme", to)],
+        0.8,
+    ))
+}
+
+#[tokio::test]
+async fn one_negative_mention_sends_one_email_per_recipient() {
+    let server = SmtpServer::start(free_port(), PW, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
+    let alerter = alerter(&["support@acme.test", "Community <community@acme.test>"]);
+    let s = sender(
+        &store,
+        &alerter,
+        server.port,
+        &password_file(dir.path(), PW),
+        &clock,
+    );
+
+    // below the threshold: nothing
+    assert!(alerter.evaluate(&mention("1", 0.5), clock.now()).is_empty());
+    let items = alerter.evaluate(&mention("2", 0.95), clock.now());
+    assert_eq!(items.len(), 2);
+    assert_eq!(store.enqueue(&items).unwrap(), 2);
+    assert_eq!(
+        store.enqueue(&items).unwrap(),
+        0,
+        "queuing the same alert twice is a no-op"
+    );
+
+    let report = s.deliver_due().await.unwrap();
+    assert_eq!(report.sent.len(), 2, "{report:?}");
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 2);
+    let mut to: Vec<String> = msgs.iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    assert_eq!(to, ["community@acme.test", "support@acme.test"]);
+    for m in &msgs {
+        assert_eq!(m.from, "alerts@overhear.test");
+        let subject = m.header("Subject").unwrap();
+        assert!(
+            subject.contains("Acme")
+                && subject.contains("negative")
+                && subject.contains("hackernews"),
+            "{subject}"
+        );
+        assert!(m.header("Bcc").is_none(), "no header injection: {}", m.raw);
+        let head = m.raw.split("\r\n\r\n").next().unwrap();
+        assert!(
+            !head.contains("\r\nBcc:") && !head.contains("\nBcc:"),
+            "{head}"
+        );
+        assert!(m
+            .header("Content-Type")
+            .unwrap()
+            .starts_with("multipart/alternative"));
+        let text = m.part("text/plain").unwrap();
+        let html = m.part("text/html").unwrap();
+        assert!(
+            text.contains("*acme corp* still has <b>no</b> refund"),
+            "{text}"
+        );
+        assert!(
+            text.contains("https://news.ycombinator.com/item?id=2"),
+            "{text}"
+        );
+        assert!(text.contains("negative 95.0%"), "{text}");
+        assert!(text.contains("Engagement: 42"), "{text}");
+        assert!(
+            html.contains("<mark>acme corp</mark> still has &lt;b&gt;no&lt;&#x2f;b&gt; refund"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<mark>Acme corp</mark> &lt;script&gt;"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>no"),
+            "{html}"
+        );
+        assert!(html.contains("angry &lt;user&gt;"), "{html}");
+        assert!(html.contains("threshold for Acme"), "{html}");
+    }
+    let again = s.deliver_due().await.unwrap();
+    assert!(again.sent.is_empty());
+    assert_eq!(server.messages().len(), 2);
+    assert_eq!(store.outbox_depth().unwrap().sent, 2);
+}
+
+#[tokio::test]
+async fn smtp_outage_then_recovery_delivers_every_alert_once() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
+    let alerter = alerter(&["support@acme.test"]);
+    let s = sender(
+        &store,
+        &alerter,
+        port,
+        &password_file(dir.path(), PW),
+        &clock,
+    );
+    for id in ["1", "2", "3"] {
+        store
+            .enqueue(&alerter.evaluate(&mention(id, 0.9), clock.now()))
+            .unwrap();
+    }
+    // server down: everything is retried with backoff (30s, then 60s)
+    let r = s.deliver_due().await.unwrap();
+    assert_eq!(r.retried.len(), 3, "{r:?}");
+    assert!(
+        s.deliver_due().await.unwrap().retried.is_empty(),
+        "not due again before the backoff"
+    );
+    clock.advance(Duration::from_secs(30));
+    assert_eq!(s.deliver_due().await.unwrap().retried.len(), 3);
+    let e = store.pending().unwrap();
+    assert!(
+        e.iter().all(|e| e.attempts == 2 && e.last_error.is_some()),
+        "{e:?}"
+    );
+    assert!(e
+        .iter()
+        .all(|e| e.next_attempt == clock.now() + chrono::Duration::seconds(60)));
+
+    let server = SmtpServer::start(port, PW, &[]);
+    clock.advance(Duration::from_secs(60));
+    let r = s.deliver_due().await.unwrap();
+    assert_eq!(r.sent.len(), 3, "{r:?}");
+    clock.advance(Duration::from_secs(3600));
+    s.deliver_due().await.unwrap();
+    let mut ids: Vec<String> = server
+        .messages()
+        .iter()
+        .map(|m| m.header("Message-ID").unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(server.messages().len(), 3, "each alert exactly once");
+}
+
+#[tokio::test]
+async fn alerts_fail_after_give_up_time() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
+    let cfg: AlertsConfig =
+        alerts_config("give_up_after = \"10m\"\nretry_initial = \"1m\"\nretry_max = \"4m\"");
+    let alerter = Arc::new(Alerter::new(
+        &cfg,
+        &[brand("Acme", &["support@acme.test"])],
+        0.8,
+    ));
+    let s = sender(
+        &store,
+        &alerter,
+        port,
+        &password_file(dir.path(), PW),
+        &clock,
+    );
+    store
+        .enqueue(&alerter.evaluate(&mention("1", 0.9), clock.now()))
+        .unwrap();
+    let mut failed = Vec::new();
+    for _ in 0..20 {
+        let r = s.deliver_due().await.unwrap();
+        failed.extend(r.failed);
+        clock.advance(Duration::from_secs(60));
+    }
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].1.contains("gave up"), "{}", failed[0].1);
+    assert_eq!(store.failed().unwrap().len(), 1);
+    assert_eq!(store.outbox_depth().unwrap().pending, 0);
+}
+
+#[tokio::test]
+async fn crash_between_queue_and_send_delivers_once_after_restart() {
+    let server = SmtpServer::start(free_port(), PW, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let pw = password_file(dir.path(), PW);
+    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
+    let alerter = alerter(&["support@acme.test"]);
+    {
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        store
+            .enqueue(&alerter.evaluate(&mention("7", 0.9), clock.now()))
+            .unwrap();
+        let s = sender(&store, &alerter, server.port, &pw, &clock);
+        drop(s); // "crash": the sender never ran
+    }
+    for _ in 0..2 {
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        // the daemon re-evaluates the same mention after the restart: still one alert
+        store
+            .enqueue(&alerter.evaluate(&mention("7", 0.9), clock.now()))
+            .unwrap();
+        let s = sender(&store, &alerter, server.port, &pw, &clock);
+        s.deliver_due().await.unwrap();
+    }
+    assert_eq!(server.messages().len(), 1);
+}
+
+/// Child half of the kill -9 test: queues an alert, says so, then hangs until killed.
+#[test]
+#[ignore = "run by kill9_between_queue_and_send as a child process"]
+fn child_queue_then_hang() {
+    let Ok(dir) = std::env::var("OVERHEAR_TEST_CHILD_DIR") else {
+        return;
+    };
+    let alerter = alerter(&["support@acme.test"]);
+    let store = Store::open(Path::new(&dir)).unwrap();
+    store
+        .enqueue(&alerter.evaluate(&mention("9", 0.9), t(2026, 11, 23, 12, 5)))
+        .unwrap();
+    println!("QUEUED");
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+#[tokio::test]
+async fn kill9_between_queue_and_send_delivers_once() {
+    let server = SmtpServer::start(free_port(), PW, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_queue_then_hang",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("OVERHEAR_TEST_CHILD_DIR", &data)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("QUEUED") {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "child exited before queuing"
+        );
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 6)));
+    let alerter = alerter(&["support@acme.test"]);
+    let pw = password_file(dir.path(), PW);
+    for _ in 0..2 {
+        let store = Store::open(&data).unwrap();
+        let s = sender(&store, &alerter, server.port, &pw, &clock);
+        s.deliver_due().await.unwrap();
+    }
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 1);
+    assert!(msgs[0].part("text/plain").unwrap().contains("item?id=9"));
+}
+
+#[tokio::test]
+async fn rejected_recipient_fails_alone_and_others_are_delivered() {
+    let server = SmtpServer::start(free_port(), PW, &["nobody@"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
+    let alerter = alerter(&["a@acme.test", "nobody@acme.test", "b@acme.test"]);
+    let s = sender(
+        &store,
+        &alerter,
+        server.port,
+        &password_file(dir.path(), PW),
+        &clock,
+    );
+    store
+        .enqueue(&alerter.evaluate(&mention("1", 0.9), clock.now()))
+        .unwrap();
+    let r = s.deliver_due().await.unwrap();
+    assert_eq!(r.sent.len(), 2, "{r:?}");
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    assert!(r.failed[0].0.ends_with("nobody@acme.test"));
+    assert!(r.failed[0].1.contains("550"), "{}", r.failed[0].1);
+    let mut to: Vec<String> = server
+        .messages()
+        .iter()
+        .flat_map(|m| m.to.clone())
+        .collect();
+    to.sort();
+    assert_eq!(to, ["a@acme.test", "b@acme.test"]);
+    let failed = store.failed().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].state, OutboxState::Failed);
+    // a permanent failure is not retried
+    clock.advance(Duration::from_secs(7200));
+    assert!(s.deliver_due().await.unwrap().failed.is_empty());
+}
+
+#[tokio::test]
+async fn auth_failure_is_reported_clearly_and_retried() {
+    let server = SmtpServer::start(free_port(), PW, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
+    let alerter = alerter(&["support@acme.test"]);
+    let wrong = sender(
+        &store,
+        &alerter,
+        server.port,
+        &password_file(dir.path(), "wrong"),
+        &clock,
+    );
+    store
+        .enqueue(&alerter.evaluate(&mention("1", 0.9), clock.now()))
+        .unwrap();
+    let r = wrong.deliver_due().await.unwrap();
+    assert_eq!(r.retried.len(), 1, "{r:?}");
+    let err = &r.retried[0].1;
+    assert!(
+        err.contains("authentication failed") && err.contains("535"),
+        "{err}"
+    );
+    assert!(server.messages().is_empty());
+    // the password is fixed: the alert goes out at the next attempt
+    let right = sender(
+        &store,
+        &alerter,
+        server.port,
+        &password_file(dir.path(), PW),
+        &clock,
+    );
+    clock.advance(Duration::from_secs(30));
+    assert_eq!(right.deliver_due().await.unwrap().sent.len(), 1);
+    assert_eq!(server.messages().len(), 1);
+}

@@ -1,0 +1,248 @@
+//! Helpers shared by tests/alerts_*.rs: mentions, configs and a loopback SMTP server.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use mailin_embedded::{response, AuthMechanism, Handler, Response, Server, SslConfig};
+use overhear::alerts::{AlertsConfig, EmailConfig, TransportKind};
+use overhear::matcher::BrandConfig;
+use overhear::post::{BrandMatch, Field, MatchedTerm, Mention, Post, Sentiment};
+
+pub fn t(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smtp")
+}
+
+pub fn brand(name: &str, to: &[&str]) -> BrandConfig {
+    let text = format!(
+        "name = {name:?}\nquery = '\"acme corp\"'\nalert_to = [{}]\n",
+        to.iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    toml::from_str(&text).unwrap()
+}
+
+/// A negative mention of Acme whose title and text contain HTML and a CR/LF.
+pub fn mention(id: &str, p_negative: f32) -> Mention {
+    let title = "Acme corp <script>alert(1)</script>\r\nBcc: victim@evil.example".to_string();
+    let text = "I waited 3 weeks & acme corp still has <b>no</b> refund.\nNever again.".to_string();
+    let ts = text.find("acme corp").unwrap();
+    Mention {
+        post: Post {
+            id: format!("hackernews:{id}"),
+            url: format!("https://news.ycombinator.com/item?id={id}"),
+            author: Some("angry <user>".into()),
+            title: Some(title),
+            text,
+            created_at: t(2026, 11, 23, 12, 0),
+            created_at_is_first_seen: false,
+            source: "hackernews".into(),
+            source_name: "hackernews".into(),
+            site: "news.ycombinator.com".into(),
+            parent_id: None,
+            thread_id: None,
+            engagement: Some(42),
+            lang: None,
+            links: vec![],
+        },
+        brands: vec![BrandMatch {
+            brand: "Acme".into(),
+            query: "default".into(),
+            terms: vec![
+                MatchedTerm {
+                    term: "acme corp".into(),
+                    field: Field::Text,
+                    start: ts,
+                    end: ts + 9,
+                },
+                MatchedTerm {
+                    term: "acme corp".into(),
+                    field: Field::Title,
+                    start: 0,
+                    end: 9,
+                },
+            ],
+        }],
+        sentiment: Some(Sentiment {
+            label: "negative".into(),
+            scores: vec![
+                ("negative".into(), p_negative),
+                ("neutral".into(), (1.0 - p_negative) * 0.75),
+                ("positive".into(), (1.0 - p_negative) * 0.25),
+            ],
+            model: "test@0".into(),
+        }),
+        first_seen: t(2026, 11, 23, 12, 1),
+        updated_at: None,
+    }
+}
+
+pub fn alerts_config(extra: &str) -> AlertsConfig {
+    toml::from_str(extra).unwrap()
+}
+
+pub fn file_email(dir: &Path) -> EmailConfig {
+    EmailConfig {
+        transport: TransportKind::File,
+        mail_dir: Some(dir.to_path_buf()),
+        ..EmailConfig::default()
+    }
+}
+
+/// Email config for the loopback server: STARTTLS with the fixture CA, AUTH PLAIN.
+pub fn smtp_email(port: u16, password_file: &Path) -> EmailConfig {
+    EmailConfig {
+        transport: TransportKind::Smtp,
+        from: "overhear <alerts@overhear.test>".into(),
+        smtp_url: Some(format!("smtp://localhost:{port}")),
+        username: Some("alerts".into()),
+        password_file: Some(password_file.to_path_buf()),
+        ca_file: Some(fixtures().join("ca.pem")),
+        timeout: std::time::Duration::from_secs(10),
+        ..EmailConfig::default()
+    }
+}
+
+/// One message the server accepted.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub from: String,
+    pub to: Vec<String>,
+    pub raw: String,
+}
+
+impl Received {
+    /// A header value (first occurrence, unfolded).
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.raw.split("\r\n\r\n").next()?;
+        let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+        unfolded.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+
+    /// The decoded body of the part with this content type.
+    pub fn part(&self, content_type: &str) -> Option<String> {
+        let i = self.raw.find(&format!("Content-Type: {content_type}"))?;
+        let rest = &self.raw[i..];
+        let body_start = rest.find("\r\n\r\n")? + 4;
+        let body = &rest[body_start..];
+        let ct = self.header("Content-Type")?;
+        let boundary = ct.split("boundary=").nth(1)?.trim_matches('"').to_string();
+        let end = body
+            .find(&format!("\r\n--{boundary}"))
+            .unwrap_or(body.len());
+        let decoded =
+            quoted_printable::decode(&body[..end], quoted_printable::ParseMode::Robust).ok()?;
+        Some(String::from_utf8_lossy(&decoded).replace("\r\n", "\n"))
+    }
+}
+
+#[derive(Clone)]
+struct Sink {
+    received: Arc<Mutex<Vec<Received>>>,
+    reject: Vec<String>,
+    password: String,
+    from: String,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for Sink {
+    fn rcpt(&mut self, to: &str) -> Response {
+        if self.reject.iter().any(|r| to.contains(r.as_str())) {
+            response::NO_MAILBOX
+        } else {
+            response::OK
+        }
+    }
+    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.from = from.to_string();
+        self.to = to.to_vec();
+        self.data.clear();
+        response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> Response {
+        let r = Received {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            raw: String::from_utf8_lossy(&self.data).into_owned(),
+        };
+        self.received.lock().unwrap().push(r);
+        response::OK
+    }
+    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> Response {
+        if user == "alerts" && password == self.password {
+            response::AUTH_OK
+        } else {
+            response::INVALID_CREDENTIALS
+        }
+    }
+}
+
+/// A loopback SMTP server (STARTTLS with the fixture certificate, AUTH PLAIN with
+/// user `alerts` and `password`) that refuses recipients containing any of `reject`.
+pub struct SmtpServer {
+    pub port: u16,
+    pub received: Arc<Mutex<Vec<Received>>>,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl SmtpServer {
+    pub fn start(port: u16, password: &str, reject: &[&str]) -> SmtpServer {
+        install_crypto();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = Sink {
+            received: received.clone(),
+            reject: reject.iter().map(|s| s.to_string()).collect(),
+            password: password.to_string(),
+            from: String::new(),
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let mut server = Server::new(sink);
+        server
+            .with_name("localhost")
+            .with_ssl(SslConfig::SelfSigned {
+                cert_path: fixtures().join("server.pem").display().to_string(),
+                key_path: fixtures().join("server.key").display().to_string(),
+            })
+            .unwrap()
+            .with_auth(AuthMechanism::Plain)
+            .with_num_threads(16)
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve().map_err(|e| e.to_string());
+        });
+        SmtpServer { port, received }
+    }
+
+    pub fn messages(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
