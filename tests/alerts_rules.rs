@@ -368,3 +368,19 @@ fn example_config_alerts_section_is_valid() {
         "{text}"
     );
 }
+
+#[test]
+fn highlighting_and_header_safety() {
+    use overhear::alerts::render::{header_safe, segments};
+    let segs = segments(
+        "héllo acme corp world",
+        &[(7, 11), (9, 16), (100, 200), (1, 2)],
+    );
+    let hl: Vec<(&str, bool)> = segs.iter().map(|s| (s.text.as_str(), s.hl)).collect();
+    assert_eq!(
+        hl,
+        [("héllo ", false), ("acme corp", true), (" world", false)]
+    );
+    assert_eq!(header_safe("a\r\nBcc: x@y\t z", 100), "a Bcc: x@y z");
+    assert_eq!(header_safe("abcdef", 4), "abc…");
+}

@@ -381,3 +381,79 @@ async fn auth_failure_is_reported_clearly_and_retried() {
     assert_eq!(right.deliver_due().await.unwrap().sent.len(), 1);
     assert_eq!(server.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn implicit_tls_smtps() {
+    let backend = SmtpServer::start_plain(free_port());
+    let port = tls_front(backend.port).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
+    let alerter = alerter(&["support@acme.test"]);
+    let email = overhear::alerts::EmailConfig {
+        smtp_url: Some(format!("smtps://localhost:{port}")),
+        username: None,
+        password_file: None,
+        ..smtp_email(port, Path::new("unused"))
+    };
+    let transport = build_transport(&email, Path::new("unused")).unwrap();
+    assert_eq!(transport.describe(), format!("smtps://localhost:{port}"));
+    let s = Sender::new(
+        store.clone(),
+        alerter.clone(),
+        transport,
+        email.from.parse().unwrap(),
+        clock.clone(),
+    );
+    store
+        .enqueue(&alerter.evaluate(&mention("1", 0.9), clock.now()))
+        .unwrap();
+    let r = s.deliver_due().await.unwrap();
+    assert_eq!(r.sent.len(), 1, "{r:?}");
+    assert_eq!(backend.messages().len(), 1);
+}
+
+#[test]
+fn test_email_command_reports_the_smtp_answer() {
+    let server = SmtpServer::start(free_port(), PW, &["nobody@"]);
+    let dir = tempfile::tempdir().unwrap();
+    let pw = password_file(dir.path(), PW);
+    let config = dir.path().join("overhear.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\ndata_dir = {:?}\n[email]\ntransport = \"smtp\"\nfrom = \"overhear <alerts@overhear.test>\"\n\
+             smtp_url = \"smtp://localhost:{}\"\nusername = \"alerts\"\npassword_file = {:?}\nca_file = {:?}\n",
+            dir.path().join("data").display().to_string(),
+            server.port,
+            pw.display().to_string(),
+            fixtures().join("ca.pem").display().to_string(),
+        ),
+    )
+    .unwrap();
+    let run = |to: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_overhear"))
+            .arg("--config")
+            .arg(&config)
+            .args(["test-email", to])
+            .output()
+            .unwrap()
+    };
+    let ok = run("ops@acme.test");
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{out} {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(out.contains("accepted: 250"), "{out}");
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].to, ["ops@acme.test"]);
+    assert!(msgs[0].header("Subject").unwrap().contains("test email"));
+
+    let refused = run("nobody@acme.test");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(err.contains("refused") && err.contains("550"), "{err}");
+}

@@ -124,7 +124,9 @@ impl Transport {
     }
 }
 
-/// Builds the configured transport. `mail_dir` is `Config::mail_dir()`.
+/// Builds the configured transport. `mail_dir` is `Config::mail_dir()`. One SMTP
+/// connection per email (lettre's `pool` feature is off: pooled connections spawn
+/// tasks from destructors, which aborts the process when a runtime shuts down).
 pub fn build_transport(cfg: &EmailConfig, mail_dir: &Path) -> Result<Transport, AlertError> {
     match cfg.transport {
         TransportKind::File => {
@@ -304,6 +306,28 @@ impl Sender {
             renderer: Renderer::new(),
             wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// The sender and the rules of a whole configuration, with the configured transport.
+    pub fn from_config(
+        store: Store,
+        config: &crate::config::Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Sender, Arc<Alerter>), AlertError> {
+        let alerter = Arc::new(Alerter::new(
+            &config.alerts,
+            &config.brands,
+            config.model.alert_threshold,
+        ));
+        let transport = build_transport(&config.email, &config.mail_dir())?;
+        let from: Mailbox =
+            config.email.from.parse().map_err(|e| {
+                AlertError::Address(format!("email.from {:?}: {e}", config.email.from))
+            })?;
+        Ok((
+            Sender::new(store, alerter.clone(), transport, from, clock),
+            alerter,
+        ))
     }
 
     /// Notify this after enqueuing to have the sender look at the outbox now.

@@ -242,7 +242,69 @@ impl SmtpServer {
         SmtpServer { port, received }
     }
 
+    /// A plain server: no TLS, no AUTH (behind [`tls_front`] for implicit TLS).
+    pub fn start_plain(port: u16) -> SmtpServer {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = Sink {
+            received: received.clone(),
+            reject: Vec::new(),
+            password: String::new(),
+            from: String::new(),
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let mut server = Server::new(sink);
+        server
+            .with_name("localhost")
+            .with_num_threads(16)
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve().map_err(|e| e.to_string());
+        });
+        SmtpServer { port, received }
+    }
+
     pub fn messages(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
+}
+
+/// Implicit TLS in front of a plain SMTP server on `backend`: returns the TLS port.
+pub async fn tls_front(backend: u16) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(fixtures().join("server.pem"))
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect();
+    let key = PrivateKeyDer::from_pem_file(fixtures().join("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(sock).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(("127.0.0.1", backend)).await
+                else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    port
 }
