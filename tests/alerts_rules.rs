@@ -384,3 +384,43 @@ fn highlighting_and_header_safety() {
     assert_eq!(header_safe("a\r\nBcc: x@y\t z", 100), "a Bcc: x@y z");
     assert_eq!(header_safe("abcdef", 4), "abc…");
 }
+
+#[tokio::test]
+async fn run_sender_delivers_when_woken_and_stops_on_shutdown() {
+    use overhear::alerts::{run_sender, SystemClock};
+    let dir = tempfile::tempdir().unwrap();
+    let mail = dir.path().join("mail");
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    let alerter = Arc::new(Alerter::new(
+        &alerts_config("sender_poll = \"1h\""),
+        &[brand("Acme", &["support@acme.test"])],
+        0.8,
+    ));
+    let email = file_email(&mail);
+    let transport = build_transport(&email, &mail).unwrap();
+    let sender = Sender::new(
+        store.clone(),
+        alerter.clone(),
+        transport,
+        email.from.parse().unwrap(),
+        Arc::new(SystemClock),
+    );
+    let wake = sender.waker();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(run_sender(sender, shutdown.clone()));
+    store
+        .enqueue(&alerter.evaluate(&mention("1", 0.9), chrono::Utc::now()))
+        .unwrap();
+    wake.notify_one();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while emails(&mail).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "not delivered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.outbox_depth().unwrap().sent, 1);
+}

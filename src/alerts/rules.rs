@@ -244,10 +244,15 @@ impl Alerter {
             return Vec::new();
         };
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for bm in &m.brands {
             let Some(rule) = self.rule(&bm.brand) else {
                 continue;
             };
+            // a brand matched by several of its queries alerts once
+            if !seen.insert(rule.brand.clone()) {
+                continue;
+            }
             if rule.mode == AlertMode::Off
                 || !rule.labels.iter().any(|l| l.eq_ignore_ascii_case(&s.label))
             {
@@ -584,7 +589,6 @@ impl Alerter {
         mut sent_last_hour: impl FnMut(&str) -> usize,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
-        let mut taken = std::collections::HashSet::new();
         let mut digests: BTreeMap<(String, String), Vec<OutboxEntry>> = BTreeMap::new();
         let mut instants: BTreeMap<(String, String), Vec<OutboxEntry>> = BTreeMap::new();
         let group = |e: &OutboxEntry| {
@@ -595,20 +599,12 @@ impl Alerter {
         };
         for e in due {
             match e.delivery() {
-                Delivery::Direct => {
-                    taken.insert(e.item.key.clone());
-                    actions.push(Action::Send(vec![e.clone()]));
-                }
+                Delivery::Direct => actions.push(Action::Send(vec![e.clone()])),
                 Delivery::Digest => digests.entry(group(e)).or_default().push(e.clone()),
                 Delivery::Instant { .. } => instants.entry(group(e)).or_default().push(e.clone()),
             }
         }
-        for (_, list) in digests {
-            for e in &list {
-                taken.insert(e.item.key.clone());
-            }
-            actions.push(Action::Send(list));
-        }
+        actions.extend(digests.into_values().map(Action::Send));
         // the emails each recipient would get this round
         let mut planned: HashMap<String, usize> = HashMap::new();
         let quiet = self.quiet_until(now);
@@ -655,9 +651,6 @@ impl Alerter {
                     }
                 }
                 *n += 1;
-                for e in &email {
-                    taken.insert(e.item.key.clone());
-                }
                 actions.push(Action::Send(email));
             }
         }
