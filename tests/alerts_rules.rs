@@ -424,3 +424,15 @@ async fn run_sender_delivers_when_woken_and_stops_on_shutdown() {
         .unwrap();
     assert_eq!(store.outbox_depth().unwrap().sent, 1);
 }
+
+#[tokio::test]
+async fn prune_forgets_only_old_finished_entries() {
+    let r = rig("", &["support@acme.test"], t(2026, 11, 23, 12, 0));
+    r.mention("1");
+    r.sender.deliver_due().await.unwrap();
+    r.clock.set(t(2026, 11, 25, 12, 0));
+    r.mention("2");
+    assert_eq!(r.store.prune_outbox(t(2026, 11, 24, 0, 0)).unwrap(), 1);
+    assert_eq!(r.store.outbox_depth().unwrap().pending, 1);
+    assert_eq!(r.store.outbox_depth().unwrap().sent, 0);
+}

@@ -260,4 +260,29 @@ impl Store {
         }
         Ok(n)
     }
+
+    /// Forgets sent and failed entries that finished before `before` (pending ones are
+    /// kept). Their keys stop deduplicating: keep them longer than any source may
+    /// deliver the same post again (30 days is plenty).
+    pub fn prune_outbox(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let outbox = self.tree(OUTBOX)?;
+        let mut n = 0;
+        for kv in outbox.iter() {
+            let (k, v) = kv?;
+            let e: OutboxEntry = serde_json::from_slice(&v)?;
+            let finished = match e.state {
+                OutboxState::Pending => None,
+                OutboxState::Sent => e.sent_at,
+                OutboxState::Failed => Some(e.first_attempt.unwrap_or(e.item.created_at)),
+            };
+            if finished.is_some_and(|t| t < before) {
+                outbox.remove(&k)?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.flush()?;
+        }
+        Ok(n)
+    }
 }
