@@ -339,9 +339,22 @@ async fn rejected_recipient_fails_alone_and_others_are_delivered() {
     let failed = store.failed().unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].state, OutboxState::Failed);
-    // a permanent failure is not retried
+    // a permanent failure is not retried, but the other recipients hear about it
     clock.advance(Duration::from_secs(7200));
-    assert!(s.deliver_due().await.unwrap().failed.is_empty());
+    let r = s.deliver_due().await.unwrap();
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(r.emails, 2, "{r:?}");
+    let notices: Vec<_> = server
+        .messages()
+        .into_iter()
+        .filter(|m| {
+            m.header("Subject")
+                .unwrap()
+                .contains("could not be delivered")
+        })
+        .collect();
+    assert_eq!(notices.len(), 2);
+    assert!(notices[0].part("text/plain").unwrap().contains("550"));
 }
 
 #[tokio::test]

@@ -93,6 +93,18 @@ pub enum Payload {
     Summary(Box<Summary>),
     Spike(Spike),
     SourceHealth(SourceHealth),
+    /// An alert that could not be delivered, told to the admins.
+    DeliveryFailed(DeliveryFailed),
+}
+
+/// An alert given up on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryFailed {
+    /// The outbox key of the failed alert.
+    pub key: String,
+    pub to: String,
+    pub brand: Option<String>,
+    pub error: String,
 }
 
 /// One alert to one recipient, as queued.

@@ -24,8 +24,8 @@ pub use config::{
     TransportKind,
 };
 pub use item::{
-    Delivery, MentionAlert, OutboxEntry, OutboxItem, OutboxState, Payload, SourceHealth, Spike,
-    Summary, Tally,
+    Delivery, DeliveryFailed, MentionAlert, OutboxEntry, OutboxItem, OutboxState, Payload,
+    SourceHealth, Spike, Summary, Tally,
 };
 pub use render::{Rendered, Renderer};
 pub use rules::{tally, Action, Alerter, BrandRule, SummaryPeriod};

@@ -447,6 +447,34 @@ impl Renderer {
                     html,
                 })
             }
+            Payload::DeliveryFailed(f) => {
+                let subject = header_safe(
+                    &format!("[overhear] an alert to {} could not be delivered", f.to),
+                    200,
+                );
+                let lines = vec![
+                    format!(
+                        "overhear gave up delivering an alert{} to {}.",
+                        f.brand
+                            .as_deref()
+                            .map(|b| format!(" about {b}"))
+                            .unwrap_or_default(),
+                        f.to
+                    ),
+                    format!("Error: {}", f.error),
+                    format!("Outbox key: {}", f.key),
+                ];
+                let heading = "Alert not delivered".to_string();
+                let (text, html) = self.both(
+                    "notice",
+                    context! { subject => &subject, heading, lines, sections => Vec::<Section>::new() },
+                )?;
+                Ok(Rendered {
+                    subject,
+                    text,
+                    html,
+                })
+            }
             Payload::SourceHealth(h) => {
                 let subject = header_safe(
                     &format!(

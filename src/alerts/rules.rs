@@ -9,7 +9,8 @@ use chrono_tz::Tz;
 
 use super::config::{parse_time_of_day, parse_weekday, AlertMode, AlertsConfig, SummaryEvery};
 use super::item::{
-    Delivery, MentionAlert, OutboxEntry, OutboxItem, Payload, SourceHealth, Spike, Summary, Tally,
+    Delivery, DeliveryFailed, MentionAlert, OutboxEntry, OutboxItem, Payload, SourceHealth, Spike,
+    Summary, Tally,
 };
 use crate::matcher::BrandConfig;
 use crate::post::Mention;
@@ -538,6 +539,41 @@ impl Alerter {
                 not_before: now,
                 created_at: now,
                 payload: Payload::SourceHealth(health.clone()),
+            })
+            .collect()
+    }
+
+    /// Tells the admins (other than the failed address) that an alert could not be
+    /// delivered; failures of these notices are not reported again.
+    pub fn delivery_failed_items(
+        &self,
+        failed: &OutboxEntry,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Vec<OutboxItem> {
+        if matches!(failed.item.payload, Payload::DeliveryFailed(_)) {
+            return Vec::new();
+        }
+        let notice = DeliveryFailed {
+            key: failed.item.key.clone(),
+            to: failed.item.to.clone(),
+            brand: failed.item.brand.clone(),
+            error: error.to_string(),
+        };
+        self.admin_recipients()
+            .into_iter()
+            .filter(|a| {
+                !a.to_lowercase()
+                    .contains(&failed.item.to.trim().to_lowercase())
+            })
+            .map(|to| OutboxItem {
+                key: OutboxItem::make_key("delivery-failed", &failed.item.key, &to),
+                to,
+                brand: None,
+                delivery: Delivery::Direct,
+                not_before: now,
+                created_at: now,
+                payload: Payload::DeliveryFailed(notice.clone()),
             })
             .collect()
     }

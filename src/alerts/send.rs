@@ -373,6 +373,18 @@ impl Sender {
         Ok(report)
     }
 
+    /// Queues a "could not be delivered" notice to the admins.
+    fn report_failure(
+        &self,
+        entry: &OutboxEntry,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), AlertError> {
+        self.store
+            .enqueue(&self.alerter.delivery_failed_items(entry, error, now))?;
+        Ok(())
+    }
+
     async fn send_email(
         &self,
         entries: Vec<OutboxEntry>,
@@ -416,6 +428,9 @@ impl Sender {
             Err(e) if e.kind == FailureKind::Permanent => {
                 tracing::error!(to = %to, alerts = keys.len(), "alert email refused, marked failed: {e}");
                 self.store.mark_failed(&keys, now, &e.message)?;
+                for entry in &entries {
+                    self.report_failure(entry, &e.message, now)?;
+                }
                 report
                     .failed
                     .extend(keys.into_iter().map(|k| (k, e.message.clone())));
@@ -433,6 +448,7 @@ impl Sender {
                         );
                         tracing::error!(to = %to, key = %entry.item.key, "alert undeliverable: {msg}");
                         self.store.mark_failed(&key, now, &msg)?;
+                        self.report_failure(entry, &msg, now)?;
                         report.failed.push((entry.item.key.clone(), msg));
                     } else {
                         let next = now + self.backoff(entry.attempts);
