@@ -45,7 +45,7 @@ enum Net {
 }
 
 enum Tok {
-    Bert(BertTokenizer),
+    Bert(Box<BertTokenizer>),
     Roberta(Box<RobertaTokenizer>),
 }
 
@@ -339,7 +339,7 @@ impl Classifier {
                     .map_err(|e| bad(&vocab, e.to_string()))?;
                 let pad = t.vocab().token_to_id(t.vocab().get_pad_value());
                 let len = t.vocab().values().len();
-                (Tok::Bert(t), pad, len)
+                (Tok::Bert(Box::new(t)), pad, len)
             }
             Architecture::Roberta => {
                 let hint = "RoBERTa models need vocab.json and merges.txt";
