@@ -289,15 +289,27 @@ mod tests {
         let e = errors("[model]\npath = \"m\"\nalert_treshold = 0.9\n");
         assert_eq!(e.len(), 1);
         assert_eq!((e[0].line, e[0].column), (Some(3), Some(1)), "{}", e[0]);
-        assert!(e[0].message.contains("unknown field `alert_treshold`"), "{}", e[0]);
-        assert!(e[0].message.contains("alert_threshold"), "lists the expected keys: {}", e[0]);
+        assert!(
+            e[0].message.contains("unknown field `alert_treshold`"),
+            "{}",
+            e[0]
+        );
+        assert!(
+            e[0].message.contains("alert_threshold"),
+            "lists the expected keys: {}",
+            e[0]
+        );
     }
 
     #[test]
     fn wrong_type_names_what_was_expected() {
         let e = errors("[model]\nalert_threshold = \"high\"\n");
         assert_eq!(e[0].line, Some(2));
-        assert!(e[0].message.contains("f32") || e[0].message.contains("float"), "{}", e[0]);
+        assert!(
+            e[0].message.contains("f32") || e[0].message.contains("float"),
+            "{}",
+            e[0]
+        );
     }
 
     #[test]
@@ -310,7 +322,11 @@ mod tests {
     #[test]
     fn secrets_are_not_accepted_inline() {
         let e = errors("[email]\npassword = \"hunter2\"\n");
-        assert!(e[0].message.contains("unknown field `password`"), "{}", e[0]);
+        assert!(
+            e[0].message.contains("unknown field `password`"),
+            "{}",
+            e[0]
+        );
         assert!(e[0].message.contains("password_env"), "{}", e[0]);
     }
 

@@ -16,7 +16,9 @@ pub mod duration {
 
     pub fn parse(text: &str) -> Result<Duration, String> {
         humantime::parse_duration(text.trim()).map_err(|e| {
-            format!("invalid duration {text:?} ({e}); expected e.g. \"90s\", \"15m\", \"2h\", \"7d\"")
+            format!(
+                "invalid duration {text:?} ({e}); expected e.g. \"90s\", \"15m\", \"2h\", \"7d\""
+            )
         })
     }
 }
@@ -89,8 +91,14 @@ mod tests {
     #[test]
     fn durations_parse_in_human_form() {
         assert_eq!(duration::parse("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(duration::parse(" 1h 30m ").unwrap(), Duration::from_secs(5400));
-        assert_eq!(duration::parse("7d").unwrap(), Duration::from_secs(7 * 86400));
+        assert_eq!(
+            duration::parse(" 1h 30m ").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            duration::parse("7d").unwrap(),
+            Duration::from_secs(7 * 86400)
+        );
         let err = duration::parse("soon").unwrap_err();
         assert!(err.contains("\"soon\""), "{err}");
     }
@@ -101,7 +109,10 @@ mod tests {
         let path = dir.path().join("pw");
         std::fs::write(&path, "hunter2\n").unwrap();
         let s = SecretRef::new(None, Some(path));
-        assert_eq!(s.resolve("SMTP password").unwrap().as_deref(), Some("hunter2"));
+        assert_eq!(
+            s.resolve("SMTP password").unwrap().as_deref(),
+            Some("hunter2")
+        );
         let missing = SecretRef::new(Some("OVERHEAR_TEST_SURELY_UNSET_VAR".into()), None);
         let err = missing.resolve("SMTP password").unwrap_err().to_string();
         assert!(err.contains("OVERHEAR_TEST_SURELY_UNSET_VAR"), "{err}");

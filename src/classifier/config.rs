@@ -56,7 +56,10 @@ impl ModelConfig {
         if self.max_length < 8 || self.max_length > 512 {
             out.push(Problem::new(
                 "model.max_length",
-                format!("{} is out of range: expected 8 to 512 tokens", self.max_length),
+                format!(
+                    "{} is out of range: expected 8 to 512 tokens",
+                    self.max_length
+                ),
             ));
         }
         if self.max_batch == 0 || self.max_batch > 1024 {

@@ -6,11 +6,12 @@
 //! in a batch with longer texts.
 
 mod config;
+pub mod eval;
 mod model;
-#[doc(hidden)]
-pub mod tiny;
 #[cfg(test)]
 mod tests;
+#[doc(hidden)]
+pub mod tiny;
 
 pub use config::ModelConfig;
 pub use model::{Architecture, Classifier, ClassifierError, Prediction, ScoreMap};

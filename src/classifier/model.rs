@@ -45,8 +45,8 @@ enum Net {
 }
 
 enum Tok {
-    Bert(BertTokenizer),
-    Roberta(RobertaTokenizer),
+    Bert(Box<BertTokenizer>),
+    Roberta(Box<RobertaTokenizer>),
 }
 
 impl Tok {
@@ -158,7 +158,12 @@ fn labels_of(cfg: &Value, path: &Path) -> Result<Vec<String>, ClassifierError> {
     let map = cfg
         .get("id2label")
         .and_then(Value::as_object)
-        .ok_or_else(|| bad(path, "no \"id2label\" object: the model's labels are unknown"))?;
+        .ok_or_else(|| {
+            bad(
+                path,
+                "no \"id2label\" object: the model's labels are unknown",
+            )
+        })?;
     if map.is_empty() {
         return Err(bad(path, "\"id2label\" is empty"));
     }
@@ -173,7 +178,10 @@ fn labels_of(cfg: &Value, path: &Path) -> Result<Vec<String>, ClassifierError> {
         let slot = labels.get_mut(id).ok_or_else(|| {
             bad(
                 path,
-                format!("id2label ids must be 0..{} without gaps; found {id}", map.len()),
+                format!(
+                    "id2label ids must be 0..{} without gaps; found {id}",
+                    map.len()
+                ),
             )
         })?;
         *slot = Some(name.to_lowercase());
@@ -209,7 +217,10 @@ fn detect_arch(cfg: &Value, path: &Path) -> Result<Architecture, ClassifierError
 fn positive_int(cfg: &Value, key: &str, path: &Path) -> Result<i64, ClassifierError> {
     match cfg.get(key).and_then(Value::as_i64) {
         Some(v) if v > 0 => Ok(v),
-        Some(v) => Err(bad(path, format!("{key} = {v}: expected a positive number"))),
+        Some(v) => Err(bad(
+            path,
+            format!("{key} = {v}: expected a positive number"),
+        )),
         None => Err(bad(path, format!("missing or non-integer {key:?}"))),
     }
 }
@@ -248,7 +259,10 @@ fn tokenizer_flags(dir: &Path, cfg: &Value) -> Result<(bool, bool), ClassifierEr
         .or_else(|| cfg.get("do_lower_case"))
         .and_then(Value::as_bool);
     let strip = tc.get("strip_accents").and_then(Value::as_bool);
-    Ok((lower.unwrap_or(true), strip.unwrap_or(lower.unwrap_or(true))))
+    Ok((
+        lower.unwrap_or(true),
+        strip.unwrap_or(lower.unwrap_or(true)),
+    ))
 }
 
 fn find_weights(dir: &Path) -> Result<PathBuf, ClassifierError> {
@@ -325,7 +339,7 @@ impl Classifier {
                     .map_err(|e| bad(&vocab, e.to_string()))?;
                 let pad = t.vocab().token_to_id(t.vocab().get_pad_value());
                 let len = t.vocab().values().len();
-                (Tok::Bert(t), pad, len)
+                (Tok::Bert(Box::new(t)), pad, len)
             }
             Architecture::Roberta => {
                 let hint = "RoBERTa models need vocab.json and merges.txt";
@@ -335,7 +349,7 @@ impl Classifier {
                     .map_err(|e| bad(&vocab, e.to_string()))?;
                 let pad = t.vocab().token_to_id(t.vocab().get_pad_value());
                 let len = t.vocab().values().len();
-                (Tok::Roberta(t), pad, len)
+                (Tok::Roberta(Box::new(t)), pad, len)
             }
         };
 

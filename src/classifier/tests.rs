@@ -129,7 +129,10 @@ fn broken_model_directories_are_errors_naming_the_file() {
     write_tiny_model(d, Architecture::Bert, 1).unwrap();
     std::fs::write(d.join("config.json"), "{ not json").unwrap();
     let e = load_err(d);
-    assert!(e.contains("config.json") && e.contains("invalid JSON"), "{e}");
+    assert!(
+        e.contains("config.json") && e.contains("invalid JSON"),
+        "{e}"
+    );
 
     write_tiny_model(d, Architecture::Bert, 1).unwrap();
     edit_config(d, |v| {
@@ -150,7 +153,9 @@ fn broken_model_directories_are_errors_naming_the_file() {
 
     write_tiny_model(d, Architecture::Bert, 1).unwrap();
     edit_config(d, |v| v["model_type"] = "gpt2".into());
-    edit_config(d, |v| v["architectures"] = serde_json::json!(["GPT2LMHeadModel"]));
+    edit_config(d, |v| {
+        v["architectures"] = serde_json::json!(["GPT2LMHeadModel"])
+    });
     let e = load_err(d);
     assert!(e.contains("unsupported model"), "{e}");
 
@@ -171,7 +176,10 @@ fn broken_model_directories_are_errors_naming_the_file() {
     std::fs::remove_file(d.join("model.safetensors")).unwrap();
     std::fs::write(d.join("pytorch_model.bin"), b"PK").unwrap();
     let e = load_err(d);
-    assert!(e.contains("pytorch_model.bin") && e.contains("safetensors"), "{e}");
+    assert!(
+        e.contains("pytorch_model.bin") && e.contains("safetensors"),
+        "{e}"
+    );
 
     std::fs::remove_file(d.join("pytorch_model.bin")).unwrap();
     std::fs::write(d.join("model.safetensors"), b"garbage").unwrap();

@@ -14,8 +14,8 @@ use super::Architecture;
 /// ASCII text tokenizes without `[UNK]`).
 const WORDS: &[&str] = &[
     "the", "a", "and", "is", "it", "to", "of", "my", "me", "on", "for", "was", "i", "you",
-    "support", "line", "kept", "hold", "three", "hours", "refund", "great", "fix", "love",
-    "hate", "price", "plan", "new", "bad", "good", "acme", "thanks", "never", "again",
+    "support", "line", "kept", "hold", "three", "hours", "refund", "great", "fix", "love", "hate",
+    "price", "plan", "new", "bad", "good", "acme", "thanks", "never", "again",
 ];
 
 /// Writes a tiny BERT or DistilBERT classifier (labels negative/neutral/positive)

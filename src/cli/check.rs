@@ -18,7 +18,9 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     let path = args.file.or_else(|| global.config.clone());
     let shown = path
         .as_ref()
-        .map_or("<embedded default config>".to_string(), |p| p.display().to_string());
+        .map_or("<embedded default config>".to_string(), |p| {
+            p.display().to_string()
+        });
     let config = match Config::load_or_default(path.as_deref()) {
         Ok(c) => c,
         Err(errors) => {

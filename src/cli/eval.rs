@@ -1,10 +1,92 @@
-//! `overhear eval` (being built).
+//! `overhear eval --data FILE.tsv`: how well the classifier does on labelled data.
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+use anyhow::Context;
 
-pub fn run(_args: Args, _global: &super::Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this subcommand is not built yet")
+use crate::classifier::eval::{parse_tsv, report, Figures, Report};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// TSV with a header row and columns source, label (negative/neutral/positive), text.
+    #[arg(long, value_name = "FILE.tsv")]
+    pub data: PathBuf,
+    /// Model directory (default: the config's [model] path).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Alert threshold for the alert figures (default: the config's alert_threshold).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+    let cfg = super::model_config(global, args.model.as_deref())?;
+    let threshold = args.threshold.unwrap_or(f64::from(cfg.alert_threshold));
+    let text = std::fs::read_to_string(&args.data)
+        .with_context(|| format!("cannot read {}", args.data.display()))?;
+    let rows = parse_tsv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.data.display()))?;
+    let classifier = crate::classifier::load(&cfg)
+        .with_context(|| format!("cannot load the model from {}", cfg.path.display()))?;
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(rows.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut preds = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(256) {
+        let texts: Vec<&str> = chunk.iter().map(|r| r.text.as_str()).collect();
+        preds.extend(classifier.classify(&texts)?);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let r = report(&rows, &preds, threshold);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print_tables(&r, classifier.id());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{:.3}", v))
+}
+
+fn print_tables(r: &Report, model: &str) {
+    println!("model {model}, alert threshold {:.2}\n", r.threshold);
+    println!(
+        "{:<18} {:>6} {:>9} {:>9} {:>8} {:>10} {:>8}",
+        "source", "n", "accuracy3", "macro_f1", "binary", "alert_prec", "alert_rec"
+    );
+    let line = |name: &str, f: &Figures| {
+        println!(
+            "{:<18} {:>6} {:>9.3} {:>9.3} {:>8} {:>10} {:>8}",
+            name,
+            f.n,
+            f.accuracy3,
+            f.macro_f1,
+            pct(f.binary_accuracy),
+            pct(f.alert_precision),
+            pct(f.alert_recall)
+        );
+    };
+    for (s, f) in &r.by_source {
+        line(s, f);
+    }
+    line("overall", &r.overall);
+    println!("\nalert decision (label negative and P(negative) >= threshold):");
+    println!("{:>9} {:>9} {:>7}", "threshold", "precision", "recall");
+    for t in &r.thresholds {
+        println!(
+            "{:>9.2} {:>9} {:>7}",
+            t.threshold,
+            pct(t.precision),
+            pct(t.recall)
+        );
+    }
 }

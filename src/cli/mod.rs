@@ -34,7 +34,13 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Global {
     /// Config file (default: the embedded copy of config/overhear.toml).
-    #[arg(long, short = 'c', global = true, env = "OVERHEAR_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "OVERHEAR_CONFIG",
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
     /// Log format on stderr (default: [daemon] log_format, else human).
     #[arg(long, global = true, value_enum)]

@@ -22,7 +22,11 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.samples.display()))?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     for (line, p) in lines.iter().zip(classifier.classify(&lines)?) {
-        println!("{:<8} {:.2}  {line}", p.label, p.score(&p.label).unwrap_or(0.0));
+        println!(
+            "{:<8} {:.2}  {line}",
+            p.label,
+            p.score(&p.label).unwrap_or(0.0)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -49,7 +49,7 @@ impl Store {
     }
 
     /// A named tree (created on first use).
-    pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree(name)?)
     }
 

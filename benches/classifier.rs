@@ -1,0 +1,169 @@
+//! Classifier throughput and latency on the bundled model, and where the limit is.
+//!
+//! `cargo bench --bench classifier` (or `scripts/bench-classifier.sh`, which also runs
+//! the Python `transformers` pipeline on the same texts and weights and prints the
+//! ratios). Settings from the environment:
+//!
+//! - `OVERHEAR_BENCH_MODEL` (default `models/sentiment`)
+//! - `OVERHEAR_BENCH_DATA` (default `../shared/data/sentiment/dev.tsv`)
+//! - `OVERHEAR_BENCH_THREADS` (default 2), `OVERHEAR_BENCH_TEXTS` (default 1000)
+//! - `OVERHEAR_BENCH_OUT`: also write the figures there as JSON
+//!
+//! Prints texts/s at batch sizes 1, 8, 32, 64 (texts taken in file order, as a
+//! pipeline would get them), the same with the whole set handed over at once (the
+//! classifier sorts it into length buckets), p50/p99 latency of a single text, the
+//! model's multiply-adds at the measured token lengths, the machine's measured f32
+//! matmul peak on the same threads, and the fraction of it achieved.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use overhear::classifier::eval::parse_tsv;
+use overhear::classifier::Classifier;
+use serde_json::json;
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+/// Multiply-adds of one BERT-family forward pass for a text of `n` tokens.
+fn macs(n: f64, hidden: f64, inter: f64, layers: f64, labels: f64) -> f64 {
+    let per_layer = 4.0 * n * hidden * hidden + 2.0 * n * n * hidden + 2.0 * n * hidden * inter;
+    layers * per_layer + hidden * hidden + hidden * labels
+}
+
+/// Best GFLOP/s of a 1024x1024 f32 matmul over a few runs.
+fn matmul_peak() -> f64 {
+    let _g = tch::no_grad_guard();
+    let a = tch::Tensor::randn([1024, 1024], (tch::Kind::Float, tch::Device::Cpu));
+    let b = tch::Tensor::randn([1024, 1024], (tch::Kind::Float, tch::Device::Cpu));
+    let _ = a.matmul(&b);
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let reps = 10;
+        let t = Instant::now();
+        for _ in 0..reps {
+            let _ = a.matmul(&b);
+        }
+        let flops = 2.0 * 1024f64.powi(3) * reps as f64;
+        best = best.max(flops / t.elapsed().as_secs_f64() / 1e9);
+    }
+    best
+}
+
+fn main() -> anyhow::Result<()> {
+    // `cargo test --all-targets` / `cargo bench --no-run` only check this compiles.
+    if std::env::args().any(|a| a == "--test" || a == "--list") {
+        return Ok(());
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join(env("OVERHEAR_BENCH_MODEL", "models/sentiment"));
+    let data = root.join(env(
+        "OVERHEAR_BENCH_DATA",
+        "../shared/data/sentiment/dev.tsv",
+    ));
+    let threads: i32 = env("OVERHEAR_BENCH_THREADS", "2").parse()?;
+    let limit: usize = env("OVERHEAR_BENCH_TEXTS", "1000").parse()?;
+    if !model.join("config.json").is_file() || !data.is_file() {
+        eprintln!(
+            "classifier bench skipped: needs {} and {}",
+            model.display(),
+            data.display()
+        );
+        return Ok(());
+    }
+    tch::set_num_threads(threads);
+    let rows = parse_tsv(&std::fs::read_to_string(&data)?).map_err(anyhow::Error::msg)?;
+    let texts: Vec<String> = rows.into_iter().take(limit).map(|r| r.text).collect();
+    let c = Classifier::load(&model, 128, 64)?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let lengths: Vec<usize> = c.token_ids(&refs).iter().map(Vec::len).collect();
+    let mean_len = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
+
+    // warm-up
+    c.classify(&texts[..64.min(texts.len())])?;
+
+    let mut by_batch = serde_json::Map::new();
+    println!(
+        "model {} | {} texts, mean {:.1} tokens | {threads} threads",
+        c.id(),
+        texts.len(),
+        mean_len
+    );
+    println!("{:>6} {:>12}", "batch", "texts/s");
+    for b in [1usize, 8, 32, 64] {
+        let t = Instant::now();
+        for chunk in texts.chunks(b) {
+            c.classify(chunk)?;
+        }
+        let rate = texts.len() as f64 / t.elapsed().as_secs_f64();
+        println!("{b:>6} {rate:>12.1}");
+        by_batch.insert(b.to_string(), json!(rate));
+    }
+    // The whole backlog at once: sorted into length buckets of 64.
+    let c64 = Classifier::load(&model, 128, 64)?;
+    let t = Instant::now();
+    c64.classify(&texts)?;
+    let bucketed = texts.len() as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "{:>6} {bucketed:>12.1}  (whole set, length-sorted batches of 64)",
+        "all"
+    );
+
+    let mut lat = Vec::new();
+    for text in texts.iter().take(300) {
+        let t = Instant::now();
+        c.classify(std::slice::from_ref(text))?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
+    println!("single text latency: p50 {p50:.2} ms, p99 {p99:.2} ms");
+
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("config.json"))?)?;
+    let get = |k: &str| cfg.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let per_text: f64 = lengths
+        .iter()
+        .map(|&n| {
+            macs(
+                n as f64,
+                get("hidden_size"),
+                get("intermediate_size"),
+                get("num_hidden_layers"),
+                c.labels().len() as f64,
+            )
+        })
+        .sum::<f64>()
+        / lengths.len() as f64;
+    let peak = matmul_peak();
+    let limit_rate = peak * 1e9 / (2.0 * per_text);
+    let best = by_batch
+        .values()
+        .filter_map(|v| v.as_f64())
+        .fold(bucketed, f64::max);
+    println!(
+        "model: {:.0} M multiply-adds per text (mean); matmul peak {peak:.1} GFLOP/s -> compute limit {limit_rate:.0} texts/s; best {best:.1} texts/s = {:.0}% of it",
+        per_text / 1e6,
+        100.0 * best / limit_rate
+    );
+    let out = json!({
+        "model": c.id(), "texts": texts.len(), "threads": threads, "mean_tokens": mean_len,
+        "texts_per_s": by_batch, "texts_per_s_bucketed": bucketed,
+        "latency_ms": {"p50": p50, "p99": p99},
+        "macs_per_text": per_text, "matmul_gflops": peak, "compute_limit_texts_per_s": limit_rate,
+        "fraction_of_limit": best / limit_rate,
+    });
+    if let Ok(path) = std::env::var("OVERHEAR_BENCH_OUT") {
+        std::fs::write(path, serde_json::to_string_pretty(&out)?)?;
+    }
+    Ok(())
+}

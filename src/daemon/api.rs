@@ -1,0 +1,69 @@
+//! The local HTTP API: `/healthz`, `/metrics`, `POST /api/reload`, and the read
+//! endpoints the `mentions` and `stats` commands use while the daemon holds the
+//! database.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::mpsc;
+
+use super::metrics::Metrics;
+
+/// What the API handlers share with the daemon.
+#[derive(Clone)]
+pub struct ApiState {
+    pub ready: Arc<AtomicBool>,
+    pub metrics: Arc<Metrics>,
+    /// Asks the daemon to re-read its config; the reply says whether it took.
+    pub reload: mpsc::Sender<tokio::sync::oneshot::Sender<Result<(), String>>>,
+}
+
+async fn healthz(State(s): State<ApiState>) -> impl IntoResponse {
+    if s.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
+    }
+}
+
+async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+}
+
+async fn reload(State(s): State<ApiState>) -> impl IntoResponse {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if s.reload.send(tx).await.is_err() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down\n".to_string(),
+        );
+    }
+    match rx.await {
+        Ok(Ok(())) => (StatusCode::OK, "reloaded\n".to_string()),
+        Ok(Err(e)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("config rejected, the old one keeps running:\n{e}\n"),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down\n".to_string(),
+        ),
+    }
+}
+
+/// The daemon's own routes; the store's read routes are merged in by the caller.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/reload", post(reload))
+        .with_state(state)
+}

@@ -1,0 +1,261 @@
+//! Counters, gauges and histograms for `/metrics`, in the Prometheus text format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+/// Histogram bucket upper bounds for classifier batch sizes.
+pub const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+/// Histogram bucket upper bounds for latencies in seconds.
+pub const LATENCY_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+type Key = (&'static str, Vec<(&'static str, String)>);
+
+#[derive(Debug, Default)]
+struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    counters: BTreeMap<Key, f64>,
+    gauges: BTreeMap<Key, f64>,
+    histograms: BTreeMap<Key, Histogram>,
+    help: BTreeMap<&'static str, (&'static str, &'static str)>,
+}
+
+/// The daemon's metrics. Cheap enough for the rates here (a mutex per update).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+fn labels(l: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    l.iter().map(|(k, v)| (*k, v.to_string())).collect()
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let m = Metrics::default();
+        for (name, kind, help) in [
+            (
+                "overhear_posts_fetched_total",
+                "counter",
+                "Posts fetched, by source.",
+            ),
+            (
+                "overhear_posts_matched_total",
+                "counter",
+                "Posts that mention at least one brand, by source.",
+            ),
+            (
+                "overhear_mentions_total",
+                "counter",
+                "Mentions classified, by brand and sentiment.",
+            ),
+            (
+                "overhear_source_errors_total",
+                "counter",
+                "Failed polls, by source and error kind.",
+            ),
+            (
+                "overhear_source_up",
+                "gauge",
+                "1 when the source's last poll succeeded.",
+            ),
+            (
+                "overhear_classifier_batch_size",
+                "histogram",
+                "Texts per classifier batch.",
+            ),
+            (
+                "overhear_classifier_latency_seconds",
+                "histogram",
+                "Time per classifier batch.",
+            ),
+            (
+                "overhear_outbox_depth",
+                "gauge",
+                "Alerts waiting in the outbox.",
+            ),
+            (
+                "overhear_alerts_queued_total",
+                "counter",
+                "Alerts written to the outbox.",
+            ),
+            (
+                "overhear_alerts_delivered_total",
+                "counter",
+                "Alerts accepted by the mail server, by result.",
+            ),
+        ] {
+            m.describe(name, kind, help);
+        }
+        m
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the maps inconsistent.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn describe(&self, name: &'static str, kind: &'static str, help: &'static str) {
+        self.lock().help.insert(name, (kind, help));
+    }
+
+    pub fn inc(&self, name: &'static str, l: &[(&'static str, &str)], by: f64) {
+        *self.lock().counters.entry((name, labels(l))).or_default() += by;
+    }
+
+    pub fn set(&self, name: &'static str, l: &[(&'static str, &str)], value: f64) {
+        self.lock().gauges.insert((name, labels(l)), value);
+    }
+
+    pub fn observe(&self, name: &'static str, bounds: &'static [f64], value: f64) {
+        let mut inner = self.lock();
+        let h = inner
+            .histograms
+            .entry((name, Vec::new()))
+            .or_insert_with(|| Histogram {
+                bounds,
+                counts: vec![0; bounds.len()],
+                ..Default::default()
+            });
+        for (i, b) in h.bounds.iter().enumerate() {
+            if value <= *b {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += value;
+        h.count += 1;
+    }
+
+    /// A counter's current value (for tests and the CLI).
+    pub fn counter(&self, name: &'static str, l: &[(&'static str, &str)]) -> f64 {
+        self.lock()
+            .counters
+            .get(&(name, labels(l)))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// The Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let inner = self.lock();
+        let mut out = String::new();
+        let fmt_labels = |l: &[(&'static str, String)], extra: Option<(&str, String)>| {
+            let mut parts: Vec<String> = l
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                .collect();
+            if let Some((k, v)) = extra {
+                parts.push(format!("{k}=\"{v}\""));
+            }
+            if parts.is_empty() {
+                String::new()
+            } else {
+                format!("{{{}}}", parts.join(","))
+            }
+        };
+        for (name, (kind, help)) in &inner.help {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            let series = inner
+                .counters
+                .iter()
+                .chain(inner.gauges.iter())
+                .filter(|((n, _), _)| n == name);
+            for ((_, l), v) in series {
+                let _ = writeln!(out, "{name}{} {v}", fmt_labels(l, None));
+            }
+            for ((_, l), h) in inner.histograms.iter().filter(|((n, _), _)| n == name) {
+                for (b, c) in h.bounds.iter().zip(&h.counts) {
+                    let _ = writeln!(
+                        out,
+                        "{name}_bucket{} {c}",
+                        fmt_labels(l, Some(("le", b.to_string())))
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{} {}",
+                    fmt_labels(l, Some(("le", "+Inf".into()))),
+                    h.count
+                );
+                let _ = writeln!(out, "{name}_sum{} {}", fmt_labels(l, None), h.sum);
+                let _ = writeln!(out, "{name}_count{} {}", fmt_labels(l, None), h.count);
+            }
+        }
+        out
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::new();
+        m.inc(
+            "overhear_mentions_total",
+            &[("brand", "Acme"), ("sentiment", "negative")],
+            1.0,
+        );
+        m.inc(
+            "overhear_mentions_total",
+            &[("brand", "Acme"), ("sentiment", "negative")],
+            2.0,
+        );
+        m.set("overhear_outbox_depth", &[], 4.0);
+        m.observe("overhear_classifier_batch_size", BATCH_BUCKETS, 3.0);
+        let text = m.render();
+        assert!(
+            text.contains("# TYPE overhear_mentions_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("overhear_mentions_total{brand=\"Acme\",sentiment=\"negative\"} 3"),
+            "{text}"
+        );
+        assert!(text.contains("overhear_outbox_depth 4"), "{text}");
+        assert!(
+            text.contains("overhear_classifier_batch_size_bucket{le=\"2\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("overhear_classifier_batch_size_bucket{le=\"4\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("overhear_classifier_batch_size_count 1"),
+            "{text}"
+        );
+        assert_eq!(
+            m.counter(
+                "overhear_mentions_total",
+                &[("brand", "Acme"), ("sentiment", "negative")]
+            ),
+            3.0
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let m = Metrics::new();
+        m.inc(
+            "overhear_posts_fetched_total",
+            &[("source", "a\"b\nc")],
+            1.0,
+        );
+        assert!(m.render().contains("source=\"a\\\"b\\nc\""));
+    }
+}
