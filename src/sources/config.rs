@@ -123,6 +123,14 @@ source_struct!(
         #[serde(default)] subreddits: Vec<String>,
         #[serde(default)] client_id_env: Option<String>,
         #[serde(default)] client_secret_env: Option<String>,
+        /// `json` (default) or `rss` (Reddit's Atom feeds; no OAuth).
+        #[serde(default)] format: RedditFormat,
+        /// Overrides `[daemon] user_agent` for Reddit, which blocks generic ones.
+        #[serde(default)] user_agent: Option<String>,
+        /// Where OAuth requests go (default `https://oauth.reddit.com`).
+        #[serde(default)] oauth_base_url: Option<String>,
+        /// Token endpoint (default `https://www.reddit.com/api/v1/access_token`).
+        #[serde(default)] token_url: Option<String>,
     }
 );
 
@@ -138,9 +146,17 @@ source_struct!(
 source_struct!(
     /// Bluesky: the Jetstream firehose, and searchPosts with an app password.
     BlueskyConfig {
+        /// Jetstream websocket (default `wss://jetstream2.us-east.bsky.network/subscribe`).
         #[serde(default)] jetstream_url: Option<String>,
+        /// Listen to the firehose (default true); false with an app password = search only.
+        #[serde(default = "default_true")] jetstream: bool,
+        /// Matching posts held between polls at most; the firehose waits when it is full.
+        #[serde(default = "default_bluesky_queue")] queue: usize,
         #[serde(default)] handle: Option<String>,
+        /// Enables `app.bsky.feed.searchPosts` (needs `handle`).
         #[serde(default)] app_password_env: Option<String>,
+        /// The PDS that logs in and serves searchPosts (default `https://bsky.social`).
+        #[serde(default)] pds_url: Option<String>,
     }
 );
 
@@ -167,6 +183,23 @@ source_struct!(
         url: String,
     }
 );
+
+/// Which of Reddit's formats to read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedditFormat {
+    #[default]
+    Json,
+    Rss,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_bluesky_queue() -> usize {
+    10_000
+}
 
 fn default_se_site() -> String {
     "stackoverflow".into()
