@@ -252,3 +252,66 @@ async fn an_unreachable_jetstream_is_an_error_not_a_panic() {
     assert!(s.health().consecutive_failures >= 1);
     assert_eq!(saved(&state, "bluesky"), None);
 }
+
+#[tokio::test]
+async fn search_posts_with_an_app_password() {
+    use wiremock::matchers::{body_json, header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    std::env::set_var("OVERHEAR_TEST_BSKY_PASSWORD", "app-pass");
+    Mock::given(method("POST"))
+        .and(path("/xrpc/com.atproto.server.createSession"))
+        .and(body_json(serde_json::json!({"identifier": "acme.bsky.social", "password": "app-pass"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"accessJwt": "jwt", "refreshJwt": "r", "handle": "acme.bsky.social", "did": "did:plc:acme"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let view = serde_json::json!({
+        "uri": "at://did:plc:dan/app.bsky.feed.post/3kabc", "cid": "bafy",
+        "author": {"did": "did:plc:dan", "handle": "dan.bsky.social"},
+        "record": {"$type": "app.bsky.feed.post", "text": "acme support is great", "createdAt": "2025-01-01T00:00:00Z"},
+        "likeCount": 3, "repostCount": 1, "indexedAt": "2025-01-01T00:00:01Z"
+    });
+    Mock::given(method("GET"))
+        .and(path("/xrpc/app.bsky.feed.searchPosts"))
+        .and(query_param("since", "2025-01-01T00:00:01Z"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"posts": [view]})),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/xrpc/app.bsky.feed.searchPosts"))
+        .and(query_param("q", "acme"))
+        .and(query_param("sort", "latest"))
+        .and(header("authorization", "Bearer jwt"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"posts": [view], "cursor": "1"})),
+        )
+        .mount(&server)
+        .await;
+    let toml = format!(
+        "[[source]]\nkind = \"bluesky\"\njetstream = false\nhandle = \"acme.bsky.social\"\napp_password_env = \"OVERHEAR_TEST_BSKY_PASSWORD\"\npds_url = \"{}\"\n",
+        server.uri()
+    );
+    let state = Arc::new(MemoryState::default());
+    let mut s = source(&toml, state.clone(), &["acme"]);
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(
+        ids(&b),
+        vec!["bluesky:at://did:plc:dan/app.bsky.feed.post/3kabc"]
+    );
+    let p = &b.posts[0];
+    assert_eq!(p.author.as_deref(), Some("dan.bsky.social"));
+    assert_eq!(p.url, "https://bsky.app/profile/did:plc:dan/post/3kabc");
+    assert_eq!(p.engagement, Some(4));
+    assert_eq!(
+        cursor_json(&b)["search_since"],
+        serde_json::json!({"acme": "2025-01-01T00:00:01Z"})
+    );
+    // the next poll asks since the newest; the same post is not emitted twice
+    let b = poll_commit(&mut s).await.unwrap();
+    assert!(b.posts.is_empty());
+}

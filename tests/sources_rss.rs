@@ -450,3 +450,45 @@ async fn every_recorded_feed_parses() {
         }
     }
 }
+
+#[tokio::test]
+async fn one_request_at_a_time_per_host() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/atom+xml")
+                .set_body_bytes(fixture("github_releases.atom.xml"))
+                .set_delay(Duration::from_millis(300)),
+        )
+        .mount(&server)
+        .await;
+    // two sources built from one context share its per-host limiter
+    let state: Arc<MemoryState> = Arc::new(MemoryState::default());
+    let c = ctx(state, &[]);
+    let mut a = overhear::sources::build(
+        &source_config(&format!(
+            "[[source]]\nkind = \"rss\"\nname = \"a\"\nurl = \"{}/a\"\n",
+            server.uri()
+        )),
+        &c,
+    )
+    .unwrap();
+    let mut b = overhear::sources::build(
+        &source_config(&format!(
+            "[[source]]\nkind = \"rss\"\nname = \"b\"\nurl = \"{}/b\"\n",
+            server.uri()
+        )),
+        &c,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (ra, rb) = tokio::join!(a.poll(), b.poll());
+    ra.unwrap();
+    rb.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+}
