@@ -123,7 +123,8 @@ pub struct Cursor(pub Vec<u8>);
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub posts: Vec<Post>,
-    /// The cursor to commit once the posts are stored; `None` when nothing changed.
+    /// The cursor to commit once the posts are stored. Every successful poll returns
+    /// one (unchanged after a 304); `None` only in batches built by hand.
     pub cursor: Option<Cursor>,
 }
 
@@ -157,7 +158,8 @@ pub trait Source: Send {
     /// Saves `cursor` (from a batch this source returned) as the committed one.
     fn commit(&mut self, cursor: Cursor) -> Result<(), StateError>;
     fn health(&self) -> SourceHealth;
-    /// How long to wait before the next poll, given how the last one went.
+    /// How long to wait before the next poll, given how the last one went (zero before
+    /// the first poll). Matches `health().next_poll`.
     fn next_delay(&self) -> Duration;
 }
 
@@ -296,6 +298,8 @@ pub(crate) struct Polled<K: Kind> {
     committed: Option<K::State>,
     health: SourceHealth,
     wait_at_least: Option<Duration>,
+    /// Decided (jitter included) when the last poll ended; zero before the first.
+    delay: Duration,
     inner: K,
 }
 
@@ -314,6 +318,7 @@ impl<K: Kind> Polled<K> {
             backoff_max: ctx.backoff_max,
             committed: None,
             wait_at_least: None,
+            delay: Duration::ZERO,
             inner,
         })
     }
@@ -336,6 +341,17 @@ impl<K: Kind> Polled<K> {
         Ok(state)
     }
 
+    /// The interval after a success, backoff with jitter after failures; never less
+    /// than what the server asked for.
+    fn compute_delay(&self) -> Duration {
+        let floor = self.wait_at_least.unwrap_or(Duration::ZERO);
+        let n = self.health.consecutive_failures;
+        if n == 0 {
+            return self.every.max(floor);
+        }
+        backoff(self.backoff_base, self.backoff_max, n).max(floor)
+    }
+
     async fn poll_inner(&mut self) -> Result<Batch, SourceError> {
         let result = async {
             let state = self.load()?;
@@ -353,9 +369,9 @@ impl<K: Kind> Polled<K> {
                 self.health.last_posts = fetched.posts.len();
                 self.health.note = fetched.note;
                 self.wait_at_least = fetched.wait_at_least;
-                self.health.next_poll = chrono::Duration::from_std(self.next_delay())
-                    .ok()
-                    .map(|d| now + d);
+                self.delay = self.compute_delay();
+                self.health.next_poll =
+                    chrono::Duration::from_std(self.delay).ok().map(|d| now + d);
                 tracing::debug!(source = %self.name, posts = fetched.posts.len(), "polled");
                 Ok(Batch {
                     posts: fetched.posts,
@@ -367,9 +383,9 @@ impl<K: Kind> Polled<K> {
                 self.health.last_error_at = Some(now);
                 self.health.consecutive_failures += 1;
                 self.wait_at_least = e.retry_after();
-                self.health.next_poll = chrono::Duration::from_std(self.next_delay())
-                    .ok()
-                    .map(|d| now + d);
+                self.delay = self.compute_delay();
+                self.health.next_poll =
+                    chrono::Duration::from_std(self.delay).ok().map(|d| now + d);
                 // a 403 or a 429 is a warning: the source retries later
                 tracing::warn!(
                     source = %self.name,
@@ -410,12 +426,7 @@ impl<K: Kind> Source for Polled<K> {
     }
 
     fn next_delay(&self) -> Duration {
-        let floor = self.wait_at_least.unwrap_or(Duration::ZERO);
-        let n = self.health.consecutive_failures;
-        if n == 0 {
-            return self.every.max(floor);
-        }
-        backoff(self.backoff_base, self.backoff_max, n).max(floor)
+        self.delay
     }
 }
 
