@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use crate::matcher::BrandConfig;
 use crate::post::Post;
-use crate::sources::{self, HttpSettings, MemoryState, SourceContext};
+use crate::sources::{self, MemoryState, SourceContext};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,13 +38,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         );
     };
     // A throw-away state store: nothing is read from or written to the daemon's cursors.
-    let ctx = SourceContext::new(
-        config.daemon.user_agent.clone(),
-        config.daemon.poll_interval,
-        sources::search_terms_of(&config.brands),
-        Arc::new(MemoryState::default()),
-        HttpSettings::default(),
-    )?;
+    let ctx = SourceContext::for_config(&config, Arc::new(MemoryState::default()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -432,6 +432,27 @@ mod tests {
     }
 
     #[test]
+    fn the_content_type_charset_wins() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            "application/rss+xml; charset=ISO-8859-1".parse().unwrap(),
+        );
+        let r = Response {
+            url: Url::parse("http://x/").unwrap(),
+            status: 200,
+            headers,
+            body: b"<rss><channel><title>Inova\xe7\xe3o</title></channel></rss>".to_vec(),
+            validators: Validators::default(),
+            wait_hint: None,
+        };
+        assert_eq!(
+            String::from_utf8(r.feed_utf8()).unwrap(),
+            "<rss><channel><title>Inova\u{e7}\u{e3}o</title></channel></rss>"
+        );
+    }
+
+    #[test]
     fn rate_limit_headers() {
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-remaining", "0.0".parse().unwrap());

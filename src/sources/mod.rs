@@ -204,6 +204,22 @@ impl SourceContext {
     }
 }
 
+impl SourceContext {
+    /// The context the daemon (and `overhear poll`) builds from a whole config.
+    pub fn for_config(
+        config: &crate::config::Config,
+        state: Arc<dyn StateStore>,
+    ) -> Result<SourceContext, SourceError> {
+        SourceContext::new(
+            config.daemon.user_agent.clone(),
+            config.daemon.poll_interval,
+            search_terms_of(&config.brands),
+            state,
+            HttpSettings::default(),
+        )
+    }
+}
+
 /// The terms sent to server-side search: each brand's `search_terms`, else its name.
 pub fn search_terms_of(brands: &[BrandConfig]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
