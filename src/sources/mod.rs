@@ -464,7 +464,7 @@ pub struct Seen {
 }
 
 /// How many ids each source remembers.
-pub const SEEN_WINDOW: usize = 5000;
+pub const SEEN_WINDOW: usize = 2000;
 
 impl Seen {
     pub fn contains(&mut self, id: &str) -> bool {
