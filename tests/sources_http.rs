@@ -615,3 +615,70 @@ async fn stackexchange_fromdate_backoff_and_throttle() {
         json!({"acme": 1700000000})
     );
 }
+
+#[tokio::test]
+async fn stackexchange_pages_back_and_stops_at_backoff() {
+    let server = MockServer::start().await;
+    let q = |id: i64, t: i64| json!({"question_id": id, "title": format!("Acme {id}"), "body": "<p>x</p>", "link": format!("https://stackoverflow.com/questions/{id}/x"), "creation_date": t});
+    // first poll: one page per query, no fromdate
+    Mock::given(method("GET"))
+        .and(query_param("q", "acme"))
+        .respond_with(json_body(&json!({"items": [q(1, 1000)], "has_more": true})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("q", "widget"))
+        .respond_with(json_body(&json!({"items": [q(2, 2000)], "has_more": true})))
+        .mount(&server)
+        .await;
+    let toml = format!(
+        "[[source]]\nkind = \"stackexchange\"\nbase_url = \"{}\"\nqueries = [\"acme\", \"widget\"]\n",
+        server.uri()
+    );
+    let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(
+        ids(&b),
+        vec![
+            "stackexchange:stackoverflow:1",
+            "stackexchange:stackoverflow:2"
+        ]
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+
+    // later polls page back to fromdate; a `backoff` stops every further request
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(query_param("q", "acme"))
+        .and(query_param("fromdate", "1000"))
+        .and(query_param("page", "1"))
+        .respond_with(json_body(&json!({"items": [q(4, 1200)], "has_more": true})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("q", "acme"))
+        .and(query_param("page", "2"))
+        .respond_with(json_body(
+            &json!({"items": [q(3, 1100)], "has_more": true, "backoff": 30}),
+        ))
+        .mount(&server)
+        .await;
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(
+        ids(&b),
+        vec![
+            "stackexchange:stackoverflow:3",
+            "stackexchange:stackoverflow:4"
+        ]
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        2,
+        "no request after backoff"
+    );
+    assert_eq!(
+        cursor_json(&b)["newest"],
+        json!({"acme": 1200, "widget": 2000})
+    );
+    assert!(s.next_delay() >= Duration::from_secs(30));
+}

@@ -16,6 +16,7 @@ use super::{
 use crate::post::Post;
 
 const DEFAULT_BASE: &str = "https://api.stackexchange.com/2.3";
+const MAX_PAGES: u32 = 3;
 
 pub(crate) struct StackExchange {
     http: Http,
@@ -39,6 +40,8 @@ pub(crate) struct State {
 struct Wrapper {
     #[serde(default)]
     items: Vec<Question>,
+    #[serde(default)]
+    has_more: bool,
     #[serde(default)]
     backoff: Option<u64>,
     #[serde(default)]
@@ -168,7 +171,7 @@ impl Kind for StackExchange {
         let mut next = state.clone();
         let mut posts = Vec::new();
         let mut wait: Option<Duration> = None;
-        for q in &self.queries {
+        'queries: for q in &self.queries {
             let from = state.newest.get(q).map(|t| t.to_string());
             let mut params = vec![
                 ("site", self.site.as_str()),
@@ -184,41 +187,52 @@ impl Kind for StackExchange {
             if let Some(k) = &self.key {
                 params.push(("key", k.as_str()));
             }
-            let url = endpoint(&self.base, "search/advanced", &params);
-            let resp = match self.http.get(&url, Expect::Json, GetOpts::default()).await {
-                Ok(r) => r,
-                Err(SourceError::Status {
-                    detail,
-                    status,
-                    url,
-                }) => {
-                    return Err(match serde_json::from_str::<Wrapper>(&detail) {
-                        Ok(w) if w.error_id.is_some() => api_error(&w),
-                        _ => SourceError::Status {
-                            status,
-                            url,
-                            detail,
-                        },
-                    })
+            for page in 1..=MAX_PAGES {
+                let page_s = page.to_string();
+                let mut params = params.clone();
+                params.push(("page", page_s.as_str()));
+                let url = endpoint(&self.base, "search/advanced", &params);
+                let resp = match self.http.get(&url, Expect::Json, GetOpts::default()).await {
+                    Ok(r) => r,
+                    Err(SourceError::Status {
+                        detail,
+                        status,
+                        url,
+                    }) => {
+                        return Err(match serde_json::from_str::<Wrapper>(&detail) {
+                            Ok(w) if w.error_id.is_some() => api_error(&w),
+                            _ => SourceError::Status {
+                                status,
+                                url,
+                                detail,
+                            },
+                        })
+                    }
+                    Err(e) => return Err(e),
+                };
+                let Some(resp) = resp else { break };
+                let body: Wrapper = resp.json()?;
+                if body.error_id.is_some() {
+                    return Err(api_error(&body));
                 }
-                Err(e) => return Err(e),
-            };
-            let Some(resp) = resp else { continue };
-            let body: Wrapper = resp.json()?;
-            if body.error_id.is_some() {
-                return Err(api_error(&body));
-            }
-            if let Some(b) = body.backoff {
-                // the API's own "wait this many seconds before calling this method again"
-                wait = wait.max(Some(Duration::from_secs(b)));
-            }
-            wait = wait.max(resp.wait_hint);
-            for item in body.items {
-                if let Some(t) = item.creation_date {
-                    let e = next.newest.entry(q.clone()).or_insert(t);
-                    *e = (*e).max(t);
+                wait = wait.max(resp.wait_hint);
+                for item in body.items {
+                    if let Some(t) = item.creation_date {
+                        let e = next.newest.entry(q.clone()).or_insert(t);
+                        *e = (*e).max(t);
+                    }
+                    posts.push(self.post(item));
                 }
-                posts.push(self.post(item));
+                if let Some(b) = body.backoff {
+                    // "wait this many seconds before calling this method again": no more
+                    // requests this poll; queries not asked keep their cursor
+                    wait = wait.max(Some(Duration::from_secs(b)));
+                    break 'queries;
+                }
+                // the first poll takes one page; later ones page back to `fromdate`
+                if !body.has_more || from.is_none() {
+                    break;
+                }
             }
         }
         posts.sort_by_key(|p| p.created_at);
