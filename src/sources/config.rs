@@ -77,6 +77,48 @@ impl SourceConfig {
             SourceConfig::Lobsters(c) => c.base_url.as_deref().into_iter().collect(),
             SourceConfig::Stackexchange(c) => c.base_url.as_deref().into_iter().collect(),
         };
+        match self {
+            SourceConfig::Reddit(c)
+                if c.client_id_env.is_some() != c.client_secret_env.is_some() =>
+            {
+                out.push(Problem::new(
+                    format!("source[{index}]"),
+                    format!(
+                        "source {name:?}: OAuth needs both client_id_env and client_secret_env"
+                    ),
+                ));
+            }
+            SourceConfig::Bluesky(c) => {
+                if c.app_password_env.is_some() && c.handle.is_none() {
+                    out.push(Problem::new(
+                        format!("source[{index}].app_password_env"),
+                        format!("source {name:?}: app_password_env needs handle (the account it belongs to)"),
+                    ));
+                }
+                if !c.jetstream && c.app_password_env.is_none() {
+                    out.push(Problem::new(
+                        format!("source[{index}].jetstream"),
+                        format!("source {name:?}: with jetstream = false, set app_password_env to use searchPosts"),
+                    ));
+                }
+                if let Some(u) = c
+                    .jetstream_url
+                    .as_deref()
+                    .and_then(|u| url::Url::parse(u).ok())
+                {
+                    if !matches!(u.scheme(), "ws" | "wss") {
+                        out.push(Problem::new(
+                            format!("source[{index}].jetstream_url"),
+                            format!(
+                                "source {name:?}: {:?} is not a ws:// or wss:// URL",
+                                u.as_str()
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
         for u in urls {
             if let Err(e) = url::Url::parse(u) {
                 out.push(Problem::new(
@@ -123,6 +165,14 @@ source_struct!(
         #[serde(default)] subreddits: Vec<String>,
         #[serde(default)] client_id_env: Option<String>,
         #[serde(default)] client_secret_env: Option<String>,
+        /// `json` (default) or `rss` (Reddit's Atom feeds; no OAuth).
+        #[serde(default)] format: RedditFormat,
+        /// Overrides `[daemon] user_agent` for Reddit, which blocks generic ones.
+        #[serde(default)] user_agent: Option<String>,
+        /// Where OAuth requests go (default `https://oauth.reddit.com`).
+        #[serde(default)] oauth_base_url: Option<String>,
+        /// Token endpoint (default `https://www.reddit.com/api/v1/access_token`).
+        #[serde(default)] token_url: Option<String>,
     }
 );
 
@@ -138,9 +188,17 @@ source_struct!(
 source_struct!(
     /// Bluesky: the Jetstream firehose, and searchPosts with an app password.
     BlueskyConfig {
+        /// Jetstream websocket (default `wss://jetstream2.us-east.bsky.network/subscribe`).
         #[serde(default)] jetstream_url: Option<String>,
+        /// Listen to the firehose (default true); false with an app password = search only.
+        #[serde(default = "default_true")] jetstream: bool,
+        /// Matching posts held between polls at most; the firehose waits when it is full.
+        #[serde(default = "default_bluesky_queue")] queue: usize,
         #[serde(default)] handle: Option<String>,
+        /// Enables `app.bsky.feed.searchPosts` (needs `handle`).
         #[serde(default)] app_password_env: Option<String>,
+        /// The PDS that logs in and serves searchPosts (default `https://bsky.social`).
+        #[serde(default)] pds_url: Option<String>,
     }
 );
 
@@ -168,6 +226,52 @@ source_struct!(
     }
 );
 
+/// Which of Reddit's formats to read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedditFormat {
+    #[default]
+    Json,
+    Rss,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_bluesky_queue() -> usize {
+    10_000
+}
+
 fn default_se_site() -> String {
     "stackoverflow".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> SourceConfig {
+        #[derive(Deserialize)]
+        struct Wrap {
+            source: Vec<SourceConfig>,
+        }
+        toml::from_str::<Wrap>(text).unwrap().source.remove(0)
+    }
+
+    #[test]
+    fn names_default_to_the_kind_and_problems_are_found() {
+        let c = parse("[[source]]\nkind = \"lobsters\"\nevery = \"15m\"\n");
+        assert_eq!((c.name(), c.kind()), ("lobsters".to_string(), "lobsters"));
+        assert_eq!(c.every(), Some(Duration::from_secs(900)));
+        assert!(c.problems(0).is_empty());
+        let c = parse(
+            "[[source]]\nkind = \"bluesky\"\njetstream = false\njetstream_url = \"https://x\"\n",
+        );
+        let p = c.problems(2);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(p[0].key, "source[2].jetstream");
+        let c = parse("[[source]]\nkind = \"reddit\"\nclient_id_env = \"X\"\nformat = \"rss\"\n");
+        assert_eq!(c.problems(0).len(), 1);
+    }
 }

@@ -1,0 +1,203 @@
+//! Hacker News through the Algolia `search_by_date` API: stories and comments for each
+//! search term, resuming from the newest `created_at_i` seen per term.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::fetch::{Expect, GetOpts, Http};
+use super::text::html_to_text_and_links;
+use super::{
+    base_url, endpoint, from_unix, keep_new, Fetched, HackerNewsConfig, Kind, Seen, SourceContext,
+    SourceError,
+};
+use crate::post::Post;
+
+const DEFAULT_BASE: &str = "https://hn.algolia.com/api/v1";
+const ITEM_URL: &str = "https://news.ycombinator.com/item?id=";
+const HITS_PER_PAGE: usize = 100;
+const MAX_PAGES: u32 = 5;
+
+pub(crate) struct HackerNews {
+    http: Http,
+    base: Url,
+    queries: Vec<String>,
+    name: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct State {
+    /// Newest `created_at_i` seen, per query.
+    #[serde(default)]
+    newest: BTreeMap<String, i64>,
+    #[serde(default)]
+    seen: Seen,
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    #[serde(default)]
+    hits: Vec<Hit>,
+    #[serde(default, rename = "nbPages")]
+    nb_pages: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Hit {
+    #[serde(rename = "objectID")]
+    object_id: String,
+    #[serde(default)]
+    created_at_i: Option<i64>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    points: Option<i64>,
+    #[serde(default)]
+    story_text: Option<String>,
+    #[serde(default)]
+    comment_text: Option<String>,
+    #[serde(default)]
+    story_id: Option<i64>,
+    #[serde(default)]
+    story_title: Option<String>,
+    #[serde(default)]
+    parent_id: Option<i64>,
+    #[serde(default, rename = "_tags")]
+    tags: Vec<String>,
+}
+
+impl HackerNews {
+    pub fn new(
+        cfg: &HackerNewsConfig,
+        ctx: &SourceContext,
+        name: &str,
+    ) -> Result<Self, SourceError> {
+        let queries = if cfg.queries.is_empty() {
+            ctx.search_terms.clone()
+        } else {
+            cfg.queries.clone()
+        };
+        if queries.is_empty() {
+            return Err(SourceError::Config(format!(
+                "source {name:?}: no queries and no brand search terms"
+            )));
+        }
+        Ok(HackerNews {
+            http: ctx.http.clone(),
+            base: base_url(cfg.base_url.as_deref(), DEFAULT_BASE)?,
+            queries,
+            name: name.to_string(),
+        })
+    }
+
+    fn post(&self, hit: Hit) -> Post {
+        let is_comment = hit.tags.iter().any(|t| t == "comment") || hit.comment_text.is_some();
+        let html = if is_comment {
+            hit.comment_text.as_deref()
+        } else {
+            hit.story_text.as_deref()
+        }
+        .unwrap_or("");
+        let item_url = format!("{ITEM_URL}{}", hit.object_id);
+        let base = Url::parse(&item_url).ok();
+        let (text, mut links) = html_to_text_and_links(html, base.as_ref());
+        if let Some(u) = hit.url.as_deref().filter(|u| !u.is_empty()) {
+            if let Ok(u) = Url::parse(u) {
+                links.insert(0, u.to_string());
+            }
+        }
+        let title = if is_comment {
+            hit.story_title
+                .map(|t| format!("Re: {}", super::text::decode_entities(&t)))
+        } else {
+            hit.title.map(|t| super::text::decode_entities(&t))
+        };
+        Post {
+            id: format!("hackernews:{}", hit.object_id),
+            url: item_url,
+            author: hit.author,
+            title,
+            text,
+            created_at: hit
+                .created_at_i
+                .map(from_unix)
+                .unwrap_or_else(chrono::Utc::now),
+            created_at_is_first_seen: hit.created_at_i.is_none(),
+            source: "hackernews".into(),
+            source_name: self.name.clone(),
+            site: "news.ycombinator.com".into(),
+            parent_id: hit.parent_id.map(|p| format!("hackernews:{p}")),
+            thread_id: hit.story_id.map(|s| format!("hackernews:{s}")),
+            engagement: hit.points,
+            lang: None,
+            links,
+        }
+    }
+}
+
+impl Kind for HackerNews {
+    type State = State;
+    const KIND: &'static str = "hackernews";
+
+    async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
+        let mut next = state.clone();
+        let mut posts = Vec::new();
+        let mut wait = None;
+        for q in &self.queries {
+            let since = state.newest.get(q).copied();
+            let mut page = 0u32;
+            loop {
+                let hits_per_page = HITS_PER_PAGE.to_string();
+                let page_s = page.to_string();
+                let filter = since.map(|t| format!("created_at_i>={t}"));
+                let mut params = vec![
+                    ("query", q.as_str()),
+                    ("tags", "(story,comment)"),
+                    ("hitsPerPage", hits_per_page.as_str()),
+                    ("page", page_s.as_str()),
+                ];
+                if let Some(f) = &filter {
+                    params.push(("numericFilters", f.as_str()));
+                }
+                let url = endpoint(&self.base, "search_by_date", &params);
+                let Some(resp) = self
+                    .http
+                    .get(&url, Expect::Json, GetOpts::default())
+                    .await?
+                else {
+                    break;
+                };
+                wait = wait.max(resp.wait_hint);
+                let body: Page = resp.json()?;
+                let n = body.hits.len();
+                for hit in body.hits {
+                    if let Some(t) = hit.created_at_i {
+                        let e = next.newest.entry(q.clone()).or_insert(t);
+                        *e = (*e).max(t);
+                    }
+                    posts.push(self.post(hit));
+                }
+                page += 1;
+                // The first poll takes one page; later polls page back to the cursor.
+                let more = body.nb_pages.is_some_and(|p| page < p);
+                if since.is_none() || n < HITS_PER_PAGE || !more || page >= MAX_PAGES {
+                    break;
+                }
+            }
+        }
+        // oldest first, as they happened
+        posts.sort_by_key(|p| p.created_at);
+        let posts = keep_new(&mut next.seen, posts);
+        Ok(Fetched {
+            posts,
+            state: next,
+            wait_at_least: wait,
+            note: None,
+        })
+    }
+}

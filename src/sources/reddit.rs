@@ -1,0 +1,355 @@
+//! Reddit: search (`search.json`, or the Atom `search.rss`) for each search term, and
+//! each configured subreddit's new posts and comments. Optional OAuth with a "script" /
+//! application-only client id and secret from the environment (higher rate limit);
+//! the User-Agent is configurable (Reddit blocks generic ones).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::fetch::{Expect, GetOpts, Http};
+use super::rss::{feed_posts, parse_feed};
+use super::text::{decode_entities, html_to_text_and_links};
+use super::{
+    base_url, endpoint, env_secret, from_unix, keep_new, Fetched, Kind, RedditConfig, RedditFormat,
+    Seen, SourceContext, SourceError,
+};
+use crate::post::Post;
+
+const DEFAULT_BASE: &str = "https://www.reddit.com";
+const DEFAULT_OAUTH_BASE: &str = "https://oauth.reddit.com";
+const DEFAULT_TOKEN_URL: &str = "https://www.reddit.com/api/v1/access_token";
+/// Canonical URLs always point at www.reddit.com, whatever base the API is read from.
+const SITE: &str = "https://www.reddit.com";
+
+pub(crate) struct Reddit {
+    http: Http,
+    base: Url,
+    oauth_base: Url,
+    token_url: Url,
+    format: RedditFormat,
+    queries: Vec<String>,
+    subreddits: Vec<String>,
+    credentials: Option<(String, String)>,
+    token: Option<(String, Instant)>,
+    user_agent: Option<String>,
+    name: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct State {
+    /// Newest `created` seen, per endpoint (for the record: the seen window decides).
+    #[serde(default)]
+    newest: BTreeMap<String, i64>,
+    #[serde(default)]
+    seen: Seen,
+}
+
+#[derive(Debug, Deserialize)]
+struct Listing {
+    data: ListingData,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListingData {
+    #[serde(default)]
+    children: Vec<Thing>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Thing {
+    kind: String,
+    data: Item,
+}
+
+#[derive(Debug, Deserialize)]
+struct Item {
+    name: String,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    selftext: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    subreddit: Option<String>,
+    #[serde(default)]
+    permalink: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    is_self: Option<bool>,
+    #[serde(default)]
+    created_utc: Option<f64>,
+    #[serde(default)]
+    score: Option<i64>,
+    #[serde(default)]
+    link_title: Option<String>,
+    #[serde(default)]
+    link_id: Option<String>,
+    #[serde(default)]
+    parent_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Token {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+/// One listing polled: (cursor key, path, query).
+type Endpoint = (String, String, Vec<(&'static str, String)>);
+
+impl Reddit {
+    pub fn new(cfg: &RedditConfig, ctx: &SourceContext, name: &str) -> Result<Self, SourceError> {
+        let queries = if cfg.queries.is_empty() && cfg.subreddits.is_empty() {
+            ctx.search_terms.clone()
+        } else {
+            cfg.queries.clone()
+        };
+        if queries.is_empty() && cfg.subreddits.is_empty() {
+            return Err(SourceError::Config(format!(
+                "source {name:?}: no queries, no subreddits and no brand search terms"
+            )));
+        }
+        let id = env_secret(cfg.client_id_env.as_ref())?;
+        let secret = env_secret(cfg.client_secret_env.as_ref())?;
+        Ok(Reddit {
+            http: ctx.http.clone(),
+            base: base_url(cfg.base_url.as_deref(), DEFAULT_BASE)?,
+            oauth_base: base_url(cfg.oauth_base_url.as_deref(), DEFAULT_OAUTH_BASE)?,
+            token_url: base_url(cfg.token_url.as_deref(), DEFAULT_TOKEN_URL)?,
+            format: cfg.format,
+            queries,
+            subreddits: cfg
+                .subreddits
+                .iter()
+                .map(|s| {
+                    s.trim_start_matches("r/")
+                        .trim_start_matches("/r/")
+                        .to_string()
+                })
+                .collect(),
+            credentials: id.zip(secret),
+            token: None,
+            user_agent: cfg.user_agent.clone(),
+            name: name.to_string(),
+        })
+    }
+
+    /// The endpoints polled: (key, path, query).
+    fn endpoints(&self) -> Vec<Endpoint> {
+        let ext = match self.format {
+            RedditFormat::Json => "json",
+            RedditFormat::Rss => "rss",
+        };
+        let mut out = Vec::new();
+        for q in &self.queries {
+            out.push((
+                format!("search:{q}"),
+                format!("search.{ext}"),
+                vec![
+                    ("q", q.clone()),
+                    ("sort", "new".into()),
+                    ("limit", "100".into()),
+                ],
+            ));
+        }
+        for s in &self.subreddits {
+            for what in ["new", "comments"] {
+                out.push((
+                    format!("r/{s}/{what}"),
+                    format!("r/{s}/{what}.{ext}"),
+                    vec![("limit", "100".into())],
+                ));
+            }
+        }
+        if self.format == RedditFormat::Json {
+            for e in &mut out {
+                e.2.push(("raw_json", "1".into()));
+            }
+        }
+        out
+    }
+
+    async fn bearer(&mut self) -> Result<Option<String>, SourceError> {
+        let Some((id, secret)) = self.credentials.clone() else {
+            return Ok(None);
+        };
+        if let Some((t, until)) = &self.token {
+            if Instant::now() < *until {
+                return Ok(Some(t.clone()));
+            }
+        }
+        let mut req = self
+            .http
+            .client()
+            .post(self.token_url.clone())
+            .basic_auth(id, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials");
+        if let Some(ua) = &self.user_agent {
+            req = req.header("user-agent", ua);
+        }
+        let resp = self
+            .http
+            .send(&self.token_url, req, Expect::Json)
+            .await?
+            .ok_or_else(|| SourceError::Malformed("304 from the token endpoint".into()))?;
+        let token: Token = resp.json()?;
+        let ttl = Duration::from_secs(token.expires_in.unwrap_or(3600).saturating_sub(60));
+        self.token = Some((token.access_token.clone(), Instant::now() + ttl));
+        Ok(Some(token.access_token))
+    }
+
+    fn post(&self, kind: &str, it: Item) -> Post {
+        let url = match &it.permalink {
+            // "?ref=search_posts" and the like are not part of the canonical URL
+            Some(p) => format!("{SITE}{}", p.split('?').next().unwrap_or(p)),
+            None => format!("{SITE}/comments/{}", it.name.trim_start_matches("t3_")),
+        };
+        let is_comment = kind == "t1";
+        let raw = if is_comment { &it.body } else { &it.selftext };
+        // raw_json=1 gives markdown with no entities; without it, entities: decode them
+        let text = decode_entities(raw.as_deref().unwrap_or(""));
+        let (_, mut links) = html_to_text_and_links("", None);
+        if !is_comment && it.is_self != Some(true) {
+            if let Some(u) = it.url.as_deref().and_then(|u| Url::parse(u).ok()) {
+                links.push(u.to_string());
+            }
+        }
+        let title = if is_comment {
+            it.link_title
+                .as_deref()
+                .map(|t| format!("Re: {}", decode_entities(t)))
+        } else {
+            it.title.as_deref().map(decode_entities)
+        };
+        Post {
+            id: format!("reddit:{}", it.name),
+            url,
+            author: it.author,
+            title,
+            text,
+            created_at: it
+                .created_utc
+                .map(|t| from_unix(t as i64))
+                .unwrap_or_else(chrono::Utc::now),
+            created_at_is_first_seen: it.created_utc.is_none(),
+            source: "reddit".into(),
+            source_name: self.name.clone(),
+            site: match &it.subreddit {
+                Some(s) => format!("reddit.com/r/{s}"),
+                None => "reddit.com".into(),
+            },
+            parent_id: if is_comment {
+                it.parent_id.map(|p| format!("reddit:{p}"))
+            } else {
+                None
+            },
+            thread_id: if is_comment {
+                it.link_id.map(|p| format!("reddit:{p}"))
+            } else {
+                None
+            },
+            engagement: it.score,
+            lang: None,
+            links,
+        }
+    }
+}
+
+impl Kind for Reddit {
+    type State = State;
+    const KIND: &'static str = "reddit";
+
+    async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
+        let mut next = state.clone();
+        let mut posts = Vec::new();
+        let mut wait = None;
+        let bearer = self.bearer().await?;
+        let base = if bearer.is_some() && self.format == RedditFormat::Json {
+            self.oauth_base.clone()
+        } else {
+            self.base.clone()
+        };
+        for (key, path, query) in self.endpoints() {
+            let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let url = endpoint(&base, &path, &pairs);
+            let expect = match self.format {
+                RedditFormat::Json => Expect::Json,
+                RedditFormat::Rss => Expect::Feed,
+            };
+            let mut headers = Vec::new();
+            if let Some(ua) = &self.user_agent {
+                headers.push(("user-agent", ua.clone()));
+            }
+            let opts = GetOpts {
+                bearer: bearer
+                    .as_deref()
+                    .filter(|_| self.format == RedditFormat::Json),
+                headers,
+                ..GetOpts::default()
+            };
+            let resp = match self.http.get(&url, expect, opts).await {
+                Err(e @ SourceError::Unauthorized(_)) => {
+                    // an expired or revoked token: fetch a new one next time
+                    self.token = None;
+                    return Err(e);
+                }
+                other => other?,
+            };
+            let Some(resp) = resp else { continue };
+            wait = wait.max(resp.wait_hint);
+            let found = match self.format {
+                RedditFormat::Json => {
+                    let listing: Listing = resp.json()?;
+                    listing
+                        .data
+                        .children
+                        .into_iter()
+                        .filter(|t| t.kind == "t3" || t.kind == "t1")
+                        .map(|t| self.post(&t.kind, t.data))
+                        .collect::<Vec<_>>()
+                }
+                RedditFormat::Rss => {
+                    let feed = parse_feed(&resp)?;
+                    let mut ps = feed_posts(&feed, &url, "reddit", &self.name, &|k| k.to_string());
+                    for (p, e) in ps.iter_mut().zip(&feed.entries) {
+                        if let Some(sub) = e
+                            .categories
+                            .iter()
+                            .find_map(|c| c.label.as_deref().and_then(|l| l.strip_prefix("r/")))
+                        {
+                            p.site = format!("reddit.com/r/{}", sub.trim());
+                        }
+                        p.author = p
+                            .author
+                            .take()
+                            .map(|a| a.trim_start_matches("/u/").to_string());
+                        p.lang = None;
+                    }
+                    ps
+                }
+            };
+            if let Some(newest) = found.iter().map(|p| p.created_at.timestamp()).max() {
+                let e = next.newest.entry(key).or_insert(newest);
+                *e = (*e).max(newest);
+            }
+            posts.extend(found);
+        }
+        posts.sort_by_key(|p| p.created_at);
+        let posts = keep_new(&mut next.seen, posts);
+        Ok(Fetched {
+            posts,
+            state: next,
+            wait_at_least: wait,
+            note: None,
+        })
+    }
+}

@@ -1,0 +1,684 @@
+//! The API sources (Hacker News, Reddit, Mastodon, Lobsters, Stack Exchange) against a
+//! real HTTP server on loopback serving recorded responses and scripted failures.
+
+mod sources_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use overhear::sources::{MemoryState, SourceError};
+use serde_json::json;
+use sources_support::*;
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn json_body(v: &serde_json::Value) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "application/json; charset=utf-8")
+        .set_body_string(v.to_string())
+}
+
+// ---------------------------------------------------------------- Hacker News
+
+fn hn_hit(name: &str) -> serde_json::Value {
+    fixture_json(name)["hits"][0].clone()
+}
+
+#[tokio::test]
+async fn hackernews_first_poll_resume_and_failures() {
+    let server = MockServer::start().await;
+    let comment = hn_hit("hn_algolia_search_by_date_comment_apple.json");
+    let story = hn_hit("hn_algolia_search_by_date_story_apple.json");
+    Mock::given(method("GET"))
+        .and(path("/api/v1/search_by_date"))
+        .and(query_param("query", "apple"))
+        .and(query_param("tags", "(story,comment)"))
+        .respond_with(json_body(
+            &json!({"hits": [story, comment], "nbPages": 1, "hitsPerPage": 100}),
+        ))
+        .mount(&server)
+        .await;
+    let state = Arc::new(MemoryState::default());
+    let toml = format!(
+        "[[source]]\nkind = \"hackernews\"\nbase_url = \"{}/api/v1\"\n",
+        server.uri()
+    );
+    let mut s = source(&toml, state.clone(), &["apple"]);
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(ids(&b), vec!["hackernews:7919418", "hackernews:7919424"]);
+    let c = &b.posts[0];
+    assert_eq!(c.url, "https://news.ycombinator.com/item?id=7919418");
+    assert_eq!(c.author.as_deref(), Some("fleitz"));
+    assert_eq!(
+        c.title.as_deref(),
+        Some("Re: Starbucks admits it's not contributing to scholarship fund")
+    );
+    assert!(c.text.starts_with(
+        "Yeah the article seems stupid, while technically they aren't contributing to the scholarship they do pay tuition for the last 2 years.\nI'm not the biggest fan of starbucks"
+    ), "{}", c.text);
+    assert_eq!(c.created_at.timestamp(), 1403235154);
+    assert_eq!(c.parent_id.as_deref(), Some("hackernews:7919290"));
+    assert_eq!(c.thread_id.as_deref(), Some("hackernews:7918547"));
+    assert_eq!(c.site, "news.ycombinator.com");
+    let st = &b.posts[1];
+    assert_eq!(
+        st.title.as_deref(),
+        Some("Judge says concerned about Apple, Google hiring settlement")
+    );
+    assert_eq!(st.text, "");
+    assert_eq!(st.engagement, Some(1));
+    assert_eq!(
+        st.links,
+        vec!["http://in.reuters.com/article/2014/06/19/apple-google-settlement-idINL2N0P01ZI20140619"]
+    );
+    assert_eq!(cursor_json(&b)["newest"], json!({"apple": 1403235346}));
+
+    // second poll: asks from the newest created_at_i; the boundary item is not re-emitted
+    let mut newer = hn_hit("hn_algolia_search_by_date_comment_apple.json");
+    newer["objectID"] = json!("7919500");
+    newer["created_at_i"] = json!(1403235400);
+    newer["comment_text"] = json!("Apple &amp; <b>Google</b>");
+    Mock::given(method("GET"))
+        .and(path("/api/v1/search_by_date"))
+        .and(query_param("numericFilters", "created_at_i>=1403235346"))
+        .respond_with(json_body(&json!({"hits": [newer, story], "nbPages": 1})))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(ids(&b), vec!["hackernews:7919500"]);
+    assert_eq!(b.posts[0].text, "Apple & Google");
+    assert_eq!(cursor_json(&b)["newest"], json!({"apple": 1403235400}));
+    let before = saved(&state, "hackernews");
+
+    // failures leave the cursor alone
+    let cases: Vec<(ResponseTemplate, &str)> = vec![
+        (
+            ResponseTemplate::new(429).insert_header("retry-after", "7"),
+            "RateLimited",
+        ),
+        (
+            ResponseTemplate::new(503).insert_header("retry-after", "3"),
+            "Server",
+        ),
+        (ResponseTemplate::new(403), "Forbidden"),
+        (
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html")
+                .set_body_string("<html><body>Oops</body></html>"),
+            "Malformed",
+        ),
+        (
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/json")
+                .set_body_string("{\"hits\": [{\"objectID\": \"1\", \"crea"),
+            "Malformed",
+        ),
+        (
+            ResponseTemplate::new(200)
+                .set_body_string("{}")
+                .set_delay(Duration::from_secs(3)),
+            "Timeout",
+        ),
+    ];
+    for (resp, want) in cases {
+        server.reset().await;
+        Mock::given(method("GET"))
+            .respond_with(resp)
+            .mount(&server)
+            .await;
+        let e = s.poll().await.unwrap_err();
+        assert!(format!("{e:?}").starts_with(want), "{want}: {e:?}");
+    }
+    assert_eq!(s.health().consecutive_failures, 6);
+    assert_eq!(saved(&state, "hackernews"), before);
+
+    // invalid UTF-8 inside a JSON string: replaced, not fatal
+    server.reset().await;
+    let mut body = br#"{"hits":[{"objectID":"7919600","created_at_i":1403235500,"_tags":["comment"],"comment_text":"Apple "#.to_vec();
+    body.extend_from_slice(b"\xff\xfe rocks\"}]}");
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/json")
+                .set_body_bytes(body),
+        )
+        .mount(&server)
+        .await;
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(b.posts[0].text, "Apple \u{fffd}\u{fffd} rocks");
+    assert_eq!(s.health().consecutive_failures, 0);
+}
+
+#[tokio::test]
+async fn hackernews_every_recorded_response_parses() {
+    let server = MockServer::start().await;
+    let all = fixture_json("hn_algolia_fixtures_2014_all.json");
+    let mut n = 0;
+    for rec in all.as_array().unwrap() {
+        let url = rec["url"].as_str().unwrap();
+        if !url.contains("search") {
+            continue;
+        }
+        server.reset().await;
+        Mock::given(method("GET"))
+            .respond_with(json_body(&rec["reply"]))
+            .mount(&server)
+            .await;
+        let toml = format!(
+            "[[source]]\nkind = \"hackernews\"\nbase_url = \"{}\"\nqueries = [\"x\"]\n",
+            server.uri()
+        );
+        let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+        let b = s.poll().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        for p in &b.posts {
+            assert!(p.id.starts_with("hackernews:"));
+            assert!(
+                !p.text.contains("&#x27;") && !p.text.contains("<p>"),
+                "{}",
+                p.text
+            );
+        }
+        n += b.posts.len();
+    }
+    assert!(n >= 10, "{n}");
+}
+
+// ---------------------------------------------------------------- Reddit
+
+#[tokio::test]
+async fn reddit_search_and_subreddit_listings() {
+    let server = MockServer::start().await;
+    let search = fixture_json("reddit_search_listing_praw_2016.json");
+    let comments = fixture_json("reddit_subreddit_comments_listing_before_cursor_2023.json");
+    let c0 = &comments["interactions"][0];
+    Mock::given(method("GET"))
+        .and(path("/search.json"))
+        .and(query_param("q", "praw"))
+        .and(query_param("sort", "new"))
+        .and(query_param("raw_json", "1"))
+        .and(header("user-agent", "overhear-test by u/acme"))
+        .respond_with(json_body(&search))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/r/acme/new.json"))
+        .respond_with(json_body(
+            &json!({"kind": "Listing", "data": {"children": []}}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/r/acme/comments.json"))
+        .respond_with(
+            json_body(&c0["body"])
+                .insert_header("x-ratelimit-remaining", "0.0")
+                .insert_header("x-ratelimit-reset", "525"),
+        )
+        .mount(&server)
+        .await;
+    let toml = format!(
+        "[[source]]\nkind = \"reddit\"\nbase_url = \"{}\"\nqueries = [\"praw\"]\nsubreddits = [\"r/acme\"]\nuser_agent = \"overhear-test by u/acme\"\n",
+        server.uri()
+    );
+    let state = Arc::new(MemoryState::default());
+    let mut s = source(&toml, state.clone(), &[]);
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(b.posts.len(), 10);
+    assert_eq!(b.posts[0].id, "reddit:t3_1qvzkd"); // oldest first
+    let p = b.posts.iter().find(|p| p.id == "reddit:t3_3x4kt2").unwrap();
+    assert_eq!(
+        p.url,
+        "https://www.reddit.com/r/redditdev/comments/3x4kt2/praw_is_there_an_easy_way_of_getting_a_list_of/"
+    );
+    assert_eq!(p.site, "reddit.com/r/redditdev");
+    assert_eq!(p.engagement, Some(2));
+    assert!(p
+        .title
+        .as_deref()
+        .unwrap()
+        .starts_with("[PRAW] Is there an easy way"));
+    let c = b
+        .posts
+        .iter()
+        .find(|p| p.id == "reddit:t1_k3ynm7c")
+        .unwrap();
+    assert_eq!(c.parent_id.as_deref(), Some("reddit:t3_172thsp"));
+    assert_eq!(c.thread_id.as_deref(), Some("reddit:t3_172thsp"));
+    assert_eq!(c.title.as_deref(), Some("Re: bot <TEST_SUBREDDIT>"));
+    assert_eq!(c.created_at.timestamp(), 1696751778);
+    // the used-up rate-limit window is honoured
+    assert!(s.next_delay() >= Duration::from_secs(525));
+
+    // the same listings again: nothing new
+    let b = poll_commit(&mut s).await.unwrap();
+    assert!(b.posts.is_empty());
+
+    // 403 (Reddit blocks many servers): a warning and an error, no crash, no cursor change
+    let before = saved(&state, "reddit");
+    server.reset().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(403).set_body_string("<html>blocked</html>"))
+        .mount(&server)
+        .await;
+    let e = s.poll().await.unwrap_err();
+    assert!(matches!(e, SourceError::Forbidden(_)), "{e:?}");
+    assert_eq!(s.health().consecutive_failures, 1);
+    assert_eq!(saved(&state, "reddit"), before);
+}
+
+#[tokio::test]
+async fn reddit_oauth_and_atom() {
+    let server = MockServer::start().await;
+    std::env::set_var("OVERHEAR_TEST_REDDIT_ID", "cid");
+    std::env::set_var("OVERHEAR_TEST_REDDIT_SECRET", "csecret");
+    Mock::given(method("POST"))
+        .and(path("/api/v1/access_token"))
+        .and(header("authorization", "Basic Y2lkOmNzZWNyZXQ="))
+        .respond_with(json_body(
+            &json!({"access_token": "tok", "token_type": "bearer", "expires_in": 86400}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/oauth/search.json"))
+        .and(header("authorization", "Bearer tok"))
+        .respond_with(json_body(&fixture_json(
+            "reddit_search_listing_praw_2016.json",
+        )))
+        .mount(&server)
+        .await;
+    let toml = format!(
+        "[[source]]\nkind = \"reddit\"\nqueries = [\"praw\"]\noauth_base_url = \"{0}/oauth\"\ntoken_url = \"{0}/api/v1/access_token\"\nclient_id_env = \"OVERHEAR_TEST_REDDIT_ID\"\nclient_secret_env = \"OVERHEAR_TEST_REDDIT_SECRET\"\n",
+        server.uri()
+    );
+    let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+    assert_eq!(poll_commit(&mut s).await.unwrap().posts.len(), 6);
+    assert_eq!(poll_commit(&mut s).await.unwrap().posts.len(), 0); // token reused
+
+    // the Atom variant: double-escaped HTML content
+    Mock::given(method("GET"))
+        .and(path("/search.rss"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/atom+xml; charset=UTF-8")
+                .set_body_bytes(fixture("reddit_search_rss.atom.xml")),
+        )
+        .mount(&server)
+        .await;
+    let toml = format!(
+        "[[source]]\nkind = \"reddit\"\nname = \"reddit-rss\"\nformat = \"rss\"\nbase_url = \"{}\"\nqueries = [\"site:kevincox.ca\"]\n",
+        server.uri()
+    );
+    let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(ids(&b), vec!["reddit:t3_qksbf1"]);
+    let p = &b.posts[0];
+    assert_eq!(p.author.as_deref(), Some("kevincox_ca"));
+    assert_eq!(p.site, "reddit.com/r/kevincox");
+    assert_eq!(p.title.as_deref(), Some("Announcing FeedMail"));
+    assert_eq!(
+        p.url,
+        "https://www.reddit.com/r/kevincox/comments/qksbf1/announcing_feedmail/"
+    );
+    assert!(
+        p.text
+            .starts_with("submitted by /u/kevincox_ca to r/kevincox\n[link] [comments]"),
+        "{}",
+        p.text
+    );
+}
+
+// ---------------------------------------------------------------- Mastodon
+
+#[tokio::test]
+async fn mastodon_tag_timeline_min_id_and_failures() {
+    let server = MockServer::start().await;
+    let rec = fixture_json("mastodon_timelines_tag.json");
+    let link = rec["headers"]["link"][0]
+        .as_str()
+        .unwrap()
+        .replace("http://localhost:3000", &server.uri());
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/hoot"))
+        .and(query_param("min_id", "117020593741189701"))
+        .respond_with(json_body(&json!([])))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/hoot"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/json; charset=utf-8")
+                .insert_header("link", link.as_str())
+                .insert_header("x-ratelimit-remaining", "299")
+                .set_body_bytes(fixture("mastodon_timelines_tag.body.json")),
+        )
+        .mount(&server)
+        .await;
+    let toml = format!(
+        "[[source]]\nkind = \"mastodon\"\ninstance = \"{}\"\ntags = [\"#hoot\"]\n",
+        server.uri()
+    );
+    let state = Arc::new(MemoryState::default());
+    let mut s = source(&toml, state.clone(), &[]);
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(ids(&b), vec!["mastodon:127.0.0.1:117020593741189701"]);
+    let p = &b.posts[0];
+    assert_eq!(
+        p.url,
+        "http://localhost:3000/@mastodonpy_test_2/117020593741189701"
+    );
+    assert_eq!(p.author.as_deref(), Some("mastodonpy_test_2"));
+    assert_eq!(p.text, "#hoot (hashtag toot)");
+    assert_eq!(p.lang.as_deref(), Some("ja"));
+    assert_eq!(p.engagement, Some(0));
+    assert_eq!(
+        cursor_json(&b)["min_id"],
+        json!({"hoot": "117020593741189701"})
+    );
+
+    // second poll asks with min_id and gets nothing
+    let b = poll_commit(&mut s).await.unwrap();
+    assert!(b.posts.is_empty());
+    assert_eq!(
+        cursor_json(&b)["min_id"],
+        json!({"hoot": "117020593741189701"})
+    );
+
+    // 401: the instance wants a login
+    server.reset().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_string("{\"error\":\"This method requires an authenticated user\"}"),
+        )
+        .mount(&server)
+        .await;
+    let e = s.poll().await.unwrap_err();
+    assert!(matches!(e, SourceError::Unauthorized(_)), "{e:?}");
+    assert!(e.to_string().contains("access_token_env"), "{e}");
+    assert_eq!(
+        saved(&state, "mastodon").unwrap()["min_id"],
+        json!({"hoot": "117020593741189701"})
+    );
+}
+
+#[tokio::test]
+async fn mastodon_empty_answer_token_and_html_content() {
+    let server = MockServer::start().await;
+    std::env::set_var("OVERHEAR_TEST_MASTODON_TOKEN", "mtok");
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/empty"))
+        .and(header("authorization", "Bearer mtok"))
+        .respond_with(json_body(&json!([])))
+        .mount(&server)
+        .await;
+    let status = fixture_json("mastodon_status_docs_example.json");
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/news"))
+        .respond_with(json_body(&json!([status])))
+        .mount(&server)
+        .await;
+    let toml = format!(
+        "[[source]]\nkind = \"mastodon\"\ninstance = \"{}\"\ntags = [\"empty\", \"news\"]\naccess_token_env = \"OVERHEAR_TEST_MASTODON_TOKEN\"\n",
+        server.uri()
+    );
+    let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(b.posts.len(), 1);
+    let p = &b.posts[0];
+    assert!(
+        !p.text.contains('<') && !p.text.contains("&#39;") && !p.text.contains("&amp;"),
+        "{}",
+        p.text
+    );
+    assert!(!p.links.is_empty());
+    assert!(s
+        .health()
+        .note
+        .unwrap()
+        .contains("empty timeline for #empty"));
+}
+
+// ---------------------------------------------------------------- Lobsters
+
+const LOBSTERS_COMMENTS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Lobsters: Comments</title><link>https://lobste.rs/comments</link>
+<item><title>Re: Acme ships a new widget</title><link>https://lobste.rs/c/xyz789</link><guid>https://lobste.rs/c/xyz789</guid>
+<author>carol@users.lobste.rs (carol)</author><pubDate>Tue, 02 Jan 2024 18:00:00 -0000</pubDate>
+<description>&lt;p&gt;Acme&amp;#39;s support never answered me.&lt;/p&gt;</description></item>
+</channel></rss>"#;
+
+#[tokio::test]
+async fn lobsters_stories_and_comments_with_conditional_get() {
+    let server = MockServer::start().await;
+    let stories = json!([
+        {"short_id": "abc123", "short_id_url": "https://lobste.rs/s/abc123", "created_at": "2024-01-02T10:00:00.000-06:00",
+         "title": "Acme ships a new widget", "url": "https://acme.example/blog/widget", "score": 12, "comment_count": 3,
+         "description": "", "comments_url": "https://lobste.rs/s/abc123/acme_ships_new_widget", "submitter_user": "alice", "tags": ["hardware"]},
+        {"short_id": "def456", "short_id_url": "https://lobste.rs/s/def456", "created_at": "2024-01-02T09:00:00.000-06:00",
+         "title": "Ask: widgets &amp; gadgets", "url": "", "score": 3, "comment_count": 0,
+         "description": "<p>Which widget?</p>", "comments_url": "https://lobste.rs/s/def456/ask", "submitter_user": {"username": "bob"}, "tags": ["ask"]}
+    ]);
+    for (p, body, ct, etag) in [
+        (
+            "/newest.json",
+            stories.to_string(),
+            "application/json",
+            "\"s1\"",
+        ),
+        (
+            "/comments.rss",
+            LOBSTERS_COMMENTS.to_string(),
+            "application/rss+xml",
+            "\"c1\"",
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .and(header("if-none-match", etag))
+            .respond_with(ResponseTemplate::new(304))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", ct)
+                    .insert_header("etag", etag)
+                    .set_body_string(body),
+            )
+            .mount(&server)
+            .await;
+    }
+    let toml = format!(
+        "[[source]]\nkind = \"lobsters\"\nbase_url = \"{}\"\n",
+        server.uri()
+    );
+    let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(
+        ids(&b),
+        vec!["lobsters:def456", "lobsters:abc123", "lobsters:c/xyz789"]
+    );
+    let st = &b.posts[1];
+    assert_eq!(st.url, "https://lobste.rs/s/abc123/acme_ships_new_widget");
+    assert_eq!(st.author.as_deref(), Some("alice"));
+    assert_eq!(st.engagement, Some(12));
+    assert_eq!(st.links, vec!["https://acme.example/blog/widget"]);
+    assert_eq!(st.created_at.to_rfc3339(), "2024-01-02T16:00:00+00:00");
+    assert_eq!(b.posts[0].author.as_deref(), Some("bob"));
+    assert_eq!(b.posts[0].title.as_deref(), Some("Ask: widgets & gadgets"));
+    assert_eq!(b.posts[0].text, "Which widget?");
+    let c = &b.posts[2];
+    assert_eq!(c.url, "https://lobste.rs/c/xyz789");
+    assert_eq!(c.text, "Acme's support never answered me.");
+    assert_eq!(c.site, "lobste.rs");
+    let cur = cursor_json(&b);
+    assert_eq!(
+        cur["validators"][format!("{}/newest.json", server.uri())]["etag"],
+        "\"s1\""
+    );
+
+    // both 304 now
+    let b = poll_commit(&mut s).await.unwrap();
+    assert!(b.posts.is_empty());
+    assert_eq!(cursor_json(&b), cur);
+}
+
+// ---------------------------------------------------------------- Stack Exchange
+
+#[tokio::test]
+async fn stackexchange_fromdate_backoff_and_throttle() {
+    let server = MockServer::start().await;
+    let items = json!({"items": [
+        {"question_id": 101, "title": "Why does Acme&#39;s API return &quot;403&quot;?", "body": "<p>Since <code>v2</code> the Acme API fails &amp; I get:</p><pre>403</pre>",
+         "link": "https://stackoverflow.com/questions/101/why-does-acmes-api-return-403", "owner": {"display_name": "Jos&#233;"},
+         "creation_date": 1700000000, "score": 4, "tags": ["acme"]},
+        {"question_id": 100, "title": "Acme SDK install", "body": "<p>pip install acme</p>",
+         "link": "https://stackoverflow.com/questions/100/acme-sdk-install", "owner": {"display_name": "ann"},
+         "creation_date": 1699990000, "score": 0}
+    ], "has_more": false, "quota_max": 300, "quota_remaining": 250, "backoff": 10});
+    Mock::given(method("GET"))
+        .and(path("/2.3/search/advanced"))
+        .and(query_param("fromdate", "1700000000"))
+        .respond_with(json_body(
+            &json!({"items": [], "has_more": false, "quota_remaining": 249}),
+        ))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/2.3/search/advanced"))
+        .and(query_param("site", "stackoverflow"))
+        .and(query_param("q", "acme"))
+        .and(query_param("sort", "creation"))
+        .and(query_param("key", "sekey"))
+        .respond_with(json_body(&items))
+        .mount(&server)
+        .await;
+    std::env::set_var("OVERHEAR_TEST_SE_KEY", "sekey");
+    let toml = format!(
+        "[[source]]\nkind = \"stackexchange\"\nbase_url = \"{}/2.3\"\nkey_env = \"OVERHEAR_TEST_SE_KEY\"\n",
+        server.uri()
+    );
+    let state = Arc::new(MemoryState::default());
+    let mut s = source(&toml, state.clone(), &["acme"]);
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(
+        ids(&b),
+        vec![
+            "stackexchange:stackoverflow:100",
+            "stackexchange:stackoverflow:101"
+        ]
+    );
+    let q = &b.posts[1];
+    assert_eq!(
+        q.title.as_deref(),
+        Some("Why does Acme's API return \"403\"?")
+    );
+    assert_eq!(q.text, "Since v2 the Acme API fails & I get:\n403");
+    assert_eq!(q.author.as_deref(), Some("José"));
+    assert_eq!(q.site, "stackoverflow.com");
+    assert_eq!(q.engagement, Some(4));
+    assert_eq!(cursor_json(&b)["newest"], json!({"acme": 1700000000}));
+    // `backoff: 10` is obeyed
+    assert!(s.next_delay() >= Duration::from_secs(10));
+
+    let b = poll_commit(&mut s).await.unwrap();
+    assert!(b.posts.is_empty());
+
+    // throttle_violation comes as HTTP 400 with an error object
+    server.reset().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(400).insert_header("content-type", "application/json").set_body_string(
+                json!({"error_id": 502, "error_name": "throttle_violation",
+                       "error_message": "too many requests from this IP, more requests available in 80000 seconds"})
+                .to_string(),
+            ),
+        )
+        .mount(&server)
+        .await;
+    let e = s.poll().await.unwrap_err();
+    assert!(
+        matches!(e, SourceError::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(80000)),
+        "{e:?}"
+    );
+    assert!(s.next_delay() >= Duration::from_secs(80000));
+    assert_eq!(
+        saved(&state, "stackexchange").unwrap()["newest"],
+        json!({"acme": 1700000000})
+    );
+}
+
+#[tokio::test]
+async fn stackexchange_pages_back_and_stops_at_backoff() {
+    let server = MockServer::start().await;
+    let q = |id: i64, t: i64| json!({"question_id": id, "title": format!("Acme {id}"), "body": "<p>x</p>", "link": format!("https://stackoverflow.com/questions/{id}/x"), "creation_date": t});
+    // first poll: one page per query, no fromdate
+    Mock::given(method("GET"))
+        .and(query_param("q", "acme"))
+        .respond_with(json_body(&json!({"items": [q(1, 1000)], "has_more": true})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("q", "widget"))
+        .respond_with(json_body(&json!({"items": [q(2, 2000)], "has_more": true})))
+        .mount(&server)
+        .await;
+    let toml = format!(
+        "[[source]]\nkind = \"stackexchange\"\nbase_url = \"{}\"\nqueries = [\"acme\", \"widget\"]\n",
+        server.uri()
+    );
+    let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(
+        ids(&b),
+        vec![
+            "stackexchange:stackoverflow:1",
+            "stackexchange:stackoverflow:2"
+        ]
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+
+    // later polls page back to fromdate; a `backoff` stops every further request
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(query_param("q", "acme"))
+        .and(query_param("fromdate", "1000"))
+        .and(query_param("page", "1"))
+        .respond_with(json_body(&json!({"items": [q(4, 1200)], "has_more": true})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("q", "acme"))
+        .and(query_param("page", "2"))
+        .respond_with(json_body(
+            &json!({"items": [q(3, 1100)], "has_more": true, "backoff": 30}),
+        ))
+        .mount(&server)
+        .await;
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(
+        ids(&b),
+        vec![
+            "stackexchange:stackoverflow:3",
+            "stackexchange:stackoverflow:4"
+        ]
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        2,
+        "no request after backoff"
+    );
+    assert_eq!(
+        cursor_json(&b)["newest"],
+        json!({"acme": 1200, "widget": 2000})
+    );
+    assert!(s.next_delay() >= Duration::from_secs(30));
+}
