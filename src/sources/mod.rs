@@ -104,6 +104,26 @@ fn wait_text(d: &Option<Duration>) -> String {
 }
 
 impl SourceError {
+    /// A short name for the kind of failure (a metrics label).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceError::RateLimited { .. } => "rate_limited",
+            SourceError::Unauthorized(_) => "unauthorized",
+            SourceError::Forbidden(_) => "forbidden",
+            SourceError::NotFound(_) => "not_found",
+            SourceError::Server { .. } => "server",
+            SourceError::Status { .. } => "status",
+            SourceError::Timeout => "timeout",
+            SourceError::TooLarge { .. } => "too_large",
+            SourceError::Truncated(_) => "truncated",
+            SourceError::Malformed(_) => "malformed",
+            SourceError::Network(_) => "network",
+            SourceError::Api(_) => "api",
+            SourceError::Config(_) => "config",
+            SourceError::State(_) => "state",
+        }
+    }
+
     /// The least time the server asked us to wait, if it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
