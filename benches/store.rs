@@ -84,6 +84,24 @@ fn dir_size(p: &std::path::Path) -> u64 {
     total
 }
 
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// CPU time this process used (user + system), from /proc; 0 where unavailable.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // fields after the parenthesised command name; utime and stime are 14th and 15th
+    let Some(rest) = stat.rsplit(')').next() else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -105,47 +123,98 @@ fn main() {
     let now = Utc::now();
     let now_s = now.timestamp();
 
-    // Bulk load: 1,000 posts per transaction and flush, then their sentiment.
+    // Bulk load: 1,000 posts per transaction and flush, then their sentiment in a
+    // second transaction; queries are timed at each checkpoint on the way to N.
+    let checkpoints: Vec<u64> = [10_000u64, 100_000, 250_000, 500_000, 1_000_000]
+        .into_iter()
+        .filter(|c| *c < n)
+        .chain([n])
+        .collect();
+    println!(
+        "{:>9} {:>10} {:>10} {:>10} {:>12} {:>12} {:>10} {:>9} {:>9}",
+        "stored",
+        "ins/s",
+        "ins/cpu-s",
+        "sent/s",
+        "list50 ms",
+        "list-all ms",
+        "rows",
+        "count ms",
+        "bytes/m"
+    );
     let batch: u64 = std::env::var("OVERHEAR_BENCH_BATCH")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000);
-    let start = Instant::now();
     let mut done = 0u64;
-    let mut set_time = Duration::ZERO;
-    while done < n {
-        let k = batch.min(n - done);
-        let items: Vec<_> = (done..done + k).map(|i| make(i, &mut rng, now_s)).collect();
-        let pairs: Vec<(Post, Vec<BrandMatch>)> = items
-            .iter()
-            .map(|(p, b, _)| (p.clone(), b.clone()))
-            .collect();
-        let ups = store.upsert_many(&pairs, now).expect("upsert");
-        let verdicts: Vec<(String, Sentiment)> = ups
-            .iter()
-            .zip(&items)
-            .map(|(u, (_, _, s))| (u.id().to_string(), s.clone()))
-            .collect();
-        let t = Instant::now();
-        store.set_sentiments(&verdicts).expect("sentiment");
-        set_time += t.elapsed();
-        done += k;
-        if done % 100_000 == 0 {
-            eprintln!("  {done} stored, {:.0}s", start.elapsed().as_secs_f64());
+    for &cp in &checkpoints {
+        let mut insert_time = Duration::ZERO;
+        let mut insert_cpu = 0.0;
+        let mut set_time = Duration::ZERO;
+        let from = done;
+        while done < cp {
+            let k = batch.min(cp - done);
+            let items: Vec<_> = (done..done + k).map(|i| make(i, &mut rng, now_s)).collect();
+            let pairs: Vec<(Post, Vec<BrandMatch>)> = items
+                .iter()
+                .map(|(p, b, _)| (p.clone(), b.clone()))
+                .collect();
+            let (t, c) = (Instant::now(), cpu_seconds());
+            let ups = store.upsert_many(&pairs, now).expect("upsert");
+            insert_time += t.elapsed();
+            insert_cpu += cpu_seconds() - c;
+            let verdicts: Vec<(String, Sentiment)> = ups
+                .iter()
+                .zip(&items)
+                .map(|(u, (_, _, s))| (u.id().to_string(), s.clone()))
+                .collect();
+            let t = Instant::now();
+            store.set_sentiments(&verdicts).expect("sentiment");
+            set_time += t.elapsed();
+            done += k;
         }
+        let added = (done - from) as f64;
+        // `mentions list --brand B --since 7d` (the CLI's default limit 50, and all rows)
+        let since = now - chrono::Duration::days(7);
+        let (mut t50, mut tall, mut tcount, mut rows) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        for r in 0..20 {
+            let f = MentionFilter {
+                brand: Some(format!("brand{:02}", r % BRANDS)),
+                since: Some(since),
+                limit: Some(50),
+                ..Default::default()
+            };
+            let t = Instant::now();
+            let _ = store.list(&f).expect("list");
+            t50.push(t.elapsed());
+            let all = MentionFilter {
+                limit: None,
+                ..f.clone()
+            };
+            let t = Instant::now();
+            rows = store.list(&all).expect("list").len();
+            tall.push(t.elapsed());
+            let neg = MentionFilter {
+                sentiment: Some("negative".into()),
+                ..all
+            };
+            let t = Instant::now();
+            let _ = store.count(&neg).expect("count");
+            tcount.push(t.elapsed());
+        }
+        println!(
+            "{:>9} {:>10.0} {:>10.0} {:>10.0} {:>12.2} {:>12.2} {:>10} {:>9.2} {:>9.0}",
+            done,
+            added / insert_time.as_secs_f64(),
+            added / insert_cpu.max(1e-9),
+            added / set_time.as_secs_f64(),
+            ms(median(t50)),
+            ms(median(tall)),
+            rows,
+            ms(median(tcount)),
+            store.size_on_disk().expect("size") as f64 / done as f64,
+        );
     }
-    let load = start.elapsed();
-    let insert_time = load - set_time;
-    println!("mentions stored:                 {n}");
-    println!(
-        "bulk upsert (1000/txn+flush):    {:.0} inserts/s ({:.1}s)",
-        n as f64 / insert_time.as_secs_f64(),
-        insert_time.as_secs_f64()
-    );
-    println!(
-        "set_sentiments (1000/txn+flush): {:.0} updates/s",
-        n as f64 / set_time.as_secs_f64()
-    );
 
     // Durable one-at-a-time upserts, as the daemon does them (flush per call).
     let singles = 500u64;
@@ -156,54 +225,9 @@ fn main() {
     }
     let e = t.elapsed();
     println!(
-        "durable upsert_mention:          {:.0} inserts/s ({:.2} ms each)",
+        "durable upsert_mention (flush each): {:.0} inserts/s ({:.2} ms each)",
         singles as f64 / e.as_secs_f64(),
         e.as_secs_f64() * 1000.0 / singles as f64
-    );
-
-    // `mentions list --brand B --since 7d` (the CLI's default limit 50, and all rows).
-    let since = now - chrono::Duration::days(7);
-    let mut rows = 0;
-    let mut times = Vec::new();
-    let mut times_all = Vec::new();
-    let mut times_count = Vec::new();
-    for r in 0..20 {
-        let f = MentionFilter {
-            brand: Some(format!("brand{:02}", r % BRANDS)),
-            since: Some(since),
-            limit: Some(50),
-            ..Default::default()
-        };
-        let t = Instant::now();
-        let got = store.list(&f).expect("list");
-        times.push(t.elapsed());
-        assert!(!got.is_empty() || n < 10_000);
-        let all = MentionFilter {
-            limit: None,
-            ..f.clone()
-        };
-        let t = Instant::now();
-        rows = store.list(&all).expect("list").len();
-        times_all.push(t.elapsed());
-        let neg = MentionFilter {
-            sentiment: Some("negative".into()),
-            ..all
-        };
-        let t = Instant::now();
-        let _ = store.count(&neg).expect("count");
-        times_count.push(t.elapsed());
-    }
-    println!(
-        "list --brand --since 7d --limit 50: {:.2} ms (median of 20)",
-        median(times).as_secs_f64() * 1000.0
-    );
-    println!(
-        "list --brand --since 7d (all {rows} rows): {:.2} ms",
-        median(times_all).as_secs_f64() * 1000.0
-    );
-    println!(
-        "count --brand --sentiment --since 7d: {:.2} ms",
-        median(times_count).as_secs_f64() * 1000.0
     );
     let t = Instant::now();
     let stats = store
@@ -215,7 +239,7 @@ fn main() {
         .expect("stats");
     println!(
         "stats --brand --since 30d --by day: {:.2} ms ({} rows)",
-        t.elapsed().as_secs_f64() * 1000.0,
+        ms(t.elapsed()),
         stats.len()
     );
 

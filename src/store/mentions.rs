@@ -503,26 +503,33 @@ impl Store {
 
     /// Records the classifier's verdict (indexes follow). Durable on return.
     pub fn set_sentiment(&self, id: &str, s: &Sentiment) -> Result<(), StoreError> {
-        self.set_sentiments(&[(id.to_string(), s.clone())])
+        match self.set_sentiments(&[(id.to_string(), s.clone())])? {
+            0 => Err(StoreError::Invalid(format!("no mention {id}"))),
+            _ => Ok(()),
+        }
     }
 
     /// [`Store::set_sentiment`] for a classified batch: one transaction, one flush.
-    pub fn set_sentiments(&self, items: &[(String, Sentiment)]) -> Result<(), StoreError> {
+    /// Mentions removed meanwhile (retention) are skipped; returns how many were set.
+    pub fn set_sentiments(&self, items: &[(String, Sentiment)]) -> Result<usize, StoreError> {
         for (_, s) in items {
             validate_name("sentiment label", &s.label)?;
         }
-        self.t.transaction(|v| {
+        let n = self.t.transaction(|v| {
+            let mut n = 0;
             for (id, s) in items {
                 let Some(old) = v.load(id)? else {
-                    return Err(abort(StoreError::Invalid(format!("no mention {id}"))));
+                    continue;
                 };
                 let mut rec = old.clone();
                 rec.mention.sentiment = Some(s.clone());
                 v.write(id, Some(&old), &rec)?;
+                n += 1;
             }
-            Ok(())
+            Ok(n)
         })?;
-        self.flush()
+        self.flush()?;
+        Ok(n)
     }
 
     /// Records that an alert for the mention was queued. Durable on return.

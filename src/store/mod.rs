@@ -185,32 +185,28 @@ impl Store {
                     migrate(path, &db, found)?;
                 }
             }
-            None => {
-                // A database we did not stamp: accept it only if it is empty (a first
-                // open that stopped before stamping); anything else is someone else's.
-                let default_empty = db.is_empty();
-                let others: Vec<String> = db
-                    .tree_names()
-                    .into_iter()
-                    .map(|n| String::from_utf8_lossy(&n).into_owned())
-                    .filter(|n| n != "__sled__default" && n != META)
-                    .collect();
-                let mut all_empty = default_empty;
-                for name in &others {
-                    if !db.open_tree(name)?.is_empty() {
-                        all_empty = false;
-                    }
-                }
-                if !all_empty {
-                    return Err(StoreError::NotOurs {
-                        path: path.to_path_buf(),
-                        reason: "it is a sled database, but not one overhear wrote \
-                                 (no schema version); move it away or point data_dir elsewhere"
-                            .into(),
-                    });
-                }
+            None if fresh => {
                 meta.insert(SCHEMA_KEY, SCHEMA_VERSION.to_string().as_bytes())?;
                 db.flush()?;
+            }
+            None => {
+                // sled files were there, but sled found no schema stamp in them: another
+                // program's database, or ours damaged so badly that sled's recovery
+                // read nothing back. Either way, do not write over it.
+                let empty = db.is_empty() && db.tree_names().len() <= 2;
+                return Err(StoreError::NotOurs {
+                    path: path.to_path_buf(),
+                    reason: if empty {
+                        "it holds sled files but sled reads nothing back from them \
+                         (damaged, or not written by overhear); move it away or restore \
+                         a backup"
+                            .into()
+                    } else {
+                        "it is a sled database, but not one overhear wrote \
+                         (no schema version); move it away or point data_dir elsewhere"
+                            .into()
+                    },
+                });
             }
         }
         let t = mentions::Trees::open(&db)?;
