@@ -111,3 +111,17 @@ fn read_only_commands_do_not_create_a_database() {
     assert!(matches!(err, StoreError::Missing(_)), "{err}");
     assert!(!dir.path().join("db").exists());
 }
+
+#[test]
+fn a_creation_cut_short_leaves_nothing_that_blocks_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    // a crash while creating: half-made files beside the data path, an empty dir at it
+    std::fs::create_dir_all(dir.path().join("db.init")).unwrap();
+    std::fs::write(dir.path().join("db.init/db"), "half").unwrap();
+    std::fs::create_dir_all(dir.path().join("db")).unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    assert!(s.is_empty());
+    assert!(!dir.path().join("db.init").exists());
+    drop(s);
+    assert!(Store::open(dir.path()).is_ok());
+}

@@ -142,6 +142,9 @@ impl Store {
         if fresh && !create {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
+        if fresh {
+            create_stamped(path)?;
+        }
         let config = sled::Config::new().path(path);
         let started = std::time::Instant::now();
         let db = loop {
@@ -184,10 +187,6 @@ impl Store {
                 if found < SCHEMA_VERSION {
                     migrate(path, &db, found)?;
                 }
-            }
-            None if fresh => {
-                meta.insert(SCHEMA_KEY, SCHEMA_VERSION.to_string().as_bytes())?;
-                db.flush()?;
             }
             None => {
                 // sled files were there, but sled found no schema stamp in them: another
@@ -241,6 +240,29 @@ impl Store {
     pub(crate) fn db(&self) -> &sled::Db {
         &self.db
     }
+}
+
+/// Creates an empty, stamped database beside `path` and renames it into place, so
+/// that a crash during creation never leaves unstamped sled files at `path`.
+fn create_stamped(path: &Path) -> Result<(), StoreError> {
+    let io = |what: &str, p: &Path, e: std::io::Error| {
+        StoreError::Invalid(format!("cannot {what} {}: {e}", p.display()))
+    };
+    let init = path.with_extension("init");
+    if init.exists() {
+        std::fs::remove_dir_all(&init).map_err(|e| io("remove", &init, e))?;
+    }
+    {
+        let db = sled::Config::new().path(&init).open()?;
+        db.open_tree(META)?
+            .insert(SCHEMA_KEY, SCHEMA_VERSION.to_string().as_bytes())?;
+        db.flush()?;
+    }
+    if path.exists() {
+        // an empty directory (precheck said so)
+        std::fs::remove_dir(path).map_err(|e| io("replace", path, e))?;
+    }
+    std::fs::rename(&init, path).map_err(|e| io("rename", &init, e))
 }
 
 /// Looks at what is at `path` before sled does. Returns true when nothing is there yet.
