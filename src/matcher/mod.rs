@@ -48,6 +48,10 @@ pub enum MatcherError {
     Automaton(#[from] aho_corasick::BuildError),
 }
 
+/// Occurrences of one term kept per post: bounds NEAR's pairwise check on
+/// pathological posts that repeat a word thousands of times.
+const MAX_HITS_PER_TERM: usize = 1000;
+
 const F_TITLE: u8 = 1;
 const F_TEXT: u8 = 2;
 const F_AUTHOR: u8 = 4;
@@ -321,7 +325,11 @@ impl Matcher {
             for (ti, term) in query.terms.iter().enumerate() {
                 let lo = phits.partition_point(|h| h.pattern < term.pattern);
                 let hi = phits.partition_point(|h| h.pattern <= term.pattern);
+                let first = hits.len();
                 for h in &phits[lo..hi] {
+                    if hits.len() - first >= MAX_HITS_PER_TERM {
+                        break;
+                    }
                     let Some(((field, orig), f)) = fields
                         .get(h.field as usize)
                         .zip(folded.get(h.field as usize))

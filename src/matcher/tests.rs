@@ -468,3 +468,14 @@ proptest::proptest! {
         proptest::prop_assert_eq!(m.match_post(&post(&text)).len(), 1);
     }
 }
+
+#[test]
+fn pathological_repetition_stays_fast() {
+    let text = "acme ".repeat(20_000) + &"refund ".repeat(20_000);
+    let m = Matcher::compile(&[brand("B", "acme NEAR/2 refund")]).unwrap();
+    let t = std::time::Instant::now();
+    let got = m.match_post(&post(&text));
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    // the kept occurrences are the first ones: far from each other
+    assert!(got.is_empty() || !got[0].terms.is_empty());
+}
