@@ -48,9 +48,8 @@ pub enum MatcherError {
     Automaton(#[from] aho_corasick::BuildError),
 }
 
-/// Occurrences of one term kept per post: bounds NEAR's pairwise check on
-/// pathological posts that repeat a word thousands of times.
-const MAX_HITS_PER_TERM: usize = 1000;
+/// Occurrences of one term kept per post (bounds memory on pathological posts).
+const MAX_HITS_PER_TERM: usize = 10_000;
 
 const F_TITLE: u8 = 1;
 const F_TEXT: u8 = 2;
@@ -571,46 +570,89 @@ impl Ctx<'_> {
                 left,
                 right,
                 distance,
-            } => {
-                let mut found = false;
-                for &a in left {
-                    for ia in term_hits(hits, a) {
-                        for &b in right {
-                            for ib in term_hits(hits, b) {
-                                let (ha, hb) = (hits[ia], hits[ib]);
-                                if ha.field == hb.field && self.near(ha, hb, *distance) {
-                                    w.push(Witness::Hit(ia));
-                                    w.push(Witness::Hit(ib));
-                                    found = true;
-                                }
-                            }
-                        }
-                    }
-                }
-                found
-            }
+            } => self.near(hits, left, right, *distance as usize, w),
         }
     }
 
-    fn near(&self, a: Hit, b: Hit, distance: u32) -> bool {
-        let (first, second) = if a.end <= b.start {
-            (a, b)
-        } else if b.end <= a.start {
-            (b, a)
-        } else {
-            return false;
-        };
-        let Some(cell) = self.word_starts.get(first.field as usize) else {
-            return false;
+    /// Word indices of a hit: (words before its start, words started before its end).
+    fn words(&self, h: &Hit) -> (usize, usize) {
+        let Some(cell) = self.word_starts.get(h.field as usize) else {
+            return (0, 0);
         };
         let starts = cell.get_or_init(|| {
             self.folded
-                .get(first.field as usize)
+                .get(h.field as usize)
                 .map_or_else(Vec::new, |f| word_starts(&f.text))
         });
-        let between = starts.partition_point(|&x| x < second.start)
-            - starts.partition_point(|&x| x < first.end);
-        between as u64 <= u64::from(distance)
+        (
+            starts.partition_point(|&x| x < h.start),
+            starts.partition_point(|&x| x < h.end),
+        )
+    }
+
+    /// `left NEAR/n right`: pairs at most `n` words apart, either order, same field.
+    /// Sorts one side by word position so each hit only looks at its neighbours.
+    fn near(
+        &self,
+        hits: &[Hit],
+        left: &[usize],
+        right: &[usize],
+        n: usize,
+        w: &mut Vec<Witness>,
+    ) -> bool {
+        // (field, first word, word after, hit index)
+        let mut rs: Vec<(u16, usize, usize, usize)> = right
+            .iter()
+            .flat_map(|&t| term_hits(hits, t))
+            .filter_map(|i| {
+                let h = hits.get(i)?;
+                let (a, b) = self.words(h);
+                Some((h.field, a, b, i))
+            })
+            .collect();
+        if rs.is_empty() {
+            return false;
+        }
+        rs.sort_unstable();
+        let longest = rs.iter().map(|r| r.2 - r.1).max().unwrap_or(0);
+        let mut marked = vec![false; hits.len()];
+        let mut found = false;
+        for ia in left.iter().flat_map(|&t| term_hits(hits, t)) {
+            let Some(a) = hits.get(ia) else {
+                continue;
+            };
+            let (wa, wb) = self.words(a);
+            let from = (a.field, wa.saturating_sub(n + longest));
+            let lo = rs.partition_point(|r| (r.0, r.1) < from);
+            for &(field, ra, rb, ib) in &rs[lo..] {
+                if field != a.field || ra > wb + n {
+                    break;
+                }
+                let Some(b) = hits.get(ib) else {
+                    continue;
+                };
+                let close = if b.start >= a.end {
+                    ra >= wb && ra - wb <= n
+                } else if b.end <= a.start {
+                    rb <= wa && wa - rb <= n
+                } else {
+                    false
+                };
+                if close {
+                    marked[ia] = true;
+                    marked[ib] = true;
+                    found = true;
+                }
+            }
+        }
+        w.extend(
+            marked
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| **m)
+                .map(|(i, _)| Witness::Hit(i)),
+        );
+        found
     }
 
     fn pred(&self, p: &Pred, w: &mut Vec<Witness>) -> bool {
