@@ -87,9 +87,9 @@ impl Metrics {
                 "Alerts written to the outbox.",
             ),
             (
-                "overhear_alerts_delivered_total",
-                "counter",
-                "Alerts accepted by the mail server, by result.",
+                "overhear_alerts_delivered",
+                "gauge",
+                "Alerts in the outbox that were sent or gave up, by result.",
             ),
         ] {
             m.describe(name, kind, help);

@@ -17,7 +17,7 @@ pub mod classify;
 mod config;
 pub mod metrics;
 pub mod notify;
-// WIP mod pipeline;
+mod pipeline;
 
 pub use config::{DaemonConfig, LogFormat};
-// WIP pub use pipeline::{run, DaemonError};
+pub use pipeline::{run, DaemonError};

@@ -1,0 +1,566 @@
+//! End to end, with real parts on loopback: a fixture HTTP server (Hacker News,
+//! RSS and Mastodon sources), a real SMTP server, and the real `overhear run`
+//! binary with the bundled model.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+// ---- a real SMTP server (mailin-embedded), collecting what it accepts ----
+
+#[derive(Debug, Clone, Default)]
+struct Mail {
+    to: Vec<String>,
+    data: String,
+}
+
+#[derive(Clone, Default)]
+struct Sink {
+    current: Arc<Mutex<Mail>>,
+    received: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl mailin_embedded::Handler for Sink {
+    fn data_start(
+        &mut self,
+        _: &str,
+        _: &str,
+        _: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        *self.current.lock().unwrap() = Mail {
+            to: to.to_vec(),
+            data: String::new(),
+        };
+        mailin_embedded::response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current
+            .lock()
+            .unwrap()
+            .data
+            .push_str(&String::from_utf8_lossy(buf));
+        Ok(())
+    }
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let mail = std::mem::take(&mut *self.current.lock().unwrap());
+        self.received.lock().unwrap().push(mail);
+        mailin_embedded::response::OK
+    }
+}
+
+fn start_smtp() -> (u16, Arc<Mutex<Vec<Mail>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sink = Sink::default();
+    let received = sink.received.clone();
+    let mut server = mailin_embedded::Server::new(sink);
+    server.with_name("sink.test").with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    (port, received)
+}
+
+// ---- fixtures ----
+
+fn hn_hit(id: &str, at: i64, text: &str) -> Value {
+    json!({
+        "created_at": chrono::DateTime::from_timestamp(at, 0).unwrap().to_rfc3339(),
+        "title": null, "url": null, "author": "hn_user", "points": null,
+        "story_text": null, "comment_text": text, "num_comments": null,
+        "story_id": 1000, "story_title": "Ask HN: vendors you regret", "story_url": null,
+        "parent_id": 1000, "created_at_i": at, "_tags": ["comment", "author_hn_user", "story_1000"],
+        "objectID": id
+    })
+}
+
+fn rss(items: &[(&str, &str, &str)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>reviews</title><link>http://reviews.test/</link><description>d</description>",
+    );
+    for (guid, title, body) in items {
+        out.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{title}</title><link>http://reviews.test/{guid}</link><description>{body}</description><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item>"
+        ));
+    }
+    out.push_str("</channel></rss>");
+    out
+}
+
+fn toot(id: &str, text: &str) -> Value {
+    json!({
+        "id": id, "created_at": "2026-11-23T10:00:00.000Z", "in_reply_to_id": null,
+        "sensitive": false, "spoiler_text": "", "visibility": "public", "language": "en",
+        "uri": format!("http://social.test/statuses/{id}"), "url": format!("http://social.test/@fan/{id}"),
+        "replies_count": 0, "reblogs_count": 1, "favourites_count": 3, "edited_at": null,
+        "content": format!("<p>{text}</p>"), "reblog": null,
+        "account": {"id": "1", "username": "fan", "acct": "fan", "display_name": "Fan", "url": "http://social.test/@fan"},
+        "media_attachments": [], "mentions": [], "tags": [], "emojis": [], "card": null, "poll": null
+    })
+}
+
+const NEGATIVE: &str =
+    "Acme support kept me on hold for three hours and then refused my refund. Awful.";
+const POSITIVE: &str = "Huge thanks to Acme, the fix works perfectly now. Great product!";
+const OTHER_BRAND: &str = "Globex released their annual report today.";
+const NOTHING: &str = "The weather is nice in Lisbon this week.";
+
+async fn serve_fixtures(server: &MockServer, rss_items: &[(&str, &str, &str)]) {
+    server.reset().await;
+    let now = chrono::Utc::now().timestamp();
+    Mock::given(method("GET"))
+        .and(path("/hn/search_by_date"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "hits": [hn_hit("9001", now - 60, NEGATIVE)],
+            "nbHits": 1, "page": 0, "nbPages": 1, "hitsPerPage": 100
+        })))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/feed.xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/rss+xml")
+                .set_body_string(rss(rss_items)),
+        )
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/news"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([toot("501", OTHER_BRAND)])))
+        .mount(server)
+        .await;
+}
+
+fn base_items() -> Vec<(&'static str, &'static str, &'static str)> {
+    vec![("r1", "Review", POSITIVE), ("r2", "Travel", NOTHING)]
+}
+
+// ---- the daemon ----
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Keeps the daemon's files (logs, database, mail) when the test fails or
+/// OVERHEAR_E2E_KEEP is set, and says where.
+struct KeepOnFailure(Option<tempfile::TempDir>);
+
+impl KeepOnFailure {
+    fn path(&self) -> &Path {
+        self.0
+            .as_ref()
+            .map(|d| d.path())
+            .unwrap_or(Path::new("/nonexistent"))
+    }
+}
+
+impl Drop for KeepOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() || std::env::var_os("OVERHEAR_E2E_KEEP").is_some() {
+            if let Some(d) = self.0.take() {
+                eprintln!("e2e: daemon logs and data kept in {}", d.keep().display());
+            }
+        }
+    }
+}
+
+struct Setup {
+    dir: KeepOnFailure,
+    config: PathBuf,
+    api: u16,
+}
+
+fn write_config(s: &Path, api: u16, fixtures: &str, smtp: u16, extra_brand: bool) -> PathBuf {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
+    let mut text = format!(
+        r#"
+[daemon]
+data_dir = "{data}"
+poll_interval = "10s"
+api_bind = "127.0.0.1:{api}"
+shutdown_timeout = "15s"
+
+[model]
+path = "{model}"
+alert_threshold = 0.5
+
+[email]
+transport = "smtp"
+smtp_url = "smtp://127.0.0.1:{smtp}?tls=none"
+from = "overhear <alerts@overhear.test>"
+
+[[brand]]
+name = "Acme"
+query = "acme"
+alert_to = ["support@acme.test"]
+
+[[brand]]
+name = "Globex"
+query = "globex"
+alert_to = ["pr@globex.test"]
+
+[[source]]
+kind = "hackernews"
+base_url = "{fixtures}/hn"
+every = "10s"
+
+[[source]]
+kind = "rss"
+url = "{fixtures}/feed.xml"
+every = "10s"
+
+[[source]]
+kind = "mastodon"
+instance = "{fixtures}"
+tags = ["news"]
+every = "10s"
+"#,
+        data = s.join("data").display(),
+        model = model.display(),
+    );
+    if extra_brand {
+        text.push_str("\n[[brand]]\nname = \"Initech\"\nquery = \"initech\"\nalert_to = [\"ops@initech.test\"]\n");
+    }
+    let path = s.join("overhear.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The daemon process; killed if the test ends without stopping it.
+struct Daemon(Child);
+
+impl std::ops::Deref for Daemon {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(setup: &Setup, log: &str) -> Daemon {
+    let log = std::fs::File::create(setup.dir.path().join(log)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_overhear"))
+        .args(["run", "--config"])
+        .arg(&setup.config)
+        .env("OVERHEAR_LOG", "info,overhear=debug")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Daemon(child)
+}
+
+async fn wait_healthy(api: u16, child: &mut Child) {
+    let url = format!("http://127.0.0.1:{api}/healthz");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("overhear exited early: {status}");
+        }
+        if let Ok(r) = reqwest::get(&url).await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "overhear did not become healthy");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} failed");
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "overhear did not exit in {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn mentions(setup: &Setup) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_overhear"))
+        .args(["mentions", "list", "--json", "--limit", "1000", "--config"])
+        .arg(&setup.config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mentions list failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match serde_json::from_slice::<Value>(&out.stdout).unwrap() {
+        Value::Array(a) => a,
+        other => panic!("not a JSON array: {other}"),
+    }
+}
+
+fn message_id(data: &str) -> String {
+    data.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+        .map(|l| l[11..].trim().to_string())
+        .unwrap_or_else(|| panic!("no Message-ID in {data}"))
+}
+
+fn brands_of(m: &Value) -> Vec<String> {
+    m["brands"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| b["brand"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn wait_for<F: Fn() -> bool>(what: &str, within: Duration, f: F) {
+    let deadline = Instant::now() + within;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn log_of(setup: &Setup, name: &str) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = std::fs::File::open(setup.dir.path().join(name)) {
+        let _ = f.read_to_string(&mut s);
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negative_post_emails_once_through_restart_reload_and_kill() {
+    let fixtures = MockServer::start().await;
+    serve_fixtures(&fixtures, &base_items()).await;
+    let (smtp, received) = start_smtp();
+    let dir = tempfile::tempdir().unwrap();
+    if std::env::var_os("OVERHEAR_E2E_KEEP").is_some() {
+        eprintln!("e2e files kept in {}", dir.path().display());
+    }
+    let dir = KeepOnFailure(Some(dir));
+    let api = free_port();
+    let config = write_config(dir.path(), api, &fixtures.uri(), smtp, false);
+    let setup = Setup { dir, config, api };
+
+    // 1. first run: one email, for the negative post, within seconds of the first poll
+    let mut child = start(&setup, "run1.log");
+    wait_healthy(setup.api, &mut child).await;
+    let started = Instant::now();
+    let r = received.clone();
+    wait_for("the alert email", Duration::from_secs(30), || {
+        !r.lock().unwrap().is_empty()
+    })
+    .await;
+    let latency = started.elapsed();
+    assert!(latency < Duration::from_secs(20), "alert took {latency:?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    {
+        let mails = received.lock().unwrap();
+        assert_eq!(mails.len(), 1, "exactly one email: {mails:#?}");
+        assert_eq!(mails[0].to, vec!["support@acme.test".to_string()]);
+        assert!(mails[0].data.contains("Acme"), "{}", mails[0].data);
+    }
+
+    // mentions list shows the three brand mentions with their sentiment
+    let setup_ref = &setup;
+    wait_for("three classified mentions", Duration::from_secs(30), || {
+        let m = mentions(setup_ref);
+        m.len() == 3 && m.iter().all(|x| x["sentiment"]["label"].is_string())
+    })
+    .await;
+    let list = mentions(&setup);
+    let label_of = |needle: &str| {
+        list.iter()
+            .find(|m| m["post"]["text"].as_str().unwrap_or("").contains(needle))
+            .map(|m| m["sentiment"]["label"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(
+        label_of("on hold").as_deref(),
+        Some("negative"),
+        "{list:#?}"
+    );
+    assert_eq!(
+        label_of("fix works").as_deref(),
+        Some("positive"),
+        "{list:#?}"
+    );
+    assert!(list.iter().any(|m| brands_of(m) == ["Globex"]));
+    assert!(!list
+        .iter()
+        .any(|m| m["post"]["text"].as_str().unwrap_or("").contains("Lisbon")));
+
+    // 2. SIGTERM: exit 0, nothing lost
+    signal(&child, "TERM");
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    assert!(
+        status.success(),
+        "exit status {status}: {}",
+        log_of(&setup, "run1.log")
+    );
+    assert_eq!(mentions(&setup).len(), 3);
+
+    // 3. restart: the same posts are served again, no duplicate email
+    let mut child = start(&setup, "run2.log");
+    wait_healthy(setup.api, &mut child).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        received.lock().unwrap().len(),
+        1,
+        "no duplicate email after restart"
+    );
+    assert_eq!(mentions(&setup).len(), 3);
+
+    // 4. SIGHUP with a new brand: its mention is picked up without a restart
+    write_config(setup.dir.path(), setup.api, &fixtures.uri(), smtp, true);
+    signal(&child, "HUP");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut items = base_items();
+    items.push((
+        "r3",
+        "Initech",
+        "Initech lost all our data and nobody answers the phone. Terrible.",
+    ));
+    serve_fixtures(&fixtures, &items).await;
+    wait_for("the Initech mention", Duration::from_secs(40), || {
+        mentions(setup_ref)
+            .iter()
+            .any(|m| brands_of(m) == ["Initech"])
+    })
+    .await;
+    let r = received.clone();
+    wait_for("the Initech alert", Duration::from_secs(30), || {
+        r.lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.to == ["ops@initech.test"])
+    })
+    .await;
+    // an invalid config is rejected and the old one keeps running
+    std::fs::write(&setup.config, "[[brand]]\nname = \"x\"\nquery = \"(\"\n").unwrap();
+    signal(&child, "HUP");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "daemon died on a bad reload"
+    );
+    write_config(setup.dir.path(), setup.api, &fixtures.uri(), smtp, true);
+
+    // 5. SIGKILL during a burst: restart loses nothing, sends nothing twice
+    let burst: Vec<(String, String)> = (0..60)
+        .map(|i| {
+            let body = if i % 3 == 0 {
+                format!(
+                    "Acme broke again, order {i} never arrived and support ignored me. Furious."
+                )
+            } else {
+                format!("Acme delivered order {i} on time, lovely packaging, very happy.")
+            };
+            (format!("b{i}"), body)
+        })
+        .collect();
+    let mut items: Vec<(&str, &str, &str)> = base_items();
+    items.push((
+        "r3",
+        "Initech",
+        "Initech lost all our data and nobody answers the phone. Terrible.",
+    ));
+    items.extend(burst.iter().map(|(g, b)| (g.as_str(), "Order", b.as_str())));
+    serve_fixtures(&fixtures, &items).await;
+    let api_url = format!("http://127.0.0.1:{}/api/reload", setup.api);
+    // reload makes the RSS source poll now
+    let _ = reqwest::Client::new().post(&api_url).send().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    signal(&child, "KILL");
+    let _ = wait_exit(&mut child, Duration::from_secs(10));
+
+    let mut child = start(&setup, "run3.log");
+    wait_healthy(setup.api, &mut child).await;
+    wait_for(
+        "every burst mention classified",
+        Duration::from_secs(90),
+        || {
+            let m = mentions(setup_ref);
+            m.iter()
+                .filter(|x| x["post"]["text"].as_str().unwrap_or("").contains("order "))
+                .count()
+                == 60
+                && m.iter().all(|x| x["sentiment"]["label"].is_string())
+        },
+    )
+    .await;
+    let list = mentions(&setup);
+    let mut ids: Vec<&str> = list
+        .iter()
+        .filter_map(|m| m["post"]["id"].as_str())
+        .collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a post stored twice");
+    assert_eq!(n, 3 + 1 + 60);
+    let negatives: Vec<&Value> = list
+        .iter()
+        .filter(|m| brands_of(m) == ["Acme"] && m["sentiment"]["label"] == "negative")
+        .collect();
+    let r = received.clone();
+    let expected = negatives.len() + 1; // + Initech
+    wait_for("all alerts", Duration::from_secs(60), || {
+        r.lock().unwrap().len() >= expected
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mails = received.lock().unwrap().clone();
+    // Each alert is one message with a stable Message-ID: recipients see exactly one
+    // per mention. A SIGKILL that lands between the server's "250 OK" and the outbox
+    // recording it makes the next run hand the same message (same Message-ID) over
+    // once more; at most the one message in flight at the kill.
+    let mut ids: Vec<String> = mails.iter().map(|m| message_id(&m.data)).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), expected, "one message per negative mention");
+    assert!(
+        mails.len() <= expected + 1,
+        "{} deliveries for {expected} messages",
+        mails.len()
+    );
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
+}
