@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::matcher::BrandConfig;
-use crate::post::Post;
+use crate::matcher::Matcher;
 use crate::sources::{self, MemoryState, SourceContext};
 
 #[derive(Debug, clap::Args)]
@@ -53,28 +52,25 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         }
         Ok::<_, sources::SourceError>(batch.posts)
     })?;
+    // Servers search fuzzily: the brands' own queries decide, as in the daemon.
+    let matcher = Matcher::compile(&config.brands)?;
     let mut out = std::io::stdout().lock();
     let mut shown = 0;
     for post in &posts {
-        if !args.all_brands && !mentions_a_brand(&config.brands, post) {
+        let brands = matcher.match_post(post);
+        if !args.all_brands && brands.is_empty() {
             continue;
         }
-        serde_json::to_writer(&mut out, post)?;
+        let mut line = serde_json::to_value(post)?;
+        if let Some(obj) = line.as_object_mut() {
+            let names: Vec<&str> = brands.iter().map(|b| b.brand.as_str()).collect();
+            obj.insert("brands".into(), serde_json::json!(names));
+        }
+        serde_json::to_writer(&mut out, &line)?;
         writeln!(out)?;
         shown += 1;
     }
     out.flush()?;
     tracing::info!(source = %args.source, fetched = posts.len(), shown, "polled once");
     Ok(ExitCode::SUCCESS)
-}
-
-/// PLACEHOLDER for `crate::matcher::Matcher` (swap at merge): a case-insensitive
-/// substring check of each brand's search terms and name in the post's title and text.
-fn mentions_a_brand(brands: &[BrandConfig], post: &Post) -> bool {
-    let hay = format!("{}\n{}", post.title.as_deref().unwrap_or(""), post.text).to_lowercase();
-    brands.iter().any(|b| {
-        std::iter::once(&b.name)
-            .chain(b.search_terms.iter())
-            .any(|t| !t.trim().is_empty() && hay.contains(&t.to_lowercase()))
-    })
 }
