@@ -62,10 +62,15 @@ impl BrandConfig {
                 } else {
                     at(&format!("queries.{name}"))
                 };
+                // the column counts characters; the value's span starts at its quote
+                let q = q.get_ref();
+                let byte = q
+                    .char_indices()
+                    .nth(column.saturating_sub(1))
+                    .map_or(q.len(), |(b, _)| b);
                 out.push(Problem {
                     key,
-                    // the value's span starts at its opening quote
-                    offset_in_value: Some(column),
+                    offset_in_value: Some(byte + 1),
                     message: format!("column {column} of the query: {message}"),
                 });
             }
