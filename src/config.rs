@@ -350,6 +350,15 @@ mod tests {
     }
 
     #[test]
+    fn query_errors_point_at_the_column_in_the_file_past_non_ascii() {
+        let e = errors("[[brand]]\nname = \"A\"\nquery = 'é OR'\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        // the query ends at the closing quote, column 14 of line 3
+        assert_eq!((e[0].line, e[0].column), (Some(3), Some(14)), "{}", e[0]);
+        assert!(e[0].message.contains("brand[0].query"), "{}", e[0]);
+    }
+
+    #[test]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));
         assert_eq!(line_col("x", 0), (1, 1));

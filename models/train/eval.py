@@ -6,6 +6,7 @@ python eval.py --model models/sentiment --dev dev.tsv --md models/train/dev_eval
 import argparse
 import json
 import math
+import os
 
 import torch
 from transformers import BertForSequenceClassification, BertTokenizer
@@ -35,13 +36,24 @@ def main():
     ap.add_argument("--md", required=True)
     ap.add_argument("--json", required=True)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--probs", default="", help="dev probabilities saved by export.py --probs-out "
+                    "(used only if they belong to this model file and dev set)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
     rows = read_tsv(args.dev)
-    tok = BertTokenizer.from_pretrained(args.model)
-    model = BertForSequenceClassification.from_pretrained(args.model, torch_dtype=torch.float32)
-    probs = predict(model, encode(tok, rows, 128))
+    probs = None
+    if args.probs:
+        from export import sha256
+        saved = json.load(open(args.probs))
+        if (saved["model_sha256"] == sha256(os.path.join(args.model, "model.safetensors"))
+                and saved["n"] == len(rows) and saved["dev"] == os.path.abspath(args.dev)):
+            probs = saved["probs"]
+            print(f"using saved probabilities from {args.probs}")
+    if probs is None:
+        tok = BertTokenizer.from_pretrained(args.model)
+        model = BertForSequenceClassification.from_pretrained(args.model, torch_dtype=torch.float32)
+        probs = predict(model, encode(tok, rows, 128))
     res = {"model": metrics(rows, *decisions_from_probs(probs)),
            "vader": metrics(rows, *vader_decisions([r["text"] for r in rows]))}
     thr = {k: choose_threshold(v["overall"]["alert"]) for k, v in res.items()}

@@ -88,6 +88,16 @@ def main():
     ap.add_argument("--rt-binary-loss", type=int, default=1,
                     help="1: rows of binary-only sources get a 2-way (negative vs positive) loss "
                          "over the negative/positive logits, so they teach nothing about neutral")
+    ap.add_argument("--stop-after-epochs", type=int, default=0,
+                    help="stop (and save) after this many epochs of the --epochs schedule (0 = run all)")
+    ap.add_argument("--init", default="", help="continue from this checkpoint instead of --base")
+    ap.add_argument("--max-steps", type=int, default=0,
+                    help="with --init: train this many steps, lr decaying linearly from --lr to 0 "
+                         "after --warmup-steps, then save OUT/best (no dev evaluation)")
+    ap.add_argument("--warmup-steps", type=int, default=10)
+    ap.add_argument("--freeze-word-embeddings", type=int, default=0)
+    ap.add_argument("--save-every", type=int, default=0, help="with --max-steps: also save OUT/last every N steps")
+    ap.add_argument("--eval", type=int, default=1, help="evaluate on dev after each epoch")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -96,9 +106,11 @@ def main():
 
     tok = BertTokenizer.from_pretrained(args.base, do_lower_case=True)
     model = BertForSequenceClassification.from_pretrained(
-        args.base, num_labels=3, id2label=ID2LABEL, label2id=LABEL2ID,
+        args.init or args.base, num_labels=3, id2label=ID2LABEL, label2id=LABEL2ID,
         output_loading_info=False)
     model.config.architectures = ["BertForSequenceClassification"]
+    if args.freeze_word_embeddings:
+        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
 
     train_rows = read_tsv(args.train)
     dev_rows = read_tsv(args.dev)
@@ -111,9 +123,11 @@ def main():
 
     no_decay = ("bias", "LayerNorm.weight")
     params = [
-        {"params": [p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay)],
+        {"params": [p for n, p in model.named_parameters()
+                    if p.requires_grad and not any(nd in n for nd in no_decay)],
          "weight_decay": args.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if any(nd in n for nd in no_decay)],
+        {"params": [p for n, p in model.named_parameters()
+                    if p.requires_grad and any(nd in n for nd in no_decay)],
          "weight_decay": 0.0},
     ]
     opt = torch.optim.AdamW(params, lr=args.lr)
@@ -121,18 +135,25 @@ def main():
     lengths = [len(s) for s in tr_ids]
     steps_per_epoch = math.ceil(len(tr_ids) / args.batch_size)
     total = steps_per_epoch * args.epochs
-    sched = get_linear_schedule_with_warmup(opt, int(args.warmup * total), total)
+    if args.max_steps:
+        total = args.max_steps
+        sched = get_linear_schedule_with_warmup(opt, args.warmup_steps, total)
+    else:
+        sched = get_linear_schedule_with_warmup(opt, int(args.warmup * total), total)
     ce = torch.nn.CrossEntropyLoss(reduction="none")
 
     history = []
     best = None
     t_train = time.time()
     step = 0
-    for epoch in range(1, args.epochs + 1):
+    n_epochs = args.epochs if not args.max_steps else 10 ** 6
+    for epoch in range(1, n_epochs + 1):
         model.train()
         te = time.time()
         run_loss = 0.0
         for bi, batch in enumerate(make_batches(lengths, args.batch_size, rng)):
+            if args.max_steps and step >= args.max_steps:
+                break
             input_ids, attn = collate(tr_ids, batch)
             y = labels[batch]
             b = binary[batch]
@@ -158,7 +179,21 @@ def main():
                       f"lr {sched.get_last_lr()[0]:.2e} {el:.0f}s "
                       f"eta_epoch {el/(bi+1)*(steps_per_epoch-bi-1):.0f}s", flush=True)
                 run_loss = 0.0
+            if args.max_steps and args.save_every and step % args.save_every == 0:
+                model.save_pretrained(os.path.join(args.out, "last"), safe_serialization=True)
+                tok.save_pretrained(os.path.join(args.out, "last"))
+                print(f"saved last at step {step}", flush=True)
         ep_time = time.time() - te
+        if args.max_steps or not args.eval:
+            if args.max_steps and step < args.max_steps:
+                continue  # next pass over the data
+            model.save_pretrained(os.path.join(args.out, "best"), safe_serialization=True)
+            tok.save_pretrained(os.path.join(args.out, "best"))
+            history.append({"epoch": epoch, "steps": step, "epoch_time_s": ep_time})
+            print(f"saved after {step} steps (no dev evaluation)", flush=True)
+            if args.max_steps or (args.stop_after_epochs and epoch >= args.stop_after_epochs):
+                break
+            continue
         probs = predict(model, dev_ids)
         m = metrics(dev_rows, *decisions_from_probs(probs))
         ov = m["overall"]
@@ -174,9 +209,11 @@ def main():
             model.save_pretrained(os.path.join(args.out, "best"), safe_serialization=True)
             tok.save_pretrained(os.path.join(args.out, "best"))
             print(f"saved best (epoch {epoch}, macro_f1 {best:.4f})", flush=True)
+        if args.stop_after_epochs and epoch >= args.stop_after_epochs:
+            break
     summary = {"args": vars(args), "train_wall_s": time.time() - t_train, "history": history,
                "best_macro_f1": best,
-               "best_epoch": max(history, key=lambda h: h["macro_f1"])["epoch"]}
+               "best_epoch": max(history, key=lambda h: h.get("macro_f1", 0))["epoch"]}
     with open(os.path.join(args.out, "history.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(f"done in {summary['train_wall_s']:.0f}s; best epoch {summary['best_epoch']}", flush=True)

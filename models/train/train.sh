@@ -44,8 +44,9 @@ cd "$HERE"
   --seed "$SEED" --max-length "$MAXLEN" --threads "$THREADS" --rt-binary-loss "$RT_BINARY_LOSS" \
   2>&1 | tee "$WORK/train.log"
 cp "$WORK/history.json" "$HERE/history.json"
-"$PY" export.py --ckpt "$WORK/best" --dev "$DATA_DIR/dev.tsv" --out "$REPO/models/sentiment" --threads "$THREADS"
+"$PY" export.py --ckpt "$WORK/best" --dev "$DATA_DIR/dev.tsv" --out "$REPO/models/sentiment" --threads "$THREADS" \
+  --probs-out "$WORK/dev_probs.json"
 "$PY" eval.py --model "$REPO/models/sentiment" --dev "$DATA_DIR/dev.tsv" \
-  --md "$HERE/dev_eval.md" --json "$HERE/dev_eval.json" --threads "$THREADS"
+  --md "$HERE/dev_eval.md" --json "$HERE/dev_eval.json" --threads "$THREADS" --probs "$WORK/dev_probs.json"
 "$PY" parity.py --model "$REPO/models/sentiment" --out "$REPO/tests/data/model_parity.json"
 echo "done: models/sentiment rebuilt; figures in models/train/dev_eval.md (update MODEL_CARD.md if they changed)"
