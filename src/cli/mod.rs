@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::daemon::LogFormat;
 
+mod backfill;
 mod check;
 mod classify;
 mod db;
@@ -61,6 +62,8 @@ impl Global {
 pub enum Command {
     /// Run the daemon: poll sources, classify mentions, store them, send alerts.
     Run(run::Args),
+    /// Fetch, store and classify the last days of history (a first run; no emails).
+    Backfill(backfill::Args),
     /// Validate a config file and say exactly what is wrong.
     Check(check::Args),
     /// Classify texts (arguments, or one per line on stdin).
@@ -88,6 +91,7 @@ pub fn main() -> ExitCode {
     init_logging(&cli.global, daemon);
     let result = match cli.command {
         Command::Run(a) => run::run(a, &cli.global),
+        Command::Backfill(a) => backfill::run(a, &cli.global),
         Command::Check(a) => check::run(a, &cli.global),
         Command::Classify(a) => classify::run(a, &cli.global),
         Command::Eval(a) => eval::run(a, &cli.global),

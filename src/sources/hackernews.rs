@@ -24,6 +24,8 @@ pub(crate) struct HackerNews {
     base: Url,
     queries: Vec<String>,
     name: String,
+    /// Start here (seconds) when a query has no cursor yet (`overhear backfill`).
+    backfill_since: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -92,6 +94,7 @@ impl HackerNews {
             base: base_url(cfg.base_url.as_deref(), DEFAULT_BASE)?,
             queries,
             name: name.to_string(),
+            backfill_since: ctx.backfill_since.map(|t| t.timestamp()),
         })
     }
 
@@ -149,7 +152,7 @@ impl Kind for HackerNews {
         let mut posts = Vec::new();
         let mut wait = None;
         for q in &self.queries {
-            let since = state.newest.get(q).copied();
+            let since = state.newest.get(q).copied().or(self.backfill_since);
             let mut page = 0u32;
             loop {
                 let hits_per_page = HITS_PER_PAGE.to_string();

@@ -199,6 +199,9 @@ pub struct SourceContext {
     pub backoff_max: Duration,
     /// Shared client and per-host limiter; built from the settings by [`SourceContext::new`].
     pub http: Http,
+    /// For `overhear backfill`: where time-cursor sources (Hacker News, Stack Exchange)
+    /// start when they have no saved cursor, instead of taking only the newest page.
+    pub backfill_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl SourceContext {
@@ -220,6 +223,7 @@ impl SourceContext {
             backoff_base: Duration::from_secs(30),
             backoff_max: Duration::from_secs(3600),
             http,
+            backfill_since: None,
         })
     }
 }

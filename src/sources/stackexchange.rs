@@ -25,6 +25,8 @@ pub(crate) struct StackExchange {
     queries: Vec<String>,
     key: Option<String>,
     name: String,
+    /// Start here (seconds) when a query has no cursor yet (`overhear backfill`).
+    backfill_since: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -98,6 +100,7 @@ impl StackExchange {
             queries,
             key: env_secret(cfg.key_env.as_ref())?,
             name: name.to_string(),
+            backfill_since: ctx.backfill_since.map(|t| t.timestamp()),
         })
     }
 
@@ -172,7 +175,12 @@ impl Kind for StackExchange {
         let mut posts = Vec::new();
         let mut wait: Option<Duration> = None;
         'queries: for q in &self.queries {
-            let from = state.newest.get(q).map(|t| t.to_string());
+            let from = state
+                .newest
+                .get(q)
+                .copied()
+                .or(self.backfill_since)
+                .map(|t| t.to_string());
             let mut params = vec![
                 ("site", self.site.as_str()),
                 ("q", q.as_str()),
