@@ -24,22 +24,27 @@ RUN apt-get update \
 WORKDIR /src
 
 # libtorch first, in a layer of its own: it changes only with scripts/libtorch.sh.
-COPY scripts/libtorch.sh scripts/libtorch.sh
-RUN --mount=type=cache,target=/root/.cache/pip \
-    scripts/libtorch.sh
-
-# The minimal libtorch runtime, laid out as in the wheel so that libtorch_cpu.so's
-# RPATH ($ORIGIN and $ORIGIN/../../nvidia/<pkg>/lib) finds its neighbours:
+# The same step gathers the minimal libtorch runtime, laid out as in the wheel so that
+# libtorch_cpu.so's RPATH ($ORIGIN, $ORIGIN/../../nvidia/<pkg>/lib) finds its
+# neighbours:
 #   /out/lib/torch/lib/{libtorch_cpu.so,libc10.so,libgomp-*.so.1}
 #   /out/lib/nvidia/cuda_runtime/lib/libcudart.so.12
 #   /out/lib/nvidia/cuda_cupti/lib/libcupti.so.12
-RUN set -eu; \
+# The build links the CPU libraries only (.libtorch/cpu): the wheel's CUDA and Python
+# libraries (1 GB) are deleted in the same step.
+COPY scripts/libtorch.sh scripts/libtorch.sh
+RUN --mount=type=cache,target=/root/.cache/pip \
+    set -eu; \
+    scripts/libtorch.sh; \
     sp=$(.libtorch/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
     mkdir -p /out/lib/torch/lib /out/lib/nvidia/cuda_runtime/lib /out/lib/nvidia/cuda_cupti/lib; \
     cp -L "$sp"/torch/lib/libtorch_cpu.so "$sp"/torch/lib/libc10.so "$sp"/torch/lib/libgomp-*.so.1 \
           /out/lib/torch/lib/; \
     cp -L "$sp"/nvidia/cuda_runtime/lib/libcudart.so.12 /out/lib/nvidia/cuda_runtime/lib/; \
-    cp -L "$sp"/nvidia/cuda_cupti/lib/libcupti.so.12 /out/lib/nvidia/cuda_cupti/lib/
+    cp -L "$sp"/nvidia/cuda_cupti/lib/libcupti.so.12 /out/lib/nvidia/cuda_cupti/lib/; \
+    rm -f "$sp"/torch/lib/libtorch_cuda*.so "$sp"/torch/lib/libc10_cuda.so \
+          "$sp"/torch/lib/libcaffe2_nvrtc.so "$sp"/torch/lib/libcusparseLt-*.so* \
+          "$sp"/torch/lib/libtorch_python.so
 
 COPY . .
 # Registry and target folders are cache mounts: a rebuild recompiles only what

@@ -11,8 +11,12 @@
 #   4. podman build of the Dockerfile (chroot isolation, the machine's CA bundle for
 #      pip and cargo); its last step runs `overhear --version` and `overhear classify`
 #
+# Storage: overlay where the kernel allows it (a fraction of vfs's disk and time:
+# vfs stores every layer as a full copy, about 40 GB for this build), else vfs; once
+# /var/lib/containers/storage holds images, the driver they were made with.
+#
 # Environment: IMAGE (tag, default overhear), REBUILD_BASE=1 (remake the two base
-# images), PODMAN_STORAGE_DRIVER (default vfs), PODMAN_BUILD_ARGS (extra arguments).
+# images), PODMAN_STORAGE_DRIVER (overlay or vfs), PODMAN_BUILD_ARGS (extra arguments).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,8 +24,6 @@ cd "$root"
 image=${IMAGE:-overhear}
 debian_image=docker.io/library/debian:bookworm-slim
 rust_image=docker.io/library/rust:1-bookworm
-P=(--storage-driver "${PODMAN_STORAGE_DRIVER:-vfs}")
-B=("${P[@]}" --isolation chroot --cgroup-manager cgroupfs --pull=never)
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/overhear-docker.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -58,6 +60,32 @@ else
   apt-get install -y -q podman debootstrap || fail "apt-get install podman debootstrap failed"
   end
 fi
+
+# Storage driver ---------------------------------------------------------------------
+probe_overlay() {
+  local t rc=0
+  t=$(mktemp -d "$work/probe.XXXXXX")
+  local R=(--root "$t/root" --runroot "$t/run" --storage-driver overlay)
+  mkdir "$t/fs" && echo probe >"$t/fs/probe"
+  { tar -C "$t/fs" -c . | podman "${R[@]}" import - localhost/overlay-probe &&
+    podman "${R[@]}" image mount localhost/overlay-probe &&
+    podman "${R[@]}" image unmount localhost/overlay-probe; } >/dev/null 2>&1 || rc=1
+  podman "${R[@]}" system reset -f >/dev/null 2>&1 || true
+  rm -rf "$t" 2>/dev/null || true
+  return $rc
+}
+driver=${PODMAN_STORAGE_DRIVER:-}
+store=/var/lib/containers/storage
+if [ -z "$driver" ]; then
+  if [ -d "$store/overlay-images" ]; then driver=overlay
+  elif [ -d "$store/vfs-images" ]; then driver=vfs
+  elif probe_overlay; then driver=overlay
+  else driver=vfs
+  fi
+fi
+echo "== docker-build: storage driver $driver (set PODMAN_STORAGE_DRIVER to choose)" >&2
+P=(--storage-driver "$driver")
+B=("${P[@]}" --isolation chroot --cgroup-manager cgroupfs --pull=never)
 
 # 2. Debian base image ------------------------------------------------------------
 begin "base image $debian_image"
@@ -147,7 +175,8 @@ end
 
 size=$(podman image inspect "${P[@]}" --format '{{.Size}}' "$image")
 echo
-echo "== docker-build: ok, image $image: $((size / 1000000)) MB"
+echo "== docker-build: ok, image $image: $((size / 1000000)) MB" \
+  "(storage $driver: $(du -sh "$store" 2>/dev/null | cut -f1) in $store)"
 printf '   %s\n' "${timings[@]}"
 t=$((SECONDS - total_start))
 printf '   %-34s %4dm%02ds\n' "total" $((t / 60)) $((t % 60))
