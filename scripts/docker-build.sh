@@ -43,7 +43,7 @@ begin() {
 }
 end() {
   local took=$((SECONDS - phase_start))
-  timings+=("$(printf '%-34s %4dm%02ds' "$phase${1:+ ($1)}" $((took / 60)) $((took % 60)))")
+  timings+=("$(printf '%-62s %4dm%02ds' "$phase${1:+ ($1)}" $((took / 60)) $((took % 60)))")
   echo "== docker-build: $phase: ${1:-done} in ${took}s" >&2
   phase=""
 }
@@ -179,4 +179,4 @@ echo "== docker-build: ok, image $image: $((size / 1000000)) MB" \
   "(storage $driver: $(du -sh "$store" 2>/dev/null | cut -f1) in $store)"
 printf '   %s\n' "${timings[@]}"
 t=$((SECONDS - total_start))
-printf '   %-34s %4dm%02ds\n' "total" $((t / 60)) $((t % 60))
+printf '   %-62s %4dm%02ds\n' "total" $((t / 60)) $((t % 60))
