@@ -119,6 +119,8 @@ if [ -z "${REBUILD_BASE:-}" ] && podman image exists "${P[@]}" "$rust_image"; th
   end "present"
 else
   command -v rustc >/dev/null || fail "no Rust toolchain on this machine (rustc not on PATH)"
+  command -v rustup >/dev/null ||
+    fail "the Rust toolchain must come from rustup (copies ~/.rustup's toolchain and ~/.cargo/bin)"
   # The toolchain this repository builds with (honours rust-toolchain files), only it.
   sysroot=$(rustc --print sysroot) || fail "rustc --print sysroot failed"
   toolchain=$(basename "$sysroot")
