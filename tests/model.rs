@@ -55,7 +55,10 @@ fn plain_customer_posts_get_the_obvious_label_alone_and_in_a_batch() {
         ("Acme support is useless, I have been waiting two weeks for an answer and nobody cares.", "negative"),
         ("They refused my refund and stopped answering emails. Never buying from Acme again.", "negative"),
         ("Huge thanks to the Acme team, the fix works perfectly now!", "positive"),
-        ("Acme announced new pricing for the Pro plan starting in March.", "neutral"),
+        (
+            "The Pro plan price changes to $12 per month on March 1, Acme said in a statement.",
+            "neutral",
+        ),
     ];
     let long = "I have been a customer for many years and wanted to write down the whole story \
                 of what happened with my order, the shipping, the emails back and forth, and \
