@@ -560,7 +560,31 @@ async fn alert_stage(
     shared: Arc<Shared>,
     mut rx: mpsc::Receiver<(String, Result<crate::classifier::Prediction, String>)>,
 ) {
-    while let Some((id, verdict)) = rx.recv().await {
+    /// Verdicts recorded together: one outbox write and one sentiment transaction
+    /// (two flushes) per group instead of per mention.
+    const GROUP: usize = 256;
+    while let Some(first) = rx.recv().await {
+        let mut verdicts = vec![first];
+        while verdicts.len() < GROUP {
+            match rx.try_recv() {
+                Ok(v) => verdicts.push(v),
+                Err(_) => break,
+            }
+        }
+        record_verdicts(&shared, verdicts);
+    }
+}
+
+fn record_verdicts(
+    shared: &Shared,
+    verdicts: Vec<(String, Result<crate::classifier::Prediction, String>)>,
+) {
+    let alerter = shared.alerter();
+    let now = Utc::now();
+    let mut items = Vec::new();
+    let mut classified: Vec<(String, Sentiment)> = Vec::new();
+    let mut mentions = Vec::new();
+    for (id, verdict) in verdicts {
         let prediction = match verdict {
             Ok(p) => p,
             Err(e) => {
@@ -569,8 +593,8 @@ async fn alert_stage(
             }
         };
         let sentiment = Sentiment {
-            label: prediction.label.clone(),
-            scores: prediction.scores.clone(),
+            label: prediction.label,
+            scores: prediction.scores,
             model: shared.model_id.clone(),
         };
         let mut mention = match shared.store.get(&id) {
@@ -582,29 +606,35 @@ async fn alert_stage(
             }
         };
         mention.sentiment = Some(sentiment.clone());
-        let items = shared.alerter().evaluate(&mention, Utc::now());
-        if !items.is_empty() {
-            match shared.store.enqueue(&items) {
-                Ok(n) => {
-                    shared
-                        .metrics
-                        .inc("overhear_alerts_queued_total", &[], n as f64);
-                    shared.wake_sender();
-                }
-                Err(e) => {
-                    tracing::error!(mention = %id, error = %e, "cannot queue alerts; retried at the next start");
-                    continue;
-                }
+        items.extend(alerter.evaluate(&mention, now));
+        classified.push((id, sentiment));
+        mentions.push(mention);
+    }
+    if !items.is_empty() {
+        match shared.store.enqueue(&items) {
+            Ok(n) => {
+                shared
+                    .metrics
+                    .inc("overhear_alerts_queued_total", &[], n as f64);
+                shared.wake_sender();
+            }
+            Err(e) => {
+                // Not marked classified either: the next start classifies them again.
+                tracing::error!(error = %e, count = classified.len(), "cannot queue alerts; retried at the next start");
+                return;
             }
         }
-        if let Err(e) = shared.store.set_sentiment(&id, &sentiment) {
-            tracing::error!(mention = %id, error = %e, "cannot store the sentiment; retried at the next start");
-            continue;
-        }
-        for b in &mention.brands {
+    }
+    if let Err(e) = shared.store.set_sentiments(&classified) {
+        tracing::error!(error = %e, count = classified.len(), "cannot store sentiments; retried at the next start");
+        return;
+    }
+    for m in &mentions {
+        let label = m.sentiment.as_ref().map_or("", |s| s.label.as_str());
+        for b in &m.brands {
             shared.metrics.inc(
                 "overhear_mentions_total",
-                &[("brand", &b.brand), ("sentiment", &sentiment.label)],
+                &[("brand", &b.brand), ("sentiment", label)],
                 1.0,
             );
         }
