@@ -492,7 +492,8 @@ async fn source_task(
                     &[("source", &name), ("error", e.kind())],
                     1.0,
                 );
-                tracing::warn!(source = %name, error = %e, "poll failed");
+                // the source has logged it, with its failure count
+                tracing::debug!(source = %name, error = %e, "poll failed");
             }
         }
         delay = jitter(source.next_delay(), 0.1);
