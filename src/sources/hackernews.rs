@@ -79,16 +79,7 @@ impl HackerNews {
         ctx: &SourceContext,
         name: &str,
     ) -> Result<Self, SourceError> {
-        let queries = if cfg.queries.is_empty() {
-            ctx.search_terms.clone()
-        } else {
-            cfg.queries.clone()
-        };
-        if queries.is_empty() {
-            return Err(SourceError::Config(format!(
-                "source {name:?}: no queries and no brand search terms"
-            )));
-        }
+        let queries = super::queries_or_search_terms(&cfg.queries, ctx, name)?;
         Ok(HackerNews {
             http: ctx.http.clone(),
             base: base_url(cfg.base_url.as_deref(), DEFAULT_BASE)?,

@@ -244,6 +244,26 @@ impl SourceContext {
     }
 }
 
+/// A search source's queries: its own `queries`, else the brands' search terms; an
+/// error naming the source when there are neither.
+pub(crate) fn queries_or_search_terms(
+    own: &[String],
+    ctx: &SourceContext,
+    name: &str,
+) -> Result<Vec<String>, SourceError> {
+    let queries = if own.is_empty() {
+        ctx.search_terms.clone()
+    } else {
+        own.to_vec()
+    };
+    if queries.is_empty() {
+        return Err(SourceError::Config(format!(
+            "source {name:?}: no queries and no brand search terms"
+        )));
+    }
+    Ok(queries)
+}
+
 /// The terms sent to server-side search: each brand's `search_terms`, else its name.
 pub fn search_terms_of(brands: &[BrandConfig]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
