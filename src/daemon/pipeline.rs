@@ -733,6 +733,13 @@ fn scheduled_items(
             })
         };
         let last_hour = count(now - chrono::Duration::hours(1))?;
+        // The week's baseline (a longer scan) only matters once the hour is busy.
+        let busy = alerter
+            .rule(&brand)
+            .is_some_and(|r| last_hour >= r.spike_min_count.max(1));
+        if !busy {
+            continue;
+        }
         let week = count(now - chrono::Duration::days(7))?;
         let baseline = week.saturating_sub(last_hour) as f64 / (7.0 * 24.0 - 1.0);
         items.extend(alerter.spike_items(&brand, last_hour, baseline, now));
