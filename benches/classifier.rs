@@ -7,6 +7,7 @@
 //! - `OVERHEAR_BENCH_MODEL` (default `models/sentiment`)
 //! - `OVERHEAR_BENCH_DATA` (default `../shared/data/sentiment/dev.tsv`)
 //! - `OVERHEAR_BENCH_THREADS` (default 2), `OVERHEAR_BENCH_TEXTS` (default 1000)
+//! - `OVERHEAR_BENCH_PRECISIONS` (default `f32,bf16`): each is measured in turn
 //! - `OVERHEAR_BENCH_OUT`: also write the figures there as JSON
 //!
 //! Prints texts/s at batch sizes 1, 8, 32, 64 (texts taken in file order, as a
@@ -18,8 +19,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use clap::ValueEnum;
 use overhear::classifier::eval::parse_tsv;
-use overhear::classifier::Classifier;
+use overhear::classifier::{Classifier, Precision};
 use serde_json::json;
 
 fn env(name: &str, default: &str) -> String {
@@ -40,11 +42,11 @@ fn macs(n: f64, hidden: f64, inter: f64, layers: f64, labels: f64) -> f64 {
     layers * per_layer + hidden * hidden + hidden * labels
 }
 
-/// Best GFLOP/s of a 1024x1024 f32 matmul over a few runs.
-fn matmul_peak() -> f64 {
+/// Best GFLOP/s of a 1024x1024 matmul in `kind` over a few runs.
+fn matmul_peak(kind: tch::Kind) -> f64 {
     let _g = tch::no_grad_guard();
-    let a = tch::Tensor::randn([1024, 1024], (tch::Kind::Float, tch::Device::Cpu));
-    let b = tch::Tensor::randn([1024, 1024], (tch::Kind::Float, tch::Device::Cpu));
+    let a = tch::Tensor::randn([1024, 1024], (kind, tch::Device::Cpu));
+    let b = tch::Tensor::randn([1024, 1024], (kind, tch::Device::Cpu));
     let _ = a.matmul(&b);
     let mut best = 0.0f64;
     for _ in 0..5 {
@@ -57,6 +59,48 @@ fn matmul_peak() -> f64 {
         best = best.max(flops / t.elapsed().as_secs_f64() / 1e9);
     }
     best
+}
+
+/// Throughput at each batch size, the whole set at once, and single-text latency.
+fn measure(c: &Classifier, texts: &[String]) -> anyhow::Result<serde_json::Value> {
+    // warm-up
+    c.classify(&texts[..64.min(texts.len())])?;
+    let mut by_batch = serde_json::Map::new();
+    println!("{:>6} {:>12}", "batch", "texts/s");
+    for b in [1usize, 8, 32, 64] {
+        let t = Instant::now();
+        for chunk in texts.chunks(b) {
+            c.classify(chunk)?;
+        }
+        let rate = texts.len() as f64 / t.elapsed().as_secs_f64();
+        println!("{b:>6} {rate:>12.1}");
+        by_batch.insert(b.to_string(), json!(rate));
+    }
+    // The whole backlog at once: sorted into length buckets of at most 64.
+    let t = Instant::now();
+    c.classify(texts)?;
+    let bucketed = texts.len() as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "{:>6} {bucketed:>12.1}  (whole set, length-sorted batches of at most 64)",
+        "all"
+    );
+    let mut lat = Vec::new();
+    for text in texts.iter().take(300) {
+        let t = Instant::now();
+        c.classify(std::slice::from_ref(text))?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
+    println!("single text latency: p50 {p50:.2} ms, p99 {p99:.2} ms");
+    let best = by_batch
+        .values()
+        .filter_map(|v| v.as_f64())
+        .fold(bucketed, f64::max);
+    Ok(json!({
+        "model": c.id(), "texts_per_s": by_batch, "texts_per_s_bucketed": bucketed,
+        "best_texts_per_s": best, "latency_ms": {"p50": p50, "p99": p99},
+    }))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,6 +116,10 @@ fn main() -> anyhow::Result<()> {
     ));
     let threads: i32 = env("OVERHEAR_BENCH_THREADS", "2").parse()?;
     let limit: usize = env("OVERHEAR_BENCH_TEXTS", "1000").parse()?;
+    let precisions: Vec<Precision> = env("OVERHEAR_BENCH_PRECISIONS", "f32,bf16")
+        .split(',')
+        .map(|p| Precision::from_str(p.trim(), true).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<_>>()?;
     if !model.join("config.json").is_file() || !data.is_file() {
         eprintln!(
             "classifier bench skipped: needs {} and {}",
@@ -83,50 +131,25 @@ fn main() -> anyhow::Result<()> {
     tch::set_num_threads(threads);
     let rows = parse_tsv(&std::fs::read_to_string(&data)?).map_err(anyhow::Error::msg)?;
     let texts: Vec<String> = rows.into_iter().take(limit).map(|r| r.text).collect();
-    let c = Classifier::load(&model, 128, 64)?;
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let lengths: Vec<usize> = c.token_ids(&refs).iter().map(Vec::len).collect();
-    let mean_len = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
-
-    // warm-up
-    c.classify(&texts[..64.min(texts.len())])?;
-
-    let mut by_batch = serde_json::Map::new();
-    println!(
-        "model {} | {} texts, mean {:.1} tokens | {threads} threads",
-        c.id(),
-        texts.len(),
-        mean_len
-    );
-    println!("{:>6} {:>12}", "batch", "texts/s");
-    for b in [1usize, 8, 32, 64] {
-        let t = Instant::now();
-        for chunk in texts.chunks(b) {
-            c.classify(chunk)?;
-        }
-        let rate = texts.len() as f64 / t.elapsed().as_secs_f64();
-        println!("{b:>6} {rate:>12.1}");
-        by_batch.insert(b.to_string(), json!(rate));
+    let mut results = serde_json::Map::new();
+    let mut lengths = Vec::new();
+    let mut labels = 0usize;
+    for precision in precisions {
+        let mut c = Classifier::load(&model, 128, 64)?;
+        c.set_precision(precision);
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        lengths = c.token_ids(&refs).iter().map(Vec::len).collect();
+        labels = c.labels().len();
+        let mean_len = lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
+        println!(
+            "== {precision}: model {} | {} texts, mean {mean_len:.1} tokens | {threads} threads",
+            c.id(),
+            texts.len(),
+        );
+        let mut r = measure(&c, &texts)?;
+        r["mean_tokens"] = json!(mean_len);
+        results.insert(precision.to_string(), r);
     }
-    // The whole backlog at once: sorted into length buckets of 64.
-    let c64 = Classifier::load(&model, 128, 64)?;
-    let t = Instant::now();
-    c64.classify(&texts)?;
-    let bucketed = texts.len() as f64 / t.elapsed().as_secs_f64();
-    println!(
-        "{:>6} {bucketed:>12.1}  (whole set, length-sorted batches of 64)",
-        "all"
-    );
-
-    let mut lat = Vec::new();
-    for text in texts.iter().take(300) {
-        let t = Instant::now();
-        c.classify(std::slice::from_ref(text))?;
-        lat.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    lat.sort_by(f64::total_cmp);
-    let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
-    println!("single text latency: p50 {p50:.2} ms, p99 {p99:.2} ms");
 
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("config.json"))?)?;
@@ -139,28 +162,31 @@ fn main() -> anyhow::Result<()> {
                 get("hidden_size"),
                 get("intermediate_size"),
                 get("num_hidden_layers"),
-                c.labels().len() as f64,
+                labels as f64,
             )
         })
         .sum::<f64>()
-        / lengths.len() as f64;
-    let peak = matmul_peak();
+        / lengths.len().max(1) as f64;
+    let peak = matmul_peak(tch::Kind::Float);
+    let peak_bf16 = matmul_peak(tch::Kind::BFloat16);
     let limit_rate = peak * 1e9 / (2.0 * per_text);
-    let best = by_batch
-        .values()
-        .filter_map(|v| v.as_f64())
-        .fold(bucketed, f64::max);
     println!(
-        "model: {:.0} M multiply-adds per text (mean); matmul peak {peak:.1} GFLOP/s -> compute limit {limit_rate:.0} texts/s; best {best:.1} texts/s = {:.0}% of it",
+        "model: {:.0} M multiply-adds per text (mean); f32 matmul peak {peak:.1} GFLOP/s \
+         (bf16 {peak_bf16:.1}) -> f32 compute limit {limit_rate:.0} texts/s",
         per_text / 1e6,
-        100.0 * best / limit_rate
     );
+    for (name, r) in results.iter_mut() {
+        let best = r["best_texts_per_s"].as_f64().unwrap_or(0.0);
+        println!(
+            "{name}: best {best:.1} texts/s = {:.0}% of the f32 limit",
+            100.0 * best / limit_rate
+        );
+        r["fraction_of_limit"] = json!(best / limit_rate);
+    }
     let out = json!({
-        "model": c.id(), "texts": texts.len(), "threads": threads, "mean_tokens": mean_len,
-        "texts_per_s": by_batch, "texts_per_s_bucketed": bucketed,
-        "latency_ms": {"p50": p50, "p99": p99},
-        "macs_per_text": per_text, "matmul_gflops": peak, "compute_limit_texts_per_s": limit_rate,
-        "fraction_of_limit": best / limit_rate,
+        "texts": texts.len(), "threads": threads, "by_precision": results,
+        "macs_per_text": per_text, "matmul_gflops": peak, "matmul_gflops_bf16": peak_bf16,
+        "compute_limit_texts_per_s": limit_rate,
     });
     if let Ok(path) = std::env::var("OVERHEAR_BENCH_OUT") {
         std::fs::write(path, serde_json::to_string_pretty(&out)?)?;

@@ -313,6 +313,19 @@ mod tests {
     }
 
     #[test]
+    fn model_precision_is_auto_unless_set_and_typos_list_the_choices() {
+        use crate::classifier::Precision;
+        let c = Config::parse("[model]\npath = \"m\"\n", "t.toml").unwrap();
+        assert_eq!(c.model.precision, Precision::Auto);
+        assert_ne!(c.model.precision.resolve(), Precision::Auto);
+        let c = Config::parse("[model]\nprecision = \"bf16\"\n", "t.toml").unwrap();
+        assert_eq!(c.model.precision, Precision::Bf16);
+        let e = errors("[model]\nprecision = \"fp16\"\n");
+        assert_eq!((e[0].line, e[0].column), (Some(2), Some(13)), "{}", e[0]);
+        assert!(e[0].message.contains("`f32`, `bf16`"), "{}", e[0]);
+    }
+
+    #[test]
     fn unknown_source_kind_lists_the_kinds() {
         let e = errors("[[source]]\nkind = \"hackrnews\"\n");
         assert!(e[0].message.contains("hackernews"), "{}", e[0]);

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use overhear::classifier::Classifier;
+use overhear::classifier::{Classifier, Precision};
 use serde_json::Value;
 
 fn model() -> Classifier {
@@ -50,7 +50,32 @@ fn rust_scores_equal_the_python_reference() {
 
 #[test]
 fn plain_customer_posts_get_the_obvious_label_alone_and_in_a_batch() {
-    let c = model();
+    plain_customer_posts(&model(), 1e-4);
+}
+
+#[test]
+fn bf16_gives_the_same_labels_and_scores_within_a_few_hundredths() {
+    let mut c = model();
+    let texts = [
+        "Acme support is useless, I have been waiting two weeks for an answer.",
+        "Huge thanks to the Acme team, the fix works perfectly now!",
+        "Acme kept me on hold for three hours.",
+        "Acme released version 2.3 today.",
+    ];
+    let reference = c.classify(&texts).unwrap();
+    c.set_precision(Precision::Bf16);
+    assert!(c.id().ends_with("+bf16"), "{}", c.id());
+    let got = c.classify(&texts).unwrap();
+    for ((text, a), b) in texts.iter().zip(&got).zip(&reference) {
+        for ((l, pa), (_, pb)) in a.scores.iter().zip(&b.scores) {
+            assert!((pa - pb).abs() <= 0.03, "{text:?} {l}: bf16 {pa} f32 {pb}");
+        }
+    }
+    // Batches stay masked in bf16 too (to bf16's rounding).
+    plain_customer_posts(&c, 1e-2);
+}
+
+fn plain_customer_posts(c: &Classifier, batch_tolerance: f32) {
     let cases = [
         ("Acme support is useless, I have been waiting two weeks for an answer and nobody cares.", "negative"),
         ("They refused my refund and stopped answering emails. Never buying from Acme again.", "negative"),
@@ -71,7 +96,7 @@ fn plain_customer_posts_get_the_obvious_label_alone_and_in_a_batch() {
         assert_eq!(batch[1].label, label);
         for ((l, a), (_, b)) in alone.scores.iter().zip(&batch[1].scores) {
             assert!(
-                (a - b).abs() <= 1e-4,
+                (a - b).abs() <= batch_tolerance,
                 "{text:?} {l}: {a} alone vs {b} in a batch"
             );
         }

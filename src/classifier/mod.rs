@@ -13,10 +13,10 @@ mod tests;
 #[doc(hidden)]
 pub mod tiny;
 
-pub use config::ModelConfig;
+pub use config::{ModelConfig, Precision};
 pub use model::{Architecture, Classifier, ClassifierError, Prediction, ScoreMap};
 
-/// Loads the model a `[model]` table names, with its thread count applied.
+/// Loads the model a `[model]` table names, with its thread count and precision applied.
 pub fn load(cfg: &ModelConfig) -> Result<Classifier, ClassifierError> {
     let threads = cfg.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -24,5 +24,7 @@ pub fn load(cfg: &ModelConfig) -> Result<Classifier, ClassifierError> {
             .unwrap_or(1)
     });
     tch::set_num_threads(threads as i32);
-    Classifier::load(&cfg.path, cfg.max_length, cfg.max_batch)
+    let mut c = Classifier::load(&cfg.path, cfg.max_length, cfg.max_batch)?;
+    c.set_precision(cfg.precision);
+    Ok(c)
 }

@@ -14,6 +14,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tch::{nn, Device, Kind, Tensor};
 
+use super::Precision;
+
 /// Why a model could not be loaded or run. Each names the file at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ClassifierError {
@@ -110,6 +112,7 @@ pub struct Classifier {
     pad_id: i64,
     max_length: usize,
     max_batch: usize,
+    precision: Precision,
     id: String,
 }
 
@@ -120,6 +123,7 @@ impl std::fmt::Debug for Classifier {
             .field("arch", &self.arch)
             .field("labels", &self.labels)
             .field("max_length", &self.max_length)
+            .field("precision", &self.precision)
             .finish()
     }
 }
@@ -311,6 +315,41 @@ fn file_digest(path: &Path) -> Result<String, ClassifierError> {
     Ok(hex::encode(&hasher.finalize()[..6]))
 }
 
+/// A batch is not split for padding before it holds this many texts: tiny batches
+/// waste more on per-call overhead than padding costs.
+const MIN_SPLIT_BATCH: usize = 8;
+/// Padding allowed in a batch, as a fraction of its real tokens, before a longer
+/// text starts a new batch.
+const MAX_PADDING: f64 = 0.25;
+
+/// Cuts texts sorted by token length (ascending) into batch sizes: at most
+/// `max_batch` texts each, and a new batch starts when adding the next (longest so
+/// far) text would pad the batch by more than [`MAX_PADDING`] of its tokens. Every
+/// text is padded to its batch's longest, so this keeps a batch of short posts
+/// from paying for one long one.
+pub(crate) fn plan_batches(sorted_lengths: &[usize], max_batch: usize) -> Vec<usize> {
+    let max_batch = max_batch.max(1);
+    let mut sizes = Vec::new();
+    let (mut count, mut tokens) = (0usize, 0usize);
+    for &len in sorted_lengths {
+        let padded = (count + 1) * len;
+        let real = tokens + len;
+        let too_padded =
+            count >= MIN_SPLIT_BATCH && padded as f64 > real as f64 * (1.0 + MAX_PADDING);
+        if count == max_batch || too_padded {
+            sizes.push(count);
+            count = 0;
+            tokens = 0;
+        }
+        count += 1;
+        tokens += len;
+    }
+    if count > 0 {
+        sizes.push(count);
+    }
+    sizes
+}
+
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<String>()
         .cloned()
@@ -428,13 +467,38 @@ impl Classifier {
             pad_id,
             max_length,
             max_batch: max_batch.max(1),
+            precision: Precision::F32,
             id,
         })
     }
 
-    /// `name@hash-of-weights`, stored with every sentiment.
-    pub fn id(&self) -> &str {
-        &self.id
+    /// Switches the number format the model computes in (`auto` is resolved for this
+    /// CPU). Weights are loaded as f32; going to bf16 rounds them, and going back to
+    /// f32 keeps that rounding, so set this once, right after loading.
+    pub fn set_precision(&mut self, precision: Precision) {
+        let precision = precision.resolve();
+        if precision == self.precision {
+            return;
+        }
+        match precision {
+            Precision::Bf16 => self._vs.bfloat16(),
+            Precision::F32 | Precision::Auto => self._vs.float(),
+        }
+        self.precision = precision;
+    }
+
+    /// The number format in use (never `auto`).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// `name@hash-of-weights` (with `+bf16` when computed in bfloat16), stored with
+    /// every sentiment.
+    pub fn id(&self) -> String {
+        match self.precision {
+            Precision::F32 => self.id.clone(),
+            other => format!("{}+{other}", self.id),
+        }
     }
 
     pub fn labels(&self) -> &[String] {
@@ -455,14 +519,19 @@ impl Classifier {
     }
 
     /// Classifies texts. Texts are sorted by length and run in masked batches of at
-    /// most `max_batch`, so padding stays small and does not change any score.
+    /// most `max_batch` (see [`plan_batches`]), so padding stays small and does not
+    /// change any score.
     pub fn classify<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Prediction>, ClassifierError> {
         let refs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
         let ids = self.token_ids(&refs);
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
+        let lengths: Vec<usize> = order.iter().map(|&i| ids[i].len()).collect();
         let mut out: Vec<Option<Prediction>> = vec![None; ids.len()];
-        for chunk in order.chunks(self.max_batch) {
+        let mut rest = order.as_slice();
+        for size in plan_batches(&lengths, self.max_batch) {
+            let (chunk, tail) = rest.split_at(size);
+            rest = tail;
             let batch: Vec<&[i64]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
             let probs = self.forward(&batch)?;
             for (&i, p) in chunk.iter().zip(probs) {

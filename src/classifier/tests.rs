@@ -207,3 +207,83 @@ fn long_texts_are_truncated_to_max_length() {
     assert_eq!(ids[0].len(), 16);
     assert_eq!(c.classify(&[long_text()]).unwrap().len(), 1);
 }
+
+#[test]
+fn bf16_runs_every_architecture_close_to_f32_and_says_so_in_its_id() {
+    for arch in [Architecture::Bert, Architecture::DistilBert] {
+        let (_dir, mut c) = tiny(arch);
+        let long = long_text();
+        let texts = [SHORT, long.as_str(), "ok"];
+        let reference = c.classify(&texts).unwrap();
+        let f32_id = c.id();
+        c.set_precision(Precision::Bf16);
+        assert_eq!(c.precision(), Precision::Bf16);
+        assert_eq!(c.id(), format!("{f32_id}+bf16"));
+        let got = c.classify(&texts).unwrap();
+        for (a, b) in got.iter().zip(&reference) {
+            let sum: f32 = a.scores.iter().map(|(_, s)| s).sum();
+            assert!((sum - 1.0).abs() < 1e-3);
+            for ((_, pa), (_, pb)) in a.scores.iter().zip(&b.scores) {
+                assert!((pa - pb).abs() < 0.05, "{arch:?}: {pa} vs {pb}");
+            }
+        }
+        // Masking still holds in bf16: a text scores the same alone and in a batch.
+        let alone = c.classify(&[SHORT]).unwrap();
+        assert_close(&alone[0], &got[0], 1e-2);
+    }
+}
+
+mod batches {
+    use super::super::model::plan_batches;
+
+    fn check(lengths: &[usize], max: usize) -> Vec<usize> {
+        let sizes = plan_batches(lengths, max);
+        assert_eq!(sizes.iter().sum::<usize>(), lengths.len());
+        assert!(
+            sizes.iter().all(|&s| s >= 1 && s <= max.max(1)),
+            "{sizes:?}"
+        );
+        sizes
+    }
+
+    #[test]
+    fn equal_lengths_fill_whole_batches() {
+        assert_eq!(check(&[20; 70], 32), [32, 32, 6]);
+        assert_eq!(check(&[], 32), Vec::<usize>::new());
+        assert_eq!(check(&[5; 3], 0), [1, 1, 1]);
+    }
+
+    #[test]
+    fn a_long_tail_gets_its_own_batch_instead_of_padding_the_short_texts() {
+        let mut lengths = vec![12; 40];
+        lengths.extend([100, 110, 128]);
+        let sizes = check(&lengths, 64);
+        assert_eq!(sizes, [40, 3]);
+    }
+
+    #[test]
+    fn small_batches_are_not_split_for_padding() {
+        // Fewer than 8 texts: one batch however uneven, as per-call overhead dominates.
+        assert_eq!(check(&[3, 5, 9, 40, 128], 64), [5]);
+    }
+
+    #[test]
+    fn padding_in_every_batch_stays_bounded() {
+        let lengths: Vec<usize> = (0..500).map(|i| 8 + (i * i) % 120).collect();
+        let mut sorted = lengths.clone();
+        sorted.sort();
+        let sizes = check(&sorted, 64);
+        let mut at = 0;
+        for s in sizes {
+            let batch = &sorted[at..at + s];
+            at += s;
+            let real: usize = batch.iter().sum();
+            let padded = batch.len() * batch[batch.len() - 1];
+            // Batches of more than 8 were checked on every text they took.
+            assert!(
+                batch.len() <= 8 || padded as f64 <= real as f64 * 1.25,
+                "{batch:?}"
+            );
+        }
+    }
+}

@@ -165,7 +165,7 @@ fn ingest(
             let s = Sentiment {
                 label: p.label,
                 scores: p.scores,
-                model: classifier.id().to_string(),
+                model: classifier.id(),
             };
             (id, s)
         })

@@ -35,7 +35,12 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     };
     if args.model {
         let c = crate::classifier::load(&config.model)?;
-        println!("model {} loaded: labels {:?}", c.id(), c.labels());
+        println!(
+            "model {} loaded ({}): labels {:?}",
+            c.id(),
+            c.precision(),
+            c.labels()
+        );
     }
     println!(
         "{shown}: ok ({} brand{}, {} source{})",

@@ -19,13 +19,19 @@ pub struct Args {
     /// Alert threshold for the alert figures (default: the config's alert_threshold).
     #[arg(long)]
     pub threshold: Option<f64>,
+    /// Number format to compute in (default: the config's [model] precision).
+    #[arg(long, value_enum)]
+    pub precision: Option<crate::classifier::Precision>,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
-    let cfg = super::model_config(global, args.model.as_deref())?;
+    let mut cfg = super::model_config(global, args.model.as_deref())?;
+    if let Some(p) = args.precision {
+        cfg.precision = p;
+    }
     let threshold = args.threshold.unwrap_or(f64::from(cfg.alert_threshold));
     let text = std::fs::read_to_string(&args.data)
         .with_context(|| format!("cannot read {}", args.data.display()))?;
@@ -48,7 +54,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        print_tables(&r, classifier.id());
+        print_tables(&r, &classifier.id());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -177,7 +177,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     let classifier = tokio::task::spawn_blocking(move || crate::classifier::load(&model_cfg))
         .await
         .map_err(|e| setup("the model loader", e))??;
-    tracing::info!(model = classifier.id(), labels = ?classifier.labels(), "model loaded");
+    tracing::info!(model = %classifier.id(), labels = ?classifier.labels(), "model loaded");
 
     let store = Store::open(&config.daemon.data_dir).map_err(|source| DaemonError::Store {
         dir: config.daemon.data_dir.clone(),
@@ -189,7 +189,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         store: store.clone(),
         metrics: metrics.clone(),
         live: RwLock::new(live),
-        model_id: classifier.id().to_string(),
+        model_id: classifier.id(),
         failing: Default::default(),
     });
 
