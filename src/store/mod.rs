@@ -96,6 +96,11 @@ pub struct MentionFilter {
     pub limit: Option<usize>,
 }
 
+/// sled's page cache. sled's default (1 GiB) would let a long-running daemon's memory
+/// grow with its database; the working set (recent mentions, indexes, the outbox) fits
+/// in far less, and the OS page cache keeps older pages warm anyway.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The database in one data directory.
 #[derive(Clone)]
 pub struct Store {
@@ -145,7 +150,7 @@ impl Store {
         if fresh {
             create_stamped(path)?;
         }
-        let config = sled::Config::new().path(path);
+        let config = sled::Config::new().path(path).cache_capacity(CACHE_BYTES);
         let started = std::time::Instant::now();
         let db = loop {
             // sled may panic on some damaged files instead of returning an error.
