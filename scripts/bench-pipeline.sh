@@ -6,6 +6,7 @@
 # With SOAK_MINUTES > 0, after the burst the feed returns SOAK_POSTS_PER_POLL (default
 # 200) new posts on every poll (every 10 s) for that long; RSS is sampled every 10 s
 # into soak.csv (kept in SOAK_OUT, default the current directory) and summarised.
+# PRECISION (default auto) sets [model] precision.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 posts=${1:-2000}
@@ -21,11 +22,11 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 api=$(free_port)
-python3 - "$work" "$brands" "$port" "$api" "$PWD" <<'PY'
+python3 - "$work" "$brands" "$port" "$api" "$PWD" "${PRECISION:-auto}" <<'PY'
 import sys
-work, brands, port, api, root = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+work, brands, port, api, root, precision = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 cfg = [f'[daemon]\ndata_dir = "{work}/data"\napi_bind = "127.0.0.1:{api}"\npoll_interval = "10s"\n',
-       f'[model]\npath = "{root}/models/sentiment"\n[email]\ntransport = "file"\n']
+       f'[model]\npath = "{root}/models/sentiment"\nprecision = "{precision}"\n[email]\ntransport = "file"\n']
 for i in range(brands):
     cfg.append(f'[[brand]]\nname = "Brand{i}"\nquery = \'"brand{i}" OR #brand{i}\'\nalert_to = ["team{i}@example.com"]\n')
 cfg.append(f'[[source]]\nkind = "rss"\nurl = "http://127.0.0.1:{port}/feed.xml"\nevery = "10s"\n')
