@@ -108,6 +108,8 @@ fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--test" || a == "--list") {
         return Ok(());
     }
+    // As the overhear binary does at start, so the classifier runs as in the daemon.
+    overhear::classifier::limit_kernel_cache();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let model = root.join(env("OVERHEAR_BENCH_MODEL", "models/sentiment"));
     let data = root.join(env(
@@ -129,6 +131,9 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     tch::set_num_threads(threads);
+    // The peak is taken before and after the classifier runs, and the higher one kept:
+    // on a shared machine one of the two can land in someone else's burst.
+    let peak_before = matmul_peak(tch::Kind::Float);
     let rows = parse_tsv(&std::fs::read_to_string(&data)?).map_err(anyhow::Error::msg)?;
     let texts: Vec<String> = rows.into_iter().take(limit).map(|r| r.text).collect();
     let mut results = serde_json::Map::new();
@@ -167,7 +172,7 @@ fn main() -> anyhow::Result<()> {
         })
         .sum::<f64>()
         / lengths.len().max(1) as f64;
-    let peak = matmul_peak(tch::Kind::Float);
+    let peak = matmul_peak(tch::Kind::Float).max(peak_before);
     let peak_bf16 = matmul_peak(tch::Kind::BFloat16);
     let limit_rate = peak * 1e9 / (2.0 * per_text);
     println!(

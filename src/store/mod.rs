@@ -96,10 +96,12 @@ pub struct MentionFilter {
     pub limit: Option<usize>,
 }
 
-/// sled's page cache. sled's default (1 GiB) would let a long-running daemon's memory
-/// grow with its database; the working set (recent mentions, indexes, the outbox) fits
-/// in far less, and the OS page cache keeps older pages warm anyway.
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// sled's page cache. sled counts it in on-disk bytes and its pages take several times
+/// that in memory, so its default (1 GiB) would let a long-running daemon's memory grow
+/// with its database. The working set (recent mentions, indexes, the outbox) fits in
+/// far less, and the OS page cache keeps older pages warm anyway. (sled's page table
+/// still grows with the number of pages: `overhear db retention` bounds that.)
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The database in one data directory.
 #[derive(Clone)]
