@@ -100,6 +100,18 @@ pub fn limit_malloc_arenas() {
     }
 }
 
+/// Hands memory that was freed back to the OS (glibc's `malloc_trim`). glibc returns
+/// only the top of its heap by itself; tensors of every size freed in the middle of
+/// it stay resident, and a daemon under a steady stream of posts grew by about 5 MB a
+/// minute that way (one trim gave back 120 MB of 496). Takes a few milliseconds.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own free lists; any thread may call it.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 //! batches grow while the model is busy; when idle a lone post waits only
 //! `batch_wait`.
 
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,8 +21,15 @@ pub struct Job<T> {
 
 type Reply = tokio::sync::oneshot::Sender<Vec<Result<Prediction, String>>>;
 
+/// After this long without a batch, the model thread returns freed memory to the OS.
+const TRIM_WHEN_IDLE: Duration = Duration::from_secs(1);
+/// Under a load that never pauses, it does so at least this often.
+const TRIM_AT_LEAST_EVERY: Duration = Duration::from_secs(30);
+
 /// The model on a dedicated thread of its own (libtorch tensors may move between
-/// threads but not be shared), fed whole batches.
+/// threads but not be shared), fed whole batches. Between bursts it hands the memory
+/// the batches' tensors freed back to the OS ([`crate::util::release_free_memory`]),
+/// so the daemon's resident memory does not creep up under a steady stream.
 struct ModelThread {
     tx: std::sync::mpsc::Sender<(Vec<String>, Reply)>,
 }
@@ -32,8 +40,24 @@ impl ModelThread {
         std::thread::Builder::new()
             .name("classifier".into())
             .spawn(move || {
-                while let Ok((texts, reply)) = rx.recv() {
-                    let _ = reply.send(classify_resilient(&classifier, &texts));
+                let mut worked_since_trim = false;
+                let mut last_trim = Instant::now();
+                loop {
+                    match rx.recv_timeout(TRIM_WHEN_IDLE) {
+                        Ok((texts, reply)) => {
+                            let _ = reply.send(classify_resilient(&classifier, &texts));
+                            worked_since_trim = true;
+                            if last_trim.elapsed() < TRIM_AT_LEAST_EVERY {
+                                continue;
+                            }
+                        }
+                        Err(RecvTimeoutError::Timeout) if worked_since_trim => {}
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                    crate::util::release_free_memory();
+                    worked_since_trim = false;
+                    last_trim = Instant::now();
                 }
             })?;
         Ok(ModelThread { tx })
