@@ -16,20 +16,24 @@ pub mod tiny;
 pub use config::{ModelConfig, Precision};
 pub use model::{Architecture, Classifier, ClassifierError, Prediction, ScoreMap};
 
-/// How many compiled kernels oneDNN may keep (see [`limit_kernel_cache`]).
+/// How many compiled kernels each of libtorch's two kernel caches may keep (see
+/// [`limit_kernel_cache`]).
 pub const KERNEL_CACHE_CAPACITY: &str = "64";
 
-/// Caps oneDNN's primitive cache unless the environment already sets
-/// `ONEDNN_PRIMITIVE_CACHE_CAPACITY`. libtorch runs bf16 matrix products through oneDNN,
-/// which compiles and keeps a kernel (with its own copy of the reordered weights) for
-/// every input shape it meets, up to 1,024 of them; posts of every length in batches of
-/// every size meet hundreds, and the daemon's memory grew from 200 MB to over 600 MB.
-/// 64 keeps the shapes of a steady stream warm. Call at process start, before any other
-/// thread exists and before the first tensor operation.
+/// Caps libtorch's two caches of compiled CPU kernels, unless the environment already
+/// sets them: oneDNN's primitive cache (`ONEDNN_PRIMITIVE_CACHE_CAPACITY`) and ideep's
+/// computation cache in front of it (`LRU_CACHE_CAPACITY`). bf16 matrix products run
+/// through them, and they keep a kernel (with its own copy of reordered weights) for
+/// every input shape met, up to 1,024 each; posts of every length in batches of every
+/// size meet hundreds, and the daemon's memory grew from 200 MB to over 600 MB (a
+/// heap profile put 86 MB of three minutes' growth in ideep's cache). 64 keeps the
+/// shapes of a steady stream warm. Call at process start, before any other thread
+/// exists and before the first tensor operation.
 pub fn limit_kernel_cache() {
-    const VAR: &str = "ONEDNN_PRIMITIVE_CACHE_CAPACITY";
-    if std::env::var_os(VAR).is_none() {
-        std::env::set_var(VAR, KERNEL_CACHE_CAPACITY);
+    for var in ["ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY"] {
+        if std::env::var_os(var).is_none() {
+            std::env::set_var(var, KERNEL_CACHE_CAPACITY);
+        }
     }
 }
 
