@@ -86,7 +86,7 @@ impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
             path: PathBuf::from("models/sentiment"),
-            alert_threshold: 0.80,
+            alert_threshold: 0.70,
             max_length: 128,
             max_batch: 32,
             batch_wait: Duration::from_millis(5),
