@@ -150,7 +150,6 @@ def main():
     ap.add_argument("--bf16", type=int, default=0,
                     help="1: mixed precision (torch.autocast bfloat16 on CPU; fp32 master weights). "
                          "About 2x faster where the CPU has AVX512-BF16")
-    ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--soft-labels", type=float, default=0.0,
                     help="TAU > 0: rows with a mean human rating (score) train on a soft target, "
                          "P(neg) = sigmoid((-0.5 - score)/TAU), P(pos) = sigmoid((score - 0.5)/TAU), "
@@ -198,7 +197,7 @@ def main():
         sched = get_linear_schedule_with_warmup(opt, args.warmup_steps, total)
     else:
         sched = get_linear_schedule_with_warmup(opt, int(args.warmup * total), total)
-    ce = torch.nn.CrossEntropyLoss(reduction="none", label_smoothing=args.label_smoothing)
+    ce = torch.nn.CrossEntropyLoss(reduction="none")
 
     history = []
     best = None
