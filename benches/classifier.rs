@@ -5,7 +5,8 @@
 //! ratios). Settings from the environment:
 //!
 //! - `OVERHEAR_BENCH_MODEL` (default `models/sentiment`)
-//! - `OVERHEAR_BENCH_DATA` (default `../shared/data/sentiment/dev.tsv`)
+//! - `OVERHEAR_BENCH_DATA`: the labelled sentiment dev.tsv (no default: the data is not
+//!   in the repository; models/train/README.md says where it comes from). Unset: skipped.
 //! - `OVERHEAR_BENCH_THREADS` (default 2), `OVERHEAR_BENCH_TEXTS` (default 1000)
 //! - `OVERHEAR_BENCH_PRECISIONS` (default `f32,bf16`): each is measured in turn
 //! - `OVERHEAR_BENCH_OUT`: also write the figures there as JSON
@@ -114,10 +115,13 @@ fn main() -> anyhow::Result<()> {
     overhear::classifier::limit_kernel_cache();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let model = root.join(env("OVERHEAR_BENCH_MODEL", "models/sentiment"));
-    let data = root.join(env(
-        "OVERHEAR_BENCH_DATA",
-        "../shared/data/sentiment/dev.tsv",
-    ));
+    let Some(data) = std::env::var_os("OVERHEAR_BENCH_DATA").map(|d| root.join(d)) else {
+        eprintln!(
+            "classifier bench skipped: set OVERHEAR_BENCH_DATA to a labelled sentiment TSV \
+             (id, source, label, score, text: dev.tsv; models/train/README.md says where it comes from)"
+        );
+        return Ok(());
+    };
     let threads: i32 = env("OVERHEAR_BENCH_THREADS", "2").parse()?;
     let limit: usize = if benching {
         env("OVERHEAR_BENCH_TEXTS", "1000").parse()?

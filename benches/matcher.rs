@@ -1,11 +1,10 @@
 //! Matching throughput for 10, 1,000 and 10,000 brands over real posts (the texts of
-//! shared/data/sentiment/dev.tsv, with brand names injected into every 10th one),
+//! the labelled sentiment dev.tsv, with brand names injected into every 10th one),
 //! side by side with the naive approach: one case-insensitive whole-word regex per
 //! brand, tried on every post.
 //!
-//! `cargo bench --bench matcher`. The corpus is `$OVERHEAR_SHARED/data/sentiment/dev.tsv`
-//! (`OVERHEAR_SHARED` defaults to `../shared` next to the crate, then `/work/shared`);
-//! without it the benchmark says so and measures nothing.
+//! `OVERHEAR_BENCH_DATA=path/to/dev.tsv cargo bench --bench matcher`. Without the
+//! corpus the benchmark says how to get it and measures nothing (the build never fails).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,25 +18,19 @@ use regex::Regex;
 const SIZES: [usize; 3] = [10, 1_000, 10_000];
 
 fn corpus_path() -> Option<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let shared = std::env::var_os("OVERHEAR_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../shared"));
-    let shared = if shared.is_relative() {
-        manifest.join(shared)
+    let path = PathBuf::from(std::env::var_os("OVERHEAR_BENCH_DATA")?);
+    Some(if path.is_relative() {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
     } else {
-        shared
-    };
-    [shared, PathBuf::from("/work/shared")]
-        .into_iter()
-        .map(|s| s.join("data/sentiment/dev.tsv"))
-        .find(|p| p.is_file())
+        path
+    })
 }
 
 fn texts() -> Option<Vec<String>> {
-    let Some(path) = corpus_path() else {
+    let Some(path) = corpus_path().filter(|p| p.is_file()) else {
         eprintln!(
-            "benches/matcher: data/sentiment/dev.tsv not found under $OVERHEAR_SHARED, ../shared or /work/shared: skipping"
+            "benches/matcher: skipping: set OVERHEAR_BENCH_DATA to a labelled sentiment TSV \
+             (id, source, label, score, text: dev.tsv; models/train/README.md says where it comes from)"
         );
         return None;
     };

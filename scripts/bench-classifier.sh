@@ -2,13 +2,21 @@
 # Classifier throughput and latency: overhear (Rust, rust-bert) against the Python
 # transformers pipeline, same machine, same run, same weights, same texts, same
 # threads. Usage: scripts/bench-classifier.sh [THREADS] [TEXTS]
+# Needs the labelled sentiment dev.tsv: OVERHEAR_BENCH_DATA=path/to/dev.tsv (it is not in
+# the repository; models/train/README.md says where it comes from).
 # Creates .venv-bench (torch==2.4.0 + transformers, about 2.8 GB) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}
 texts=${2:-1000}
 model=${OVERHEAR_BENCH_MODEL:-models/sentiment}
-data=${OVERHEAR_BENCH_DATA:-../shared/data/sentiment/dev.tsv}
+data=${OVERHEAR_BENCH_DATA:-}
+if [ -z "$data" ] || [ ! -f "$data" ]; then
+  echo "bench-classifier: set OVERHEAR_BENCH_DATA to the labelled sentiment dev.tsv (id, source, label, score, text);" >&2
+  echo "  models/train/README.md says where the data comes from. Skipping." >&2
+  exit 0
+fi
+data=$(realpath "$data")
 venv=.venv-bench
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"

@@ -6,7 +6,9 @@
 # With SOAK_MINUTES > 0, after the burst the feed returns SOAK_POSTS_PER_POLL (default
 # 200) new posts on every poll (every 10 s) for that long; RSS is sampled every 10 s
 # into soak.csv (kept in SOAK_OUT, default the current directory) and summarised.
-# PRECISION (default auto) sets [model] precision.
+# PRECISION (default auto) sets [model] precision. The posts' texts come from the labelled
+# sentiment dev.tsv: OVERHEAR_BENCH_DATA=path/to/dev.tsv (not in the repository;
+# models/train/README.md says where it comes from).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 posts=${1:-2000}
@@ -14,6 +16,13 @@ brands=${2:-1000}
 soak=${3:-0}
 per_poll=${4:-200}
 soak_out=${SOAK_OUT:-$PWD}
+data=${OVERHEAR_BENCH_DATA:-}
+if [ -z "$data" ] || [ ! -f "$data" ]; then
+  echo "bench-pipeline: set OVERHEAR_BENCH_DATA to the labelled sentiment dev.tsv (id, source, label, score, text);" >&2
+  echo "  models/train/README.md says where the data comes from. Skipping." >&2
+  exit 0
+fi
+data=$(realpath "$data")
 scripts/libtorch.sh >/dev/null
 cargo build --release --quiet
 bin=$PWD/target/release/overhear
@@ -33,7 +42,7 @@ cfg.append(f'[[source]]\nkind = "rss"\nurl = "http://127.0.0.1:{port}/feed.xml"\
 open(f"{work}/overhear.toml", "w").write("".join(cfg))
 PY
 echo idle >"$work/mode"
-python3 scripts/bench/feed_server.py "$work" "$port" "$brands" "$posts" "$per_poll" &
+python3 scripts/bench/feed_server.py "$work" "$port" "$brands" "$posts" "$per_poll" "$data" &
 OVERHEAR_LOG=warn "$bin" run --config "$work/overhear.toml" 2>"$work/daemon.log" &
 pid=$!
 for _ in $(seq 1 600); do curl -fs "127.0.0.1:$api/healthz" >/dev/null 2>&1 && break; sleep 0.2; done

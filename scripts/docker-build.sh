@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the Dockerfile with podman on a machine that has no Docker engine and no
-# container registry (CI; see ../shared/DOCKER.md), as root on Debian bookworm:
+# container registry (CI), as root on Debian bookworm:
 #
 #   scripts/docker-build.sh            # idempotent; the image is tagged `overhear`
 #

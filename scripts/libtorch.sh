@@ -5,7 +5,9 @@
 #   scripts/libtorch.sh          # idempotent; prints the LIBTORCH folder
 #
 # Result: .libtorch/cpu/{include,lib} (a folder of links into the wheel), which
-# .cargo/config.toml points LIBTORCH at. See ../shared/LIBTORCH.md for the why.
+# .cargo/config.toml points LIBTORCH at. Why: tch 0.17 wants libtorch 2.4.0, and its own
+# download (from pytorch.org) is not reachable here; the CPU wheel on PyPI carries the same
+# library, headers included.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="$root/.libtorch"

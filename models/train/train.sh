@@ -3,7 +3,8 @@
 #
 #   models/train/train.sh
 #
-# Env overrides: DATA_DIR (default /work/shared/data/sentiment; needs train.tsv + dev.tsv),
+# Env: DATA_DIR (required: the folder with train.tsv + dev.tsv; models/train/README.md says
+# where that data comes from),
 # VENV (default <repo>/.venv-train, git-ignored), WORK (default a fresh mktemp dir for checkpoints),
 # THREADS (default 1: the shipped weights were trained with one thread; another count changes the
 # floating-point sums, and so the last bits of the weights).
@@ -15,7 +16,12 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-DATA_DIR="${DATA_DIR:-$REPO/../shared/data/sentiment}"
+DATA_DIR="${DATA_DIR:-}"
+if [ -z "$DATA_DIR" ] || [ ! -f "$DATA_DIR/train.tsv" ] || [ ! -f "$DATA_DIR/dev.tsv" ]; then
+  echo "train.sh: set DATA_DIR to the folder holding train.tsv and dev.tsv" >&2
+  echo "  (labelled sentiment data; see models/train/README.md for where it comes from)" >&2
+  exit 2
+fi
 VENV="${VENV:-$REPO/.venv-train}"
 WORK="${WORK:-$(mktemp -d /tmp/overhear-sentiment-XXXXXX)}"
 THREADS="${THREADS:-1}"

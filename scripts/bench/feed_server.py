@@ -1,6 +1,6 @@
 """Loopback RSS feed for scripts/bench-pipeline.sh.
 
-    python3 feed_server.py WORKDIR PORT BRANDS BURST STREAM
+    python3 feed_server.py WORKDIR PORT BRANDS BURST STREAM DEV_TSV
 
 What /feed.xml returns depends on WORKDIR/mode (re-read on every request):
   idle    an empty feed
@@ -15,9 +15,8 @@ import random
 import sys
 from xml.sax.saxutils import escape
 
-work, port, brands, burst, stream = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-here = os.path.dirname(os.path.abspath(__file__))
-with open(os.path.join(here, "../../../shared/data/sentiment/dev.tsv"), newline="", encoding="utf-8") as f:
+work, port, brands, burst, stream, data = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+with open(data, newline="", encoding="utf-8") as f:
     texts = [r["text"] for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
 rng = random.Random(1)
 next_stream = 0

@@ -12,20 +12,13 @@ use overhear::sources::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-/// `shared/` : $OVERHEAR_SHARED, else next to the repository, else /work/shared.
-pub fn shared_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("OVERHEAR_SHARED") {
-        return PathBuf::from(d);
-    }
-    let next_to = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if next_to.join("fixtures/feeds").is_dir() {
-        return next_to;
-    }
-    PathBuf::from("/work/shared")
+/// The recorded feed responses, inside the repository (see its SOURCES.md).
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds")
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
-    let p = shared_dir().join("fixtures/feeds").join(name);
+    let p = fixtures_dir().join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
 }
 
