@@ -6,17 +6,9 @@ use std::process::{Command, Stdio};
 use chrono::Utc;
 use overhear::matcher::{validate_query, BrandConfig, Matcher, MatcherError};
 use overhear::post::{Field, Post};
-use toml::Spanned;
 
 fn brand(name: &str, query: &str) -> BrandConfig {
-    BrandConfig {
-        name: name.into(),
-        query: Some(Spanned::new(0..query.len(), query.to_string())),
-        queries: Default::default(),
-        search_terms: Vec::new(),
-        alert_to: Vec::new(),
-        alert_threshold: None,
-    }
+    BrandConfig::from_query(name, query)
 }
 
 fn post(title: Option<&str>, text: &str) -> Post {

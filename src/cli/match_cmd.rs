@@ -34,14 +34,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
                 eprintln!("  {pad}^");
                 return Ok(ExitCode::from(2));
             }
-            BrandConfig {
-                name: "query".into(),
-                query: Some(toml::Spanned::new(0..q.len(), q.clone())),
-                queries: Default::default(),
-                search_terms: Vec::new(),
-                alert_to: Vec::new(),
-                alert_threshold: None,
-            }
+            BrandConfig::from_query("query", q)
         }
         (None, Some(name)) => {
             let config = match global.load_config() {

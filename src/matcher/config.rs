@@ -31,6 +31,18 @@ pub struct BrandConfig {
 }
 
 impl BrandConfig {
+    /// A brand with one query and nothing else set (as `overhear match` tries it).
+    pub fn from_query(name: &str, query: &str) -> BrandConfig {
+        BrandConfig {
+            name: name.into(),
+            query: Some(Spanned::new(0..query.len(), query.to_string())),
+            queries: BTreeMap::new(),
+            search_terms: Vec::new(),
+            alert_to: Vec::new(),
+            alert_threshold: None,
+        }
+    }
+
     /// Every query of the brand with its name (`"default"` for `query`).
     pub fn all_queries(&self) -> Vec<(&str, &Spanned<String>)> {
         let mut out: Vec<(&str, &Spanned<String>)> = Vec::new();

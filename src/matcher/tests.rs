@@ -4,16 +4,10 @@ use chrono::Utc;
 use toml::Spanned;
 
 use super::*;
+use crate::post::Post;
 
 pub(crate) fn brand(name: &str, query: &str) -> BrandConfig {
-    BrandConfig {
-        name: name.into(),
-        query: Some(Spanned::new(0..query.len(), query.to_string())),
-        queries: Default::default(),
-        search_terms: Vec::new(),
-        alert_to: Vec::new(),
-        alert_threshold: None,
-    }
+    BrandConfig::from_query(name, query)
 }
 
 pub(crate) fn post(text: &str) -> Post {

@@ -16,42 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Bucket, MentionFilter, StatsRow, Store, StoreError, StoredMention};
 
-/// Query parameters of `/api/mentions`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ListQuery {
-    pub brand: Option<String>,
-    pub sentiment: Option<String>,
-    pub source: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub limit: Option<usize>,
-}
-
-impl From<&MentionFilter> for ListQuery {
-    fn from(f: &MentionFilter) -> Self {
-        ListQuery {
-            brand: f.brand.clone(),
-            sentiment: f.sentiment.clone(),
-            source: f.source.clone(),
-            since: f.since,
-            until: f.until,
-            limit: f.limit,
-        }
-    }
-}
-
-impl From<ListQuery> for MentionFilter {
-    fn from(q: ListQuery) -> Self {
-        MentionFilter {
-            brand: q.brand.filter(|s| !s.is_empty()),
-            sentiment: q.sentiment.filter(|s| !s.is_empty()),
-            source: q.source.filter(|s| !s.is_empty()),
-            since: q.since,
-            until: q.until,
-            limit: q.limit,
-        }
-    }
-}
+/// Query parameters of `/api/mentions`: the [`MentionFilter`]'s fields by name (the
+/// client sends the filter as it is). An empty value filters nothing.
+pub type ListQuery = MentionFilter;
 
 /// Query parameters of `/api/stats`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -97,8 +64,18 @@ async fn list(
     State(store): State<Store>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<StoredMention>>, ApiError> {
-    let f = MentionFilter::from(q);
+    let f = non_empty(q);
     Ok(Json(blocking(move || store.list_stored(&f)).await?))
+}
+
+/// `?brand=&sentiment=&source=`, sent empty, filter nothing.
+fn non_empty(q: ListQuery) -> MentionFilter {
+    MentionFilter {
+        brand: q.brand.filter(|s| !s.is_empty()),
+        sentiment: q.sentiment.filter(|s| !s.is_empty()),
+        source: q.source.filter(|s| !s.is_empty()),
+        ..q
+    }
 }
 
 async fn show(State(store): State<Store>, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::api::{ListQuery, StatsQuery};
+use super::api::StatsQuery;
 use super::{Bucket, MentionFilter, StatsRow, Store, StoreError, StoredMention};
 
 /// How long the CLI waits for the daemon's API before opening the database itself.
@@ -126,9 +126,7 @@ impl Reader {
     pub fn list(&self, f: &MentionFilter) -> Result<Vec<StoredMention>, ClientError> {
         match self {
             Reader::Direct(s) => Ok(s.list_stored(f)?),
-            Reader::Api { .. } => Ok(self
-                .get_json("/api/mentions", &ListQuery::from(f))?
-                .unwrap_or_default()),
+            Reader::Api { .. } => Ok(self.get_json("/api/mentions", f)?.unwrap_or_default()),
         }
     }
 

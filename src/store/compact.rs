@@ -2,7 +2,7 @@
 //!
 //! sled 0.34 reclaims space only lazily; copying every tree into a new database
 //! (sled's export/import) gives back what deletions and rewrites left behind.
-//! The swap is two renames; [`recover`] finishes or undoes one cut short by a crash.
+//! The swap is two renames; `recover` finishes or undoes one cut short by a crash.
 
 use std::path::Path;
 

@@ -4,6 +4,9 @@
 //! daemon holds it and the CLI reads through the daemon's API ([`api_router`],
 //! [`client::Reader`]) or opens the database itself when no daemon runs.
 //!
+//! The store keeps what the stages hand it and answers queries; it never matches,
+//! classifies or sends anything, and no module outside `store` opens sled itself.
+//!
 //! # Layout (schema version [`SCHEMA_VERSION`])
 //!
 //! All times are UTC milliseconds encoded as 8 big-endian bytes with the sign bit
@@ -13,7 +16,7 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `meta` | `schema_version` | the version, decimal ASCII |
-//! | `mentions` | id | JSON [`mentions::Record`] (the [`Mention`] + aliases + alert state) |
+//! | `mentions` | id | JSON [`mentions::Record`] (the [`Mention`](crate::post::Mention) + aliases + alert state) |
 //! | `ids` | `p:{post id}` or `u:{canonical url}` | id (the dedup aliases) |
 //! | `idx_time` | ts(created_at) ++ id | `label \0 source` |
 //! | `idx_brand` | brand ++ `\0` ++ ts(created_at) ++ id | `label \0 source` |
