@@ -1,6 +1,9 @@
 //! What every stage passes on: a [`Post`] from a source, the [`BrandMatch`]es the
 //! matcher found in it, the [`Sentiment`] the classifier gave it, and the
 //! [`Mention`] the store keeps.
+//!
+//! Data only, depended on by every stage: it imports none of them, and a field's
+//! serialised form stays readable by mentions already stored.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

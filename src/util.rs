@@ -1,5 +1,7 @@
 //! Small helpers shared by several components: durations in config files, secrets,
-//! process-wide memory settings.
+//! the settings' validation [`Problem`], process-wide memory settings.
+//!
+//! Depends on no component of overhear, and never logs a secret's value.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -82,6 +84,26 @@ impl SecretRef {
             };
         }
         Ok(None)
+    }
+}
+
+/// A validation problem in a component's settings, located by the dotted key it
+/// concerns (`brand[1].query`) and, optionally, a byte offset inside that key's value.
+/// Components report these; `crate::config` turns them into file:line:column errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub offset_in_value: Option<usize>,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            key: key.into(),
+            offset_in_value: None,
+            message: message.into(),
+        }
     }
 }
 

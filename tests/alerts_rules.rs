@@ -7,9 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use overhear::alerts::{
-    build_transport, tally, Alerter, Clock, Delivery, Payload, Sender, Tally, TestClock,
-};
+use overhear::alerts::{tally, Alerter, Clock, Delivery, Payload, Sender, Tally, TestClock};
 use overhear::config::Config;
 use overhear::store::Store;
 use support::*;
@@ -48,20 +46,8 @@ fn rig(alerts_toml: &str, to: &[&str], start: chrono::DateTime<chrono::Utc>) -> 
     let mail = dir.path().join("mail");
     let store = Store::open(&dir.path().join("data")).unwrap();
     let clock = Arc::new(TestClock::new(start));
-    let alerter = Arc::new(Alerter::new(
-        &alerts_config(alerts_toml),
-        &[brand("Acme", to)],
-        0.8,
-    ));
-    let email = file_email(&mail);
-    let transport = build_transport(&email, &mail).unwrap();
-    let sender = Sender::new(
-        store.clone(),
-        alerter.clone(),
-        transport,
-        email.from.parse().unwrap(),
-        clock.clone(),
-    );
+    let alerter = acme_alerter(alerts_toml, to);
+    let sender = sender_for(&store, &alerter, &file_email(&mail), &mail, clock.clone());
     Rig {
         _dir: dir,
         mail,
@@ -226,8 +212,7 @@ async fn batch_window_collects_mentions_into_one_email() {
 
 #[test]
 fn routes_send_a_source_to_its_own_recipients() {
-    let cfg = alerts_config("[[route]]\nsource = \"hackernews\"\nto = [\"hn@acme.test\"]\n[[route]]\nsource = \"reddit\"\nto = [\"r@acme.test\"]");
-    let a = Alerter::new(&cfg, &[brand("Acme", &["support@acme.test"])], 0.8);
+    let a = acme_alerter("[[route]]\nsource = \"hackernews\"\nto = [\"hn@acme.test\"]\n[[route]]\nsource = \"reddit\"\nto = [\"r@acme.test\"]", &["support@acme.test"]);
     let items = a.evaluate(&mention("1", 0.9), t(2026, 11, 23, 12, 0));
     assert_eq!(
         items.iter().map(|i| i.to.as_str()).collect::<Vec<_>>(),
@@ -267,10 +252,9 @@ fn brand_threshold_labels_and_mode_off() {
 
 #[test]
 fn spike_and_source_health() {
-    let a = Alerter::new(
-        &alerts_config("spike_factor = 3.0\nspike_min_count = 5\nsource_failing_after = \"30m\""),
-        &[brand("Acme", &["support@acme.test"])],
-        0.8,
+    let a = acme_alerter(
+        "spike_factor = 3.0\nspike_min_count = 5\nsource_failing_after = \"30m\"",
+        &["support@acme.test"],
     );
     let now = t(2026, 11, 23, 12, 0);
     assert!(
@@ -391,18 +375,12 @@ async fn run_sender_delivers_when_woken_and_stops_on_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let mail = dir.path().join("mail");
     let store = Store::open(&dir.path().join("data")).unwrap();
-    let alerter = Arc::new(Alerter::new(
-        &alerts_config("sender_poll = \"1h\""),
-        &[brand("Acme", &["support@acme.test"])],
-        0.8,
-    ));
-    let email = file_email(&mail);
-    let transport = build_transport(&email, &mail).unwrap();
-    let sender = Sender::new(
-        store.clone(),
-        alerter.clone(),
-        transport,
-        email.from.parse().unwrap(),
+    let alerter = acme_alerter("sender_poll = \"1h\"", &["support@acme.test"]);
+    let sender = sender_for(
+        &store,
+        &alerter,
+        &file_email(&mail),
+        &mail,
         Arc::new(SystemClock),
     );
     let wake = sender.waker();

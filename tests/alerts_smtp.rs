@@ -8,68 +8,33 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use overhear::alerts::{
-    build_transport, Alerter, AlertsConfig, Clock, OutboxState, Sender, TestClock,
-};
+use overhear::alerts::{build_transport, Clock, OutboxState, TestClock};
 use overhear::store::Store;
 use support::*;
 
 const PW: &str = "s3cret";
 
-fn password_file(dir: &Path, pw: &str) -> std::path::PathBuf {
-    let p = dir.join("smtp-password");
-    std::fs::write(&p, format!("{pw}\n")).unwrap();
-    p
-}
-
-fn sender(
-    store: &Store,
-    alerter: &Arc<Alerter>,
-    port: u16,
-    pw_file: &Path,
-    clock: &Arc<TestClock>,
-) -> Sender {
-    let email = smtp_email(port, pw_file);
-    let transport = build_transport(&email, Path::new("unused")).unwrap();
-    Sender::new(
-        store.clone(),
-        alerter.clone(),
-        transport,
-        email.from.parse().unwrap(),
-        clock.clone(),
-    )
-}
-
-fn alerter(to: &[&str]) -> Arc<Alerter> {
-    Arc::new(Alerter::new(
-        &AlertsConfig::default(),
-        &[brand("Acme", to)],
-        0.8,
-    ))
-}
-
 #[tokio::test]
 async fn one_negative_mention_sends_one_email_per_recipient() {
     let server = SmtpServer::start(free_port(), PW, &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
-    let alerter = alerter(&["support@acme.test", "Community <community@acme.test>"]);
-    let s = sender(
-        &store,
-        &alerter,
+    let rig = SmtpRig::new(
+        "",
+        &["support@acme.test", "Community <community@acme.test>"],
         server.port,
-        &password_file(dir.path(), PW),
-        &clock,
+        PW,
     );
+    let s = &rig.sender;
 
     // below the threshold: nothing
-    assert!(alerter.evaluate(&mention("1", 0.5), clock.now()).is_empty());
-    let items = alerter.evaluate(&mention("2", 0.95), clock.now());
+    assert!(rig
+        .alerter
+        .evaluate(&mention("1", 0.5), rig.clock.now())
+        .is_empty());
+    let items = rig.alerter.evaluate(&mention("2", 0.95), rig.clock.now());
     assert_eq!(items.len(), 2);
-    assert_eq!(store.enqueue(&items).unwrap(), 2);
+    assert_eq!(rig.store.enqueue(&items).unwrap(), 2);
     assert_eq!(
-        store.enqueue(&items).unwrap(),
+        rig.store.enqueue(&items).unwrap(),
         0,
         "queuing the same alert twice is a no-op"
     );
@@ -130,26 +95,17 @@ async fn one_negative_mention_sends_one_email_per_recipient() {
     let again = s.deliver_due().await.unwrap();
     assert!(again.sent.is_empty());
     assert_eq!(server.messages().len(), 2);
-    assert_eq!(store.outbox_depth().unwrap().sent, 2);
+    assert_eq!(rig.store.outbox_depth().unwrap().sent, 2);
 }
 
 #[tokio::test]
 async fn smtp_outage_then_recovery_delivers_every_alert_once() {
     let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
-    let alerter = alerter(&["support@acme.test"]);
-    let s = sender(
-        &store,
-        &alerter,
-        port,
-        &password_file(dir.path(), PW),
-        &clock,
-    );
+    let rig = SmtpRig::new("", &["support@acme.test"], port, PW);
+    let s = &rig.sender;
     for id in ["1", "2", "3"] {
-        store
-            .enqueue(&alerter.evaluate(&mention(id, 0.9), clock.now()))
+        rig.store
+            .enqueue(&rig.alerter.evaluate(&mention(id, 0.9), rig.clock.now()))
             .unwrap();
     }
     // server down: everything is retried with backoff (30s, then 60s)
@@ -159,22 +115,22 @@ async fn smtp_outage_then_recovery_delivers_every_alert_once() {
         s.deliver_due().await.unwrap().retried.is_empty(),
         "not due again before the backoff"
     );
-    clock.advance(Duration::from_secs(30));
+    rig.clock.advance(Duration::from_secs(30));
     assert_eq!(s.deliver_due().await.unwrap().retried.len(), 3);
-    let e = store.pending().unwrap();
+    let e = rig.store.pending().unwrap();
     assert!(
         e.iter().all(|e| e.attempts == 2 && e.last_error.is_some()),
         "{e:?}"
     );
     assert!(e
         .iter()
-        .all(|e| e.next_attempt == clock.now() + chrono::Duration::seconds(60)));
+        .all(|e| e.next_attempt == rig.clock.now() + chrono::Duration::seconds(60)));
 
     let server = SmtpServer::start(port, PW, &[]);
-    clock.advance(Duration::from_secs(60));
+    rig.clock.advance(Duration::from_secs(60));
     let r = s.deliver_due().await.unwrap();
     assert_eq!(r.sent.len(), 3, "{r:?}");
-    clock.advance(Duration::from_secs(3600));
+    rig.clock.advance(Duration::from_secs(3600));
     s.deliver_due().await.unwrap();
     let mut ids: Vec<String> = server
         .messages()
@@ -190,36 +146,26 @@ async fn smtp_outage_then_recovery_delivers_every_alert_once() {
 #[tokio::test]
 async fn alerts_fail_after_give_up_time() {
     let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
-    let cfg: AlertsConfig =
-        alerts_config("give_up_after = \"10m\"\nretry_initial = \"1m\"\nretry_max = \"4m\"");
-    let alerter = Arc::new(Alerter::new(
-        &cfg,
-        &[brand("Acme", &["support@acme.test"])],
-        0.8,
-    ));
-    let s = sender(
-        &store,
-        &alerter,
+    let rig = SmtpRig::new(
+        "give_up_after = \"10m\"\nretry_initial = \"1m\"\nretry_max = \"4m\"",
+        &["support@acme.test"],
         port,
-        &password_file(dir.path(), PW),
-        &clock,
+        PW,
     );
-    store
-        .enqueue(&alerter.evaluate(&mention("1", 0.9), clock.now()))
+    let s = &rig.sender;
+    rig.store
+        .enqueue(&rig.alerter.evaluate(&mention("1", 0.9), rig.clock.now()))
         .unwrap();
     let mut failed = Vec::new();
     for _ in 0..20 {
         let r = s.deliver_due().await.unwrap();
         failed.extend(r.failed);
-        clock.advance(Duration::from_secs(60));
+        rig.clock.advance(Duration::from_secs(60));
     }
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert!(failed[0].1.contains("gave up"), "{}", failed[0].1);
-    assert_eq!(store.failed().unwrap().len(), 1);
-    assert_eq!(store.outbox_depth().unwrap().pending, 0);
+    assert_eq!(rig.store.failed().unwrap().len(), 1);
+    assert_eq!(rig.store.outbox_depth().unwrap().pending, 0);
 }
 
 #[tokio::test]
@@ -228,13 +174,13 @@ async fn crash_between_queue_and_send_delivers_once_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let pw = password_file(dir.path(), PW);
     let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
-    let alerter = alerter(&["support@acme.test"]);
+    let alerter = acme_alerter("", &["support@acme.test"]);
     {
         let store = Store::open(&dir.path().join("data")).unwrap();
         store
             .enqueue(&alerter.evaluate(&mention("7", 0.9), clock.now()))
             .unwrap();
-        let s = sender(&store, &alerter, server.port, &pw, &clock);
+        let s = smtp_sender(&store, &alerter, server.port, &pw, &clock);
         drop(s); // "crash": the sender never ran
     }
     for _ in 0..2 {
@@ -243,7 +189,7 @@ async fn crash_between_queue_and_send_delivers_once_after_restart() {
         store
             .enqueue(&alerter.evaluate(&mention("7", 0.9), clock.now()))
             .unwrap();
-        let s = sender(&store, &alerter, server.port, &pw, &clock);
+        let s = smtp_sender(&store, &alerter, server.port, &pw, &clock);
         s.deliver_due().await.unwrap();
     }
     assert_eq!(server.messages().len(), 1);
@@ -256,7 +202,7 @@ fn child_queue_then_hang() {
     let Ok(dir) = std::env::var("OVERHEAR_TEST_CHILD_DIR") else {
         return;
     };
-    let alerter = alerter(&["support@acme.test"]);
+    let alerter = acme_alerter("", &["support@acme.test"]);
     let store = Store::open(Path::new(&dir)).unwrap();
     store
         .enqueue(&alerter.evaluate(&mention("9", 0.9), t(2026, 11, 23, 12, 5)))
@@ -295,11 +241,11 @@ async fn kill9_between_queue_and_send_delivers_once() {
     child.wait().unwrap();
 
     let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 6)));
-    let alerter = alerter(&["support@acme.test"]);
+    let alerter = acme_alerter("", &["support@acme.test"]);
     let pw = password_file(dir.path(), PW);
     for _ in 0..2 {
         let store = Store::open(&data).unwrap();
-        let s = sender(&store, &alerter, server.port, &pw, &clock);
+        let s = smtp_sender(&store, &alerter, server.port, &pw, &clock);
         s.deliver_due().await.unwrap();
     }
     let msgs = server.messages();
@@ -310,19 +256,15 @@ async fn kill9_between_queue_and_send_delivers_once() {
 #[tokio::test]
 async fn rejected_recipient_fails_alone_and_others_are_delivered() {
     let server = SmtpServer::start(free_port(), PW, &["nobody@"]);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
-    let alerter = alerter(&["a@acme.test", "nobody@acme.test", "b@acme.test"]);
-    let s = sender(
-        &store,
-        &alerter,
+    let rig = SmtpRig::new(
+        "",
+        &["a@acme.test", "nobody@acme.test", "b@acme.test"],
         server.port,
-        &password_file(dir.path(), PW),
-        &clock,
+        PW,
     );
-    store
-        .enqueue(&alerter.evaluate(&mention("1", 0.9), clock.now()))
+    let s = &rig.sender;
+    rig.store
+        .enqueue(&rig.alerter.evaluate(&mention("1", 0.9), rig.clock.now()))
         .unwrap();
     let r = s.deliver_due().await.unwrap();
     assert_eq!(r.sent.len(), 2, "{r:?}");
@@ -336,11 +278,11 @@ async fn rejected_recipient_fails_alone_and_others_are_delivered() {
         .collect();
     to.sort();
     assert_eq!(to, ["a@acme.test", "b@acme.test"]);
-    let failed = store.failed().unwrap();
+    let failed = rig.store.failed().unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].state, OutboxState::Failed);
     // a permanent failure is not retried, but the other recipients hear about it
-    clock.advance(Duration::from_secs(7200));
+    rig.clock.advance(Duration::from_secs(7200));
     let r = s.deliver_due().await.unwrap();
     assert!(r.failed.is_empty(), "{r:?}");
     assert_eq!(r.emails, 2, "{r:?}");
@@ -360,19 +302,10 @@ async fn rejected_recipient_fails_alone_and_others_are_delivered() {
 #[tokio::test]
 async fn auth_failure_is_reported_clearly_and_retried() {
     let server = SmtpServer::start(free_port(), PW, &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
-    let alerter = alerter(&["support@acme.test"]);
-    let wrong = sender(
-        &store,
-        &alerter,
-        server.port,
-        &password_file(dir.path(), "wrong"),
-        &clock,
-    );
-    store
-        .enqueue(&alerter.evaluate(&mention("1", 0.9), clock.now()))
+    let rig = SmtpRig::new("", &["support@acme.test"], server.port, "wrong");
+    let wrong = &rig.sender;
+    rig.store
+        .enqueue(&rig.alerter.evaluate(&mention("1", 0.9), rig.clock.now()))
         .unwrap();
     let r = wrong.deliver_due().await.unwrap();
     assert_eq!(r.retried.len(), 1, "{r:?}");
@@ -383,14 +316,14 @@ async fn auth_failure_is_reported_clearly_and_retried() {
     );
     assert!(server.messages().is_empty());
     // the password is fixed: the alert goes out at the next attempt
-    let right = sender(
-        &store,
-        &alerter,
+    let right = smtp_sender(
+        &rig.store,
+        &rig.alerter,
         server.port,
-        &password_file(dir.path(), PW),
-        &clock,
+        &password_file(rig.dir.path(), PW),
+        &rig.clock,
     );
-    clock.advance(Duration::from_secs(30));
+    rig.clock.advance(Duration::from_secs(30));
     assert_eq!(right.deliver_due().await.unwrap().sent.len(), 1);
     assert_eq!(server.messages().len(), 1);
 }
@@ -402,7 +335,7 @@ async fn implicit_tls_smtps() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
-    let alerter = alerter(&["support@acme.test"]);
+    let alerter = acme_alerter("", &["support@acme.test"]);
     let email = overhear::alerts::EmailConfig {
         smtp_url: Some(format!("smtps://localhost:{port}")),
         username: None,
@@ -411,13 +344,7 @@ async fn implicit_tls_smtps() {
     };
     let transport = build_transport(&email, Path::new("unused")).unwrap();
     assert_eq!(transport.describe(), format!("smtps://localhost:{port}"));
-    let s = Sender::new(
-        store.clone(),
-        alerter.clone(),
-        transport,
-        email.from.parse().unwrap(),
-        clock.clone(),
-    );
+    let s = sender_with(&store, &alerter, transport, &email, clock.clone());
     store
         .enqueue(&alerter.evaluate(&mention("1", 0.9), clock.now()))
         .unwrap();

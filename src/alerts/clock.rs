@@ -1,4 +1,7 @@
 //! Time, injectable: the daemon uses [`SystemClock`], tests a [`TestClock`] they move by hand.
+//!
+//! The sender asks its clock for "now"; nothing in alerts may call `Utc::now()`
+//! behind its back, or the timing tests stop meaning anything.
 
 use std::sync::Mutex;
 

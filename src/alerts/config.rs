@@ -1,4 +1,8 @@
-//! `[email]`: how alerts leave the building.
+//! `[alerts]` and `[email]`: which mentions alert, how often, and how alerts leave
+//! the building. Parsed and checked here, resolved per brand by the rules.
+//!
+//! Settings only: never opens a connection or a file (`[email]` names password
+//! files and CAs; the transport reads them), and never holds a secret's value.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,4 +1,8 @@
 //! What the outbox holds: one [`OutboxItem`] per (alert subject, recipient, rule).
+//!
+//! Plain serialisable data shared by the rules, the renderer, the sender and the
+//! store's outbox: no behaviour beyond keys and states, and never a change of shape
+//! without a thought for entries already stored.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,13 @@
 //! Alerts: rules decide which mentions produce email; each alert is queued in the
 //! store's outbox before a sender delivers it through lettre.
 //!
+//! `rules/` (pure decisions, one file per kind of alert), `render/` (subjects and
+//! bodies), `send/` (transports, the MIME message, the sender task), `item.rs` (what
+//! the outbox holds), `config.rs` (`[alerts]` and `[email]`), `clock.rs`.
+//!
+//! Alerts never classify, match or poll, and never write mentions: they read what
+//! the daemon hands them and own only the outbox entries they queue.
+//!
 //! The daemon wires it like this:
 //! 1. `let alerter = Arc::new(Alerter::new(&config.alerts, &config.brands, config.model.alert_threshold));`
 //! 2. for each classified mention: `store.enqueue(&alerter.evaluate(&mention, now))?` then

@@ -1,4 +1,6 @@
 //! `[model]`: which sentiment model to load and how to run it.
+//!
+//! Settings and their checks only: never loads the model (that is `classifier::load`).
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! Scoring a classifier against labelled data: 3-class accuracy and macro-F1,
 //! binary accuracy on the non-neutral rows, and precision/recall of the alert
 //! decision (label negative with P(negative) >= threshold).
+//!
+//! Arithmetic on predictions and parsed rows: never reads a file or runs the model
+//! itself (`overhear eval` and the benches do both).
 
 use std::collections::{BTreeMap, BTreeSet};
 

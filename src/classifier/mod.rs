@@ -4,6 +4,9 @@
 //! brands. A model is a directory (see [`ModelConfig::path`]); nothing is ever
 //! downloaded. Batches are padded and masked, so a text scores the same alone and
 //! in a batch with longer texts.
+//!
+//! Never touches the store, the network or the alert rules: the daemon hands it
+//! texts and keeps what it returns.
 
 mod config;
 pub mod eval;

@@ -1,4 +1,7 @@
 //! Loading a model directory safely and running masked batches through rust-bert.
+//!
+//! Reads only the model directory it is given (config, vocabulary, weights), and
+//! never from the network; a bad file is an error naming that file, never a panic.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -519,7 +522,7 @@ impl Classifier {
     }
 
     /// Classifies texts. Texts are sorted by length and run in masked batches of at
-    /// most `max_batch` (see [`plan_batches`]), so padding stays small and does not
+    /// most `max_batch` (see `plan_batches`), so padding stays small and does not
     /// change any score.
     pub fn classify<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Prediction>, ClassifierError> {
         let refs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();

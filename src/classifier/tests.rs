@@ -1,3 +1,7 @@
+//! Unit tests of the classifier on tiny random models (see `tiny.rs`): loading,
+//! masking and batching, and the errors a broken model directory gives. Test-only;
+//! never needs the bundled weights.
+
 use std::path::Path;
 
 use super::tiny::write_tiny_model;

@@ -1,5 +1,7 @@
 //! Tiny randomly initialised models, for tests and benchmarks that need a real
 //! rust-bert network without the bundled weights.
+//!
+//! Writes only into the directory it is given; never used by the daemon.
 
 use std::path::Path;
 

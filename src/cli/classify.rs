@@ -1,4 +1,6 @@
 //! `overhear classify`: sentiment of texts given as arguments or one per line on stdin.
+//!
+//! Loads the model and prints; never opens the database or talks to the daemon.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;

@@ -1,4 +1,7 @@
 //! `overhear eval --data FILE.tsv`: how well the classifier does on labelled data.
+//!
+//! Reads the file it is given and the model; never opens the database or writes
+//! anything but its report.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

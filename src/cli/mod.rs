@@ -1,4 +1,7 @@
 //! The command line: one file per subcommand, each a `run(args, &Global)`.
+//!
+//! Parsing, the shared flags and config loading live here; a subcommand does its
+//! work through the components' APIs and never reimplements a stage.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

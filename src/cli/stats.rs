@@ -1,4 +1,7 @@
 //! `overhear stats`: mentions per sentiment per day or week, as a table or JSON.
+//!
+//! Reads mentions through the running daemon's API when it answers, else from the
+//! database (see `mentions.rs`); never changes a mention.
 
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;

@@ -1,5 +1,8 @@
 //! `overhear test-email TO`: sends one message through the configured transport and
 //! reports what the server answered.
+//!
+//! Straight to the transport: never queues in the outbox or touches the database,
+//! so it works while the daemon runs.
 
 use std::process::ExitCode;
 

@@ -1,4 +1,6 @@
-//! Helpers shared by tests/alerts_*.rs: mentions, configs and a loopback SMTP server.
+//! Helpers shared by tests/alerts_*.rs: mentions, configs, senders and a loopback SMTP
+//! server. Test-only: never used by the daemon, never reaches outside the temporary
+//! folders and loopback ports it makes.
 #![allow(dead_code)]
 
 use std::net::TcpListener;
@@ -7,9 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use mailin_embedded::{response, AuthMechanism, Handler, Response, Server, SslConfig};
-use overhear::alerts::{AlertsConfig, EmailConfig, TransportKind};
+use overhear::alerts::{
+    build_transport, Alerter, AlertsConfig, Clock, EmailConfig, Sender, TestClock, Transport,
+    TransportKind,
+};
 use overhear::matcher::BrandConfig;
 use overhear::post::{BrandMatch, Field, MatchedTerm, Mention, Post, Sentiment};
+use overhear::store::Store;
 
 pub fn t(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
@@ -109,6 +115,102 @@ pub fn smtp_email(port: u16, password_file: &Path) -> EmailConfig {
         timeout: std::time::Duration::from_secs(10),
         ..EmailConfig::default()
     }
+}
+
+/// Rules for one brand, Acme, alerting `to`, with `[alerts]` set by `alerts_toml`.
+pub fn acme_alerter(alerts_toml: &str, to: &[&str]) -> Arc<Alerter> {
+    Arc::new(Alerter::new(
+        &alerts_config(alerts_toml),
+        &[brand("Acme", to)],
+        0.8,
+    ))
+}
+
+/// A sender through `transport`, from `email.from`.
+pub fn sender_with(
+    store: &Store,
+    alerter: &Arc<Alerter>,
+    transport: Transport,
+    email: &EmailConfig,
+    clock: Arc<dyn Clock>,
+) -> Sender {
+    Sender::new(
+        store.clone(),
+        alerter.clone(),
+        transport,
+        email.from.parse().unwrap(),
+        clock,
+    )
+}
+
+/// A sender through the transport `email` configures (`mail_dir` for the file one).
+pub fn sender_for(
+    store: &Store,
+    alerter: &Arc<Alerter>,
+    email: &EmailConfig,
+    mail_dir: &Path,
+    clock: Arc<dyn Clock>,
+) -> Sender {
+    let transport = build_transport(email, mail_dir).unwrap();
+    sender_with(store, alerter, transport, email, clock)
+}
+
+/// Writes the SMTP password to a file in `dir` (as `email.password_file` reads it).
+pub fn password_file(dir: &Path, pw: &str) -> PathBuf {
+    let p = dir.join("smtp-password");
+    std::fs::write(&p, format!("{pw}\n")).unwrap();
+    p
+}
+
+/// What most SMTP tests start from: a store in a temporary folder, a clock at
+/// 2026-11-23 12:05, Acme's rules and a sender to the loopback server on `port`
+/// logging in with `password`.
+pub struct SmtpRig {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub clock: Arc<TestClock>,
+    pub alerter: Arc<Alerter>,
+    pub sender: Sender,
+}
+
+impl SmtpRig {
+    pub fn new(alerts_toml: &str, to: &[&str], port: u16, password: &str) -> SmtpRig {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
+        let alerter = acme_alerter(alerts_toml, to);
+        let sender = smtp_sender(
+            &store,
+            &alerter,
+            port,
+            &password_file(dir.path(), password),
+            &clock,
+        );
+        SmtpRig {
+            dir,
+            store,
+            clock,
+            alerter,
+            sender,
+        }
+    }
+}
+
+/// A sender to the loopback server on `port` (see [`smtp_email`]).
+pub fn smtp_sender(
+    store: &Store,
+    alerter: &Arc<Alerter>,
+    port: u16,
+    pw_file: &Path,
+    clock: &Arc<TestClock>,
+) -> Sender {
+    sender_for(
+        store,
+        alerter,
+        &smtp_email(port, pw_file),
+        Path::new("unused"),
+        clock.clone(),
+    )
 }
 
 /// One message the server accepted.
@@ -215,6 +317,29 @@ pub fn install_crypto() {
 impl SmtpServer {
     pub fn start(port: u16, password: &str, reject: &[&str]) -> SmtpServer {
         install_crypto();
+        SmtpServer::spawn(port, password, reject, |server| {
+            server
+                .with_ssl(SslConfig::SelfSigned {
+                    cert_path: fixtures().join("server.pem").display().to_string(),
+                    key_path: fixtures().join("server.key").display().to_string(),
+                })
+                .unwrap()
+                .with_auth(AuthMechanism::Plain);
+        })
+    }
+
+    /// A plain server: no TLS, no AUTH (behind [`tls_front`] for implicit TLS).
+    pub fn start_plain(port: u16) -> SmtpServer {
+        SmtpServer::spawn(port, "", &[], |_| {})
+    }
+
+    /// Serves on `port` in a thread, after `setup` (TLS, AUTH) has had its say.
+    fn spawn(
+        port: u16,
+        password: &str,
+        reject: &[&str],
+        setup: impl FnOnce(&mut Server<Sink>),
+    ) -> SmtpServer {
         let received = Arc::new(Mutex::new(Vec::new()));
         let sink = Sink {
             received: received.clone(),
@@ -226,35 +351,7 @@ impl SmtpServer {
         };
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let mut server = Server::new(sink);
-        server
-            .with_name("localhost")
-            .with_ssl(SslConfig::SelfSigned {
-                cert_path: fixtures().join("server.pem").display().to_string(),
-                key_path: fixtures().join("server.key").display().to_string(),
-            })
-            .unwrap()
-            .with_auth(AuthMechanism::Plain)
-            .with_num_threads(16)
-            .with_tcp_listener(listener);
-        std::thread::spawn(move || {
-            let _ = server.serve().map_err(|e| e.to_string());
-        });
-        SmtpServer { port, received }
-    }
-
-    /// A plain server: no TLS, no AUTH (behind [`tls_front`] for implicit TLS).
-    pub fn start_plain(port: u16) -> SmtpServer {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let sink = Sink {
-            received: received.clone(),
-            reject: Vec::new(),
-            password: String::new(),
-            from: String::new(),
-            to: Vec::new(),
-            data: Vec::new(),
-        };
-        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-        let mut server = Server::new(sink);
+        setup(&mut server);
         server
             .with_name("localhost")
             .with_num_threads(16)

@@ -7,261 +7,35 @@
 //! that flush (a few milliseconds) resends the email on restart: that window is
 //! inherent to SMTP (at-least-once). The Message-ID is derived from the outbox keys,
 //! so a resent copy carries the same Message-ID and mail clients can collapse it.
+//!
+//! `transport.rs` holds the lettre transports (SMTP or `.eml` files) and how a
+//! failure is classified; `message.rs` builds the MIME message.
+//!
+//! The sender decides nothing itself: which entries go out together, and which wait
+//! (rate cap, quiet hours), comes from [`Alerter::plan`]. It never deletes an outbox
+//! entry, and never marks one sent before the server accepted it.
 
-use std::path::{Path, PathBuf};
+mod message;
+mod transport;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lettre::message::header::{ContentTransferEncoding, ContentType};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::clock::Clock;
-use super::config::{EmailConfig, TransportKind};
 use super::item::OutboxEntry;
-use super::render::{Rendered, Renderer};
+use super::render::Renderer;
 use super::rules::{Action, Alerter};
 use super::AlertError;
 use crate::store::Store;
 
-/// How a send failed, which decides what happens to the alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
-    /// Server down, timeout, TLS trouble or a 4xx answer: retry with backoff.
-    Transient,
-    /// The server refused the credentials: retried (the password may be fixed), but
-    /// reported loudly.
-    Auth,
-    /// A 5xx answer (e.g. 550 no such user): give up on this recipient.
-    Permanent,
-}
-
-/// A failed send.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct SendError {
-    pub kind: FailureKind,
-    pub message: String,
-}
-
-/// A lettre transport: SMTP, or .eml files in a folder.
-#[derive(Clone)]
-pub enum Transport {
-    Smtp {
-        inner: AsyncSmtpTransport<Tokio1Executor>,
-        server: String,
-    },
-    File {
-        inner: AsyncFileTransport<Tokio1Executor>,
-        dir: PathBuf,
-    },
-}
-
-impl std::fmt::Debug for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.describe())
-    }
-}
-
-fn classify(e: &lettre::transport::smtp::Error) -> SendError {
-    let code = e.status().map(u16::from);
-    let kind = match code {
-        Some(530 | 534 | 535 | 538) => FailureKind::Auth,
-        Some(c) if (500..600).contains(&c) => FailureKind::Permanent,
-        _ => FailureKind::Transient,
-    };
-    let mut message = format!("{e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    if kind == FailureKind::Auth {
-        message = format!(
-            "SMTP authentication failed ({message}): check email.username and the password (email.password_env / email.password_file)"
-        );
-    }
-    SendError { kind, message }
-}
-
-impl Transport {
-    /// `smtp://host:587` or `smtps://host:465`, or `file:DIR`.
-    pub fn describe(&self) -> String {
-        match self {
-            Transport::Smtp { server, .. } => server.clone(),
-            Transport::File { dir, .. } => format!("file:{}", dir.display()),
-        }
-    }
-
-    /// Sends one message; returns the server's answer (or where the file went).
-    pub async fn send(&self, msg: Message) -> Result<String, SendError> {
-        match self {
-            Transport::Smtp { inner, .. } => {
-                let r = inner.send(msg).await.map_err(|e| classify(&e))?;
-                Ok(format!(
-                    "{} {}",
-                    r.code(),
-                    r.message().collect::<Vec<_>>().join(" ")
-                ))
-            }
-            Transport::File { inner, dir } => {
-                let id = inner.send(msg).await.map_err(|e| SendError {
-                    kind: FailureKind::Transient,
-                    message: format!("cannot write the email to {}: {e}", dir.display()),
-                })?;
-                Ok(format!(
-                    "written to {}",
-                    dir.join(format!("{id}.eml")).display()
-                ))
-            }
-        }
-    }
-}
-
-/// Builds the configured transport. `mail_dir` is `Config::mail_dir()`. One SMTP
-/// connection per email (lettre's `pool` feature is off: pooled connections spawn
-/// tasks from destructors, which aborts the process when a runtime shuts down).
-pub fn build_transport(cfg: &EmailConfig, mail_dir: &Path) -> Result<Transport, AlertError> {
-    match cfg.transport {
-        TransportKind::File => {
-            std::fs::create_dir_all(mail_dir)
-                .map_err(|e| AlertError::Io(mail_dir.to_path_buf(), e))?;
-            Ok(Transport::File {
-                inner: AsyncFileTransport::new(mail_dir),
-                dir: mail_dir.to_path_buf(),
-            })
-        }
-        TransportKind::Smtp => {
-            let raw = cfg.smtp_url.as_deref().ok_or_else(|| {
-                AlertError::Config("email.transport = \"smtp\" needs email.smtp_url".into())
-            })?;
-            let url = url::Url::parse(raw)
-                .map_err(|e| AlertError::Config(format!("email.smtp_url {raw:?}: {e}")))?;
-            let host = url
-                .host_str()
-                .ok_or_else(|| AlertError::Config(format!("email.smtp_url {raw:?} has no host")))?
-                .to_string();
-            let implicit = match url.scheme() {
-                "smtps" => true,
-                "smtp" => false,
-                s => {
-                    return Err(AlertError::Config(format!(
-                        "email.smtp_url scheme {s:?}: expected smtp:// (STARTTLS) or smtps:// (implicit TLS)"
-                    )))
-                }
-            };
-            let port = url.port().unwrap_or(if implicit { 465 } else { 587 });
-            let mut params = TlsParameters::builder(host.clone());
-            if let Some(ca) = &cfg.ca_file {
-                let pem = std::fs::read(ca).map_err(|e| AlertError::Io(ca.clone(), e))?;
-                let cert = Certificate::from_pem(&pem).map_err(|e| {
-                    AlertError::Config(format!("email.ca_file {}: {e}", ca.display()))
-                })?;
-                params = params.add_root_certificate(cert);
-            }
-            let params = params
-                .build()
-                .map_err(|e| AlertError::Config(format!("TLS settings for {host}: {e}")))?;
-            let tls_mode = url
-                .query_pairs()
-                .find(|(k, _)| k == "tls")
-                .map(|(_, v)| v.to_string());
-            let tls = match (implicit, tls_mode.as_deref()) {
-                (true, _) => Tls::Wrapper(params),
-                (false, Some("none")) => Tls::None,
-                (false, Some("opportunistic")) => Tls::Opportunistic(params),
-                _ => Tls::Required(params),
-            };
-            let user = match url.username() {
-                "" => cfg.username.clone(),
-                u => Some(percent_decode(u)),
-            };
-            let password = cfg
-                .password()
-                .resolve("SMTP password")
-                .map_err(AlertError::Secret)?;
-            let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
-                .port(port)
-                .tls(tls)
-                .timeout(Some(cfg.timeout));
-            match (user, password) {
-                (Some(u), Some(p)) => b = b.credentials(Credentials::new(u, p)),
-                (Some(u), None) => {
-                    return Err(AlertError::Config(format!(
-                        "SMTP user {u:?} has no password: set email.password_env or email.password_file"
-                    )))
-                }
-                _ => {}
-            }
-            let scheme = if implicit { "smtps" } else { "smtp" };
-            Ok(Transport::Smtp {
-                inner: b.build(),
-                server: format!("{scheme}://{host}:{port}"),
-            })
-        }
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let Some(Ok(b)) = s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16)) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Builds the email for `to`; `id` seeds the Message-ID.
-pub fn build_message(
-    from: &Mailbox,
-    to: &str,
-    r: &Rendered,
-    id: &str,
-    date: DateTime<Utc>,
-) -> Result<Message, AlertError> {
-    let to: Mailbox = to
-        .parse()
-        .map_err(|e| AlertError::Address(format!("{to:?} is not an email address: {e}")))?;
-    let domain = from.email.domain().to_string();
-    let msg = Message::builder()
-        .from(from.clone())
-        .to(to)
-        .subject(r.subject.clone())
-        .message_id(Some(format!("<{id}@{domain}>")))
-        .date(date.into())
-        .multipart(
-            MultiPart::alternative()
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_PLAIN)
-                        .header(ContentTransferEncoding::QuotedPrintable)
-                        .body(r.text.clone()),
-                )
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_HTML)
-                        .header(ContentTransferEncoding::QuotedPrintable)
-                        .body(r.html.clone()),
-                ),
-        )
-        .map_err(|e| AlertError::Address(e.to_string()))?;
-    Ok(msg)
-}
+pub use message::build_message;
+pub use transport::{build_transport, FailureKind, SendError, Transport};
 
 /// What one pass of the sender did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

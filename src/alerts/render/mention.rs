@@ -1,0 +1,155 @@
+//! The `mentions` template's view of an alert: the post quoted with the brand's
+//! matched terms highlighted, its probabilities and the reason it alerted; and the
+//! subject and heading of a single alert, a batch or a digest.
+//!
+//! Builds values only: never renders or escapes (the templates do), and never puts
+//! post text in a subject without [`header_safe`].
+
+use serde::Serialize;
+
+use super::text::{floor_boundary, header_safe, lines, segments, title_or_text, Segment};
+use crate::alerts::item::MentionAlert;
+use crate::post::Field;
+
+/// Longest quoted post text, in bytes.
+const MAX_QUOTE: usize = 3000;
+
+#[derive(Serialize)]
+struct Prob {
+    label: String,
+    pct: String,
+}
+
+#[derive(Serialize)]
+pub(super) struct MentionView {
+    brand: String,
+    label: String,
+    source: String,
+    site: String,
+    title_segments: Vec<Segment>,
+    quote_lines: Vec<Vec<Segment>>,
+    author: String,
+    when: String,
+    engagement: String,
+    url: String,
+    safe_url: bool,
+    probabilities: Vec<Prob>,
+    reason: String,
+}
+
+fn mention_view(a: &MentionAlert) -> MentionView {
+    let m = &a.mention;
+    let p = &m.post;
+    let spans = |field: Field| -> Vec<(usize, usize)> {
+        m.brands
+            .iter()
+            .filter(|b| b.brand.eq_ignore_ascii_case(&a.brand))
+            .flat_map(|b| b.terms.iter())
+            .filter(|t| t.field == field)
+            .map(|t| (t.start, t.end))
+            .collect()
+    };
+    let cut = floor_boundary(&p.text, MAX_QUOTE);
+    let mut text_segs = segments(&p.text[..cut], &spans(Field::Text));
+    if cut < p.text.len() {
+        text_segs.push(Segment {
+            text: " […]".into(),
+            hl: false,
+        });
+    }
+    // a title is one line: CR, LF and tabs become spaces (same byte length, so the spans hold)
+    let title_segments = p
+        .title
+        .as_deref()
+        .map(|t| segments(&t.replace(['\r', '\n', '\t'], " "), &spans(Field::Title)))
+        .unwrap_or_default();
+    let probabilities = m
+        .sentiment
+        .as_ref()
+        .map(|s| {
+            s.scores
+                .iter()
+                .map(|(l, v)| Prob {
+                    label: l.clone(),
+                    pct: format!("{:.1}", v * 100.0),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    MentionView {
+        brand: a.brand.clone(),
+        label: a.label.clone(),
+        source: if p.source_name.is_empty() || p.source_name == p.source {
+            p.source.clone()
+        } else {
+            format!("{} / {}", p.source, p.source_name)
+        },
+        site: p.site.clone(),
+        title_segments,
+        quote_lines: lines(text_segs),
+        author: p.author.clone().unwrap_or_else(|| "(unknown)".into()),
+        when: format!(
+            "{}{}",
+            p.created_at.format("%Y-%m-%d %H:%M UTC"),
+            if p.created_at_is_first_seen {
+                " (first seen)"
+            } else {
+                ""
+            }
+        ),
+        engagement: p.engagement.map_or_else(|| "n/a".into(), |e| e.to_string()),
+        url: p.url.clone(),
+        safe_url: p.url.starts_with("https://") || p.url.starts_with("http://"),
+        probabilities,
+        reason: a.reason.clone(),
+    }
+}
+
+/// The header-safe subject, the heading and the mention views of one email made of
+/// `alerts` for `brand` (a digest may have none).
+pub(super) fn email(
+    brand: &str,
+    alerts: &[&MentionAlert],
+    is_digest: bool,
+) -> (String, String, Vec<MentionView>) {
+    let views: Vec<MentionView> = alerts.iter().map(|a| mention_view(a)).collect();
+    let subject = if is_digest {
+        format!(
+            "[overhear] {brand} digest: {} mention{}",
+            alerts.len(),
+            if alerts.len() == 1 { "" } else { "s" }
+        )
+    } else if let [a] = alerts {
+        let p = &a.mention.post;
+        let what = title_or_text(p);
+        format!(
+            "[overhear] {brand}: {} mention on {}: {}",
+            a.label,
+            p.source,
+            header_safe(&what, 80)
+        )
+    } else {
+        let mut sources: Vec<&str> = alerts
+            .iter()
+            .map(|a| a.mention.post.source.as_str())
+            .collect();
+        sources.sort_unstable();
+        sources.dedup();
+        let mut labels: Vec<&str> = alerts.iter().map(|a| a.label.as_str()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        format!(
+            "[overhear] {brand}: {} {} mentions on {}",
+            alerts.len(),
+            labels.join("/"),
+            sources.join(", ")
+        )
+    };
+    let subject = header_safe(&subject, 200);
+    let heading = if is_digest {
+        format!("{brand}: {} mention(s) since the last digest", alerts.len())
+    } else {
+        format!("{brand}: {} mention(s) that need an answer", alerts.len())
+    };
+    (subject, heading, views)
+}

@@ -1,0 +1,120 @@
+//! Emails from outbox entries: a subject and plain-text and HTML parts, rendered by
+//! minijinja templates (the HTML ones auto-escape everything that comes from a post).
+//!
+//! Two templates: `mentions` (one alert, a batch or a digest; see `mention.rs`) and
+//! `notice` (summaries, spikes, failing sources, undeliverable alerts, the test
+//! email; see `notice.rs`). `text.rs` keeps headers and quotes safe.
+//!
+//! Rendering only: never sends, never touches the store, never builds the MIME
+//! message (that is the sender's `build_message`). Anything from a post reaches a
+//! header only through [`header_safe`].
+
+mod mention;
+mod notice;
+mod text;
+
+use minijinja::{context, Environment};
+
+use super::item::{MentionAlert, OutboxEntry, Payload};
+use super::AlertError;
+use notice::Notice;
+
+pub use text::{header_safe, segments, Segment};
+
+/// A rendered email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders outbox entries into emails.
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Renderer {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        // `.html` templates auto-escape (minijinja's default for that extension).
+        for (name, src) in [
+            ("mentions.txt", include_str!("../templates/mentions.txt")),
+            ("mentions.html", include_str!("../templates/mentions.html")),
+            ("notice.txt", include_str!("../templates/notice.txt")),
+            ("notice.html", include_str!("../templates/notice.html")),
+        ] {
+            // The templates are compiled in; a syntax error is caught by the tests.
+            let _ = env.add_template(name, src);
+        }
+        Renderer { env }
+    }
+
+    fn both(&self, base: &str, ctx: minijinja::Value) -> Result<(String, String), AlertError> {
+        let r = |name: String| -> Result<String, AlertError> {
+            Ok(self.env.get_template(&name)?.render(&ctx)?)
+        };
+        Ok((r(format!("{base}.txt"))?, r(format!("{base}.html"))?))
+    }
+
+    /// A `notice` email: the subject made header-safe, the lines and sections.
+    fn notice(&self, n: Notice) -> Result<Rendered, AlertError> {
+        let subject = header_safe(&n.subject, 200);
+        let (text, html) = self.both(
+            "notice",
+            context! { subject => &subject, heading => n.heading, lines => n.lines, sections => n.sections },
+        )?;
+        Ok(Rendered {
+            subject,
+            text,
+            html,
+        })
+    }
+
+    /// One email from entries for the same recipient (one alert, a batch or a digest).
+    pub fn render(&self, entries: &[OutboxEntry]) -> Result<Rendered, AlertError> {
+        let first = entries
+            .first()
+            .ok_or_else(|| AlertError::Render("nothing to render".into()))?;
+        let brand = first.item.brand.clone().unwrap_or_default();
+        let alerts: Vec<&MentionAlert> = entries
+            .iter()
+            .filter_map(|e| match &e.item.payload {
+                Payload::Mention(a) => Some(a.as_ref()),
+                _ => None,
+            })
+            .collect();
+        let is_digest = entries
+            .iter()
+            .any(|e| e.delivery() == super::Delivery::Digest);
+        match &first.item.payload {
+            Payload::Mention(_) | Payload::DigestTick { .. } => {
+                let (subject, heading, views) = mention::email(&brand, &alerts, is_digest);
+                let (text, html) = self.both(
+                    "mentions",
+                    context! { subject => &subject, heading, mentions => views },
+                )?;
+                Ok(Rendered {
+                    subject,
+                    text,
+                    html,
+                })
+            }
+            Payload::Summary(s) => self.notice(notice::summary(s)),
+            Payload::Spike(s) => self.notice(notice::spike(s)),
+            Payload::DeliveryFailed(f) => self.notice(notice::delivery_failed(f)),
+            Payload::SourceHealth(h) => self.notice(notice::source_health(h)),
+        }
+    }
+
+    /// The `overhear test-email` message.
+    pub fn test_message(&self, transport: &str) -> Result<Rendered, AlertError> {
+        self.notice(notice::test(transport))
+    }
+}

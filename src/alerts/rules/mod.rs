@@ -1,0 +1,196 @@
+//! Rules: which mentions alert, who hears, when. Pure functions of the config, the
+//! mention and the time; the daemon feeds them and queues what they return.
+//!
+//! This file resolves each brand's [`BrandRule`] and its recipients; one file per kind
+//! of alert does the rest: `instant.rs` (mention alerts, and the sender's plan: batch
+//! windows, rate cap, quiet hours), `digest.rs` (digest slots), `summary.rs`,
+//! `spike.rs` and `health.rs` (failing sources, undeliverable alerts).
+//!
+//! Never touches the store, the network or the clock: every input, `now` included, is
+//! an argument, so the rules are tested with plain values.
+
+mod digest;
+mod health;
+mod instant;
+mod spike;
+mod summary;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Duration as CDuration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::config::{parse_time_of_day, parse_weekday, AlertMode, AlertsConfig, SummaryEvery};
+use super::item::OutboxEntry;
+use crate::matcher::BrandConfig;
+
+pub use summary::{tally, SummaryPeriod};
+
+/// One brand's rules, resolved from `[alerts]`, `[alerts.brand.NAME]` and `[[brand]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrandRule {
+    pub brand: String,
+    pub to: Vec<String>,
+    pub threshold: f32,
+    pub mode: AlertMode,
+    pub batch_window: Duration,
+    pub digest_every: Option<Duration>,
+    pub digest_at: Option<NaiveTime>,
+    pub digest_send_empty: bool,
+    pub labels: Vec<String>,
+    pub tz: Tz,
+    pub summary: SummaryEvery,
+    pub summary_to: Vec<String>,
+    pub spike_factor: f64,
+    pub spike_min_count: u64,
+}
+
+/// What the sender should do with due outbox entries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send one email made of these entries (same recipient).
+    Send(Vec<OutboxEntry>),
+    /// Fold these instant entries into a digest sent at `at` (rate cap or quiet hours).
+    Fold {
+        keys: Vec<String>,
+        at: DateTime<Utc>,
+        why: String,
+    },
+}
+
+/// The rules of every brand, built once from the config.
+#[derive(Debug, Clone)]
+pub struct Alerter {
+    cfg: AlertsConfig,
+    rules: Vec<BrandRule>,
+    quiet: Option<(NaiveTime, NaiveTime)>,
+    tz: Tz,
+    summary_at: NaiveTime,
+    summary_weekday: chrono::Weekday,
+}
+
+fn dedup_addrs(list: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    list.into_iter()
+        .filter(|a| seen.insert(a.trim().to_lowercase()))
+        .collect()
+}
+
+fn cdur(d: Duration) -> CDuration {
+    CDuration::from_std(d).unwrap_or(CDuration::MAX)
+}
+
+/// The UTC instant of a local date and time (the later one in a DST fold; an hour
+/// later in a DST gap).
+fn at_local(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    let naive = date.and_time(time);
+    match tz.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
+        chrono::LocalResult::Ambiguous(_, t) => t.with_timezone(&Utc),
+        chrono::LocalResult::None => tz
+            .from_local_datetime(&(naive + CDuration::hours(1)))
+            .earliest()
+            .map_or_else(|| Utc.from_utc_datetime(&naive), |t| t.with_timezone(&Utc)),
+    }
+}
+
+impl Alerter {
+    /// `default_threshold` is `[model] alert_threshold`.
+    pub fn new(cfg: &AlertsConfig, brands: &[BrandConfig], default_threshold: f32) -> Alerter {
+        let tz: Tz = cfg.timezone.parse().unwrap_or(Tz::UTC);
+        let rules = brands
+            .iter()
+            .map(|b| {
+                let o = cfg
+                    .brand
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(&b.name))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                let digest_at = o.digest_at.as_deref().or(cfg.digest_at.as_deref());
+                let to = dedup_addrs(b.alert_to.iter().cloned());
+                BrandRule {
+                    brand: b.name.clone(),
+                    threshold: b.alert_threshold.unwrap_or(default_threshold),
+                    mode: o.mode.unwrap_or(cfg.mode),
+                    batch_window: o.batch_window.unwrap_or(cfg.batch_window),
+                    digest_every: o.digest_every.or(if o.digest_at.is_some() {
+                        None
+                    } else {
+                        cfg.digest_every
+                    }),
+                    digest_at: digest_at.and_then(parse_time_of_day),
+                    digest_send_empty: o.digest_send_empty.unwrap_or(cfg.digest_send_empty),
+                    labels: o.labels.unwrap_or_else(|| cfg.labels.clone()),
+                    tz: o.timezone.and_then(|t| t.parse().ok()).unwrap_or(tz),
+                    summary: o.summary.unwrap_or(cfg.summary),
+                    summary_to: o.summary_to.map(dedup_addrs).unwrap_or_else(|| to.clone()),
+                    spike_factor: o.spike_factor.unwrap_or(cfg.spike_factor),
+                    spike_min_count: o.spike_min_count.unwrap_or(cfg.spike_min_count),
+                    to,
+                }
+            })
+            .collect();
+        let quiet = cfg
+            .quiet_hours
+            .as_ref()
+            .and_then(|q| Some((parse_time_of_day(&q.start)?, parse_time_of_day(&q.end)?)));
+        Alerter {
+            cfg: cfg.clone(),
+            rules,
+            quiet,
+            tz,
+            summary_at: parse_time_of_day(&cfg.summary_at).unwrap_or(NaiveTime::MIN),
+            summary_weekday: parse_weekday(&cfg.summary_weekday).unwrap_or(chrono::Weekday::Mon),
+        }
+    }
+
+    pub fn config(&self) -> &AlertsConfig {
+        &self.cfg
+    }
+
+    /// The resolved rule of a brand (by name, case-insensitive).
+    pub fn rule(&self, brand: &str) -> Option<&BrandRule> {
+        self.rules
+            .iter()
+            .find(|r| r.brand.eq_ignore_ascii_case(brand))
+    }
+
+    /// Recipients of a brand's mention alerts from one source: the matching
+    /// `[[alerts.route]]` entries if any, else the brand's `alert_to`.
+    pub fn recipients(
+        &self,
+        rule: &BrandRule,
+        source_kind: &str,
+        source_name: &str,
+    ) -> Vec<String> {
+        let routed: Vec<String> = self
+            .cfg
+            .route
+            .iter()
+            .filter(|r| {
+                r.brand
+                    .as_deref()
+                    .map_or(true, |b| b.eq_ignore_ascii_case(&rule.brand))
+            })
+            .filter(|r| {
+                r.source == source_kind || (!source_name.is_empty() && r.source == source_name)
+            })
+            .flat_map(|r| r.to.iter().cloned())
+            .collect();
+        if routed.is_empty() {
+            rule.to.clone()
+        } else {
+            dedup_addrs(routed)
+        }
+    }
+
+    /// Who hears about failing sources: `admin_to`, else every brand's recipients.
+    pub fn admin_recipients(&self) -> Vec<String> {
+        if self.cfg.admin_to.is_empty() {
+            dedup_addrs(self.rules.iter().flat_map(|r| r.to.iter().cloned()))
+        } else {
+            dedup_addrs(self.cfg.admin_to.iter().cloned())
+        }
+    }
+}
