@@ -10,6 +10,7 @@
 
 mod config;
 pub mod eval;
+mod files;
 mod model;
 #[cfg(test)]
 mod tests;
