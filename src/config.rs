@@ -1,9 +1,15 @@
 //! The configuration file as a whole. Each component's settings type lives beside
 //! the component; this module assembles them, reports errors with file, line and
 //! column, and validates what serde cannot.
+//!
+//! This module depends on each component's settings type, not the other way round: a
+//! component gets what it needs from the whole file as plain values (the sources:
+//! [`Config::source_context`]) and reports [`Problem`]s, which live in `crate::util`.
+//! It reads and checks files; it never starts a component.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -11,7 +17,7 @@ use crate::alerts::{AlertsConfig, EmailConfig};
 use crate::classifier::ModelConfig;
 use crate::daemon::DaemonConfig;
 use crate::matcher::BrandConfig;
-use crate::sources::SourceConfig;
+use crate::sources::{HttpSettings, SourceConfig, SourceContext, SourceError, StateStore};
 
 /// The default configuration, compiled into the binary (a copy of `config/overhear.toml`).
 pub const EMBEDDED_DEFAULT: &str = include_str!("../config/overhear.toml");
@@ -70,24 +76,9 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-/// A validation problem, located by the dotted key it concerns (`brand[1].query`)
-/// and, optionally, a byte offset inside that key's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub key: String,
-    pub offset_in_value: Option<usize>,
-    pub message: String,
-}
-
-impl Problem {
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem {
-            key: key.into(),
-            offset_in_value: None,
-            message: message.into(),
-        }
-    }
-}
+/// Components report their settings' problems with this type; it lives in
+/// [`crate::util`] so that no component's settings depend on this module.
+pub use crate::util::Problem;
 
 /// 1-based line and column of a byte offset.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -254,6 +245,18 @@ impl Config {
         out
     }
 
+    /// What the sources are built with: `[daemon]`'s user agent and poll interval, the
+    /// brands' search terms (see [`search_terms_of`]) and `state` for the cursors.
+    pub fn source_context(&self, state: Arc<dyn StateStore>) -> Result<SourceContext, SourceError> {
+        SourceContext::new(
+            self.daemon.user_agent.clone(),
+            self.daemon.poll_interval,
+            search_terms_of(&self.brands),
+            state,
+            HttpSettings::default(),
+        )
+    }
+
     /// The mail folder of the file transport.
     pub fn mail_dir(&self) -> PathBuf {
         self.email
@@ -261,6 +264,24 @@ impl Config {
             .clone()
             .unwrap_or_else(|| self.daemon.data_dir.join("mail"))
     }
+}
+
+/// The terms sent to server-side search: each brand's `search_terms`, else its name.
+pub fn search_terms_of(brands: &[BrandConfig]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for b in brands {
+        let terms = if b.search_terms.is_empty() {
+            vec![b.name.clone()]
+        } else {
+            b.search_terms.clone()
+        };
+        for t in terms {
+            if !t.trim().is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(&t)) {
+                out.push(t);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

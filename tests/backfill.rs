@@ -1,12 +1,13 @@
 //! `overhear backfill`: history from a loopback Hacker News, stored and classified,
 //! never emailed, and the cursor saved so the daemon carries on from there.
 
+mod sources_support;
+
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use sources_support::{overhear, overhear_ok, serve_get};
+use wiremock::{MockServer, ResponseTemplate};
 
 fn hit(id: &str, at: i64, text: &str) -> Value {
     json!({
@@ -21,18 +22,19 @@ fn hit(id: &str, at: i64, text: &str) -> Value {
 async fn backfill_stores_and_classifies_history_without_email() {
     let server = MockServer::start().await;
     let now = chrono::Utc::now().timestamp();
-    Mock::given(method("GET"))
-        .and(path("/hn/search_by_date"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+    serve_get(
+        &server,
+        "/hn/search_by_date",
+        ResponseTemplate::new(200).set_body_json(json!({
             "hits": [
                 hit("1", now - 3600, "Acme refused my refund and support hung up on me. Awful."),
                 hit("2", now - 86400, "Thanks Acme, the new release fixed everything, great work!"),
                 hit("3", now - 5 * 86400, "Acme from five days ago, too old for this backfill."),
             ],
             "nbHits": 3, "page": 0, "nbPages": 1, "hitsPerPage": 100
-        })))
-        .mount(&server)
-        .await;
+        })),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
     let config = dir.path().join("overhear.toml");
@@ -48,17 +50,7 @@ async fn backfill_stores_and_classifies_history_without_email() {
         ),
     )
     .unwrap();
-    let bin = env!("CARGO_BIN_EXE_overhear");
-    let out = Command::new(bin)
-        .args(["backfill", "--since", "2d", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = overhear_ok(&["backfill", "--since", "2d"], &config);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("1 negative") && stdout.contains("1 positive"),
@@ -70,16 +62,7 @@ async fn backfill_stores_and_classifies_history_without_email() {
     let query = requests[0].url.query().unwrap_or("").to_string();
     assert!(query.contains("numericFilters=created_at_i"), "{query}");
 
-    let out = Command::new(bin)
-        .args(["mentions", "list", "--json", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = overhear_ok(&["mentions", "list", "--json"], &config);
     let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list.len(), 2, "{list:#?}");
     assert!(list.iter().all(|m| m["sentiment"]["label"].is_string()));
@@ -87,11 +70,7 @@ async fn backfill_stores_and_classifies_history_without_email() {
     assert!(!dir.path().join("data/mail").exists());
 
     // a second backfill finds the cursor and adds nothing
-    let out = Command::new(bin)
-        .args(["backfill", "--since", "2d", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = overhear(&["backfill", "--since", "2d"], &config);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("no new mentions"));
 }

@@ -2,6 +2,8 @@
 //! RSS and Mastodon sources), a real SMTP server, and the real `overhear run`
 //! binary with the bundled model.
 
+mod sources_support;
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -10,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use sources_support::{overhear_ok, serve_get};
+use wiremock::{MockServer, ResponseTemplate};
 
 // ---- a real SMTP server (mailin-embedded), collecting what it accepts ----
 
@@ -116,28 +118,29 @@ const NOTHING: &str = "The weather is nice in Lisbon this week.";
 async fn serve_fixtures(server: &MockServer, rss_items: &[(&str, &str, &str)]) {
     server.reset().await;
     let now = chrono::Utc::now().timestamp();
-    Mock::given(method("GET"))
-        .and(path("/hn/search_by_date"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+    serve_get(
+        server,
+        "/hn/search_by_date",
+        ResponseTemplate::new(200).set_body_json(json!({
             "hits": [hn_hit("9001", now - 60, NEGATIVE)],
             "nbHits": 1, "page": 0, "nbPages": 1, "hitsPerPage": 100
-        })))
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/feed.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "application/rss+xml")
-                .set_body_string(rss(rss_items)),
-        )
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/timelines/tag/news"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([toot("501", OTHER_BRAND)])))
-        .mount(server)
-        .await;
+        })),
+    )
+    .await;
+    serve_get(
+        server,
+        "/feed.xml",
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/rss+xml")
+            .set_body_string(rss(rss_items)),
+    )
+    .await;
+    serve_get(
+        server,
+        "/api/v1/timelines/tag/news",
+        ResponseTemplate::new(200).set_body_json(json!([toot("501", OTHER_BRAND)])),
+    )
+    .await;
 }
 
 fn base_items() -> Vec<(&'static str, &'static str, &'static str)> {
@@ -316,15 +319,9 @@ fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
 }
 
 fn mentions(setup: &Setup) -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_overhear"))
-        .args(["mentions", "list", "--json", "--limit", "1000", "--config"])
-        .arg(&setup.config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mentions list failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = overhear_ok(
+        &["mentions", "list", "--json", "--limit", "1000"],
+        &setup.config,
     );
     match serde_json::from_slice::<Value>(&out.stdout).unwrap() {
         Value::Array(a) => a,

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use overhear::sources::{MemoryState, Source};
+use overhear::sources::Source;
 use sources_support::*;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
@@ -160,9 +160,8 @@ async fn jetstream_resumes_without_gaps_or_duplicates() {
         ),
     ])
     .await;
-    let state = Arc::new(MemoryState::default());
     let toml = format!("[[source]]\nkind = \"bluesky\"\njetstream_url = \"{url}\"\nqueue = 2\n");
-    let mut s = source(&toml, state.clone(), &["acme"]);
+    let (mut s, state) = fresh_source(&toml, &["acme"]);
     let (got, cursor) = collect(&mut s, 4).await;
     assert_eq!(
         got,
@@ -210,9 +209,8 @@ async fn jetstream_post_fields() {
         true,
     )])
     .await;
-    let state = Arc::new(MemoryState::default());
     let toml = format!("[[source]]\nkind = \"bluesky\"\njetstream_url = \"{url}\"\n");
-    let mut s = source(&toml, state, &["acme"]);
+    let (mut s, _) = fresh_source(&toml, &["acme"]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let post = loop {
         let b = s.poll().await.unwrap();
@@ -241,10 +239,9 @@ async fn an_unreachable_jetstream_is_an_error_not_a_panic() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     drop(l);
-    let state = Arc::new(MemoryState::default());
     let toml =
         format!("[[source]]\nkind = \"bluesky\"\njetstream_url = \"ws://{addr}/subscribe\"\n");
-    let mut s = source(&toml, state.clone(), &["acme"]);
+    let (mut s, state) = fresh_source(&toml, &["acme"]);
     let _ = s.poll().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let e = s.poll().await.unwrap_err();
@@ -296,8 +293,7 @@ async fn search_posts_with_an_app_password() {
         "[[source]]\nkind = \"bluesky\"\njetstream = false\nhandle = \"acme.bsky.social\"\napp_password_env = \"OVERHEAR_TEST_BSKY_PASSWORD\"\npds_url = \"{}\"\n",
         server.uri()
     );
-    let state = Arc::new(MemoryState::default());
-    let mut s = source(&toml, state.clone(), &["acme"]);
+    let (mut s, _) = fresh_source(&toml, &["acme"]);
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(
         ids(&b),

@@ -123,10 +123,7 @@ async fn hackernews_first_poll_resume_and_failures() {
     ];
     for (resp, want) in cases {
         server.reset().await;
-        Mock::given(method("GET"))
-            .respond_with(resp)
-            .mount(&server)
-            .await;
+        serve_any_get(&server, resp).await;
         let e = s.poll().await.unwrap_err();
         assert!(format!("{e:?}").starts_with(want), "{want}: {e:?}");
     }
@@ -137,14 +134,13 @@ async fn hackernews_first_poll_resume_and_failures() {
     server.reset().await;
     let mut body = br#"{"hits":[{"objectID":"7919600","created_at_i":1403235500,"_tags":["comment"],"comment_text":"Apple "#.to_vec();
     body.extend_from_slice(b"\xff\xfe rocks\"}]}");
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "application/json")
-                .set_body_bytes(body),
-        )
-        .mount(&server)
-        .await;
+    serve_any_get(
+        &server,
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/json")
+            .set_body_bytes(body),
+    )
+    .await;
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(b.posts[0].text, "Apple \u{fffd}\u{fffd} rocks");
     assert_eq!(s.health().consecutive_failures, 0);
@@ -161,15 +157,12 @@ async fn hackernews_every_recorded_response_parses() {
             continue;
         }
         server.reset().await;
-        Mock::given(method("GET"))
-            .respond_with(json_body(&rec["reply"]))
-            .mount(&server)
-            .await;
+        serve_any_get(&server, json_body(&rec["reply"])).await;
         let toml = format!(
             "[[source]]\nkind = \"hackernews\"\nbase_url = \"{}\"\nqueries = [\"x\"]\n",
             server.uri()
         );
-        let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+        let (mut s, _) = fresh_source(&toml, &[]);
         let b = s.poll().await.unwrap_or_else(|e| panic!("{url}: {e}"));
         for p in &b.posts {
             assert!(p.id.starts_with("hackernews:"));
@@ -201,28 +194,25 @@ async fn reddit_search_and_subreddit_listings() {
         .respond_with(json_body(&search))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/r/acme/new.json"))
-        .respond_with(json_body(
-            &json!({"kind": "Listing", "data": {"children": []}}),
-        ))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/r/acme/comments.json"))
-        .respond_with(
-            json_body(&c0["body"])
-                .insert_header("x-ratelimit-remaining", "0.0")
-                .insert_header("x-ratelimit-reset", "525"),
-        )
-        .mount(&server)
-        .await;
+    serve_get(
+        &server,
+        "/r/acme/new.json",
+        json_body(&json!({"kind": "Listing", "data": {"children": []}})),
+    )
+    .await;
+    serve_get(
+        &server,
+        "/r/acme/comments.json",
+        json_body(&c0["body"])
+            .insert_header("x-ratelimit-remaining", "0.0")
+            .insert_header("x-ratelimit-reset", "525"),
+    )
+    .await;
     let toml = format!(
         "[[source]]\nkind = \"reddit\"\nbase_url = \"{}\"\nqueries = [\"praw\"]\nsubreddits = [\"r/acme\"]\nuser_agent = \"overhear-test by u/acme\"\n",
         server.uri()
     );
-    let state = Arc::new(MemoryState::default());
-    let mut s = source(&toml, state.clone(), &[]);
+    let (mut s, state) = fresh_source(&toml, &[]);
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(b.posts.len(), 10);
     assert_eq!(b.posts[0].id, "reddit:t3_1qvzkd"); // oldest first
@@ -257,10 +247,11 @@ async fn reddit_search_and_subreddit_listings() {
     // 403 (Reddit blocks many servers): a warning and an error, no crash, no cursor change
     let before = saved(&state, "reddit");
     server.reset().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(403).set_body_string("<html>blocked</html>"))
-        .mount(&server)
-        .await;
+    serve_any_get(
+        &server,
+        ResponseTemplate::new(403).set_body_string("<html>blocked</html>"),
+    )
+    .await;
     let e = s.poll().await.unwrap_err();
     assert!(matches!(e, SourceError::Forbidden(_)), "{e:?}");
     assert_eq!(s.health().consecutive_failures, 1);
@@ -293,25 +284,24 @@ async fn reddit_oauth_and_atom() {
         "[[source]]\nkind = \"reddit\"\nqueries = [\"praw\"]\noauth_base_url = \"{0}/oauth\"\ntoken_url = \"{0}/api/v1/access_token\"\nclient_id_env = \"OVERHEAR_TEST_REDDIT_ID\"\nclient_secret_env = \"OVERHEAR_TEST_REDDIT_SECRET\"\n",
         server.uri()
     );
-    let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+    let (mut s, _) = fresh_source(&toml, &[]);
     assert_eq!(poll_commit(&mut s).await.unwrap().posts.len(), 6);
     assert_eq!(poll_commit(&mut s).await.unwrap().posts.len(), 0); // token reused
 
     // the Atom variant: double-escaped HTML content
-    Mock::given(method("GET"))
-        .and(path("/search.rss"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "application/atom+xml; charset=UTF-8")
-                .set_body_bytes(fixture("reddit_search_rss.atom.xml")),
-        )
-        .mount(&server)
-        .await;
+    serve_get(
+        &server,
+        "/search.rss",
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/atom+xml; charset=UTF-8")
+            .set_body_bytes(fixture("reddit_search_rss.atom.xml")),
+    )
+    .await;
     let toml = format!(
         "[[source]]\nkind = \"reddit\"\nname = \"reddit-rss\"\nformat = \"rss\"\nbase_url = \"{}\"\nqueries = [\"site:kevincox.ca\"]\n",
         server.uri()
     );
-    let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+    let (mut s, _) = fresh_source(&toml, &[]);
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(ids(&b), vec!["reddit:t3_qksbf1"]);
     let p = &b.posts[0];
@@ -347,23 +337,21 @@ async fn mastodon_tag_timeline_min_id_and_failures() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/timelines/tag/hoot"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "application/json; charset=utf-8")
-                .insert_header("link", link.as_str())
-                .insert_header("x-ratelimit-remaining", "299")
-                .set_body_bytes(fixture("mastodon_timelines_tag.body.json")),
-        )
-        .mount(&server)
-        .await;
+    serve_get(
+        &server,
+        "/api/v1/timelines/tag/hoot",
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/json; charset=utf-8")
+            .insert_header("link", link.as_str())
+            .insert_header("x-ratelimit-remaining", "299")
+            .set_body_bytes(fixture("mastodon_timelines_tag.body.json")),
+    )
+    .await;
     let toml = format!(
         "[[source]]\nkind = \"mastodon\"\ninstance = \"{}\"\ntags = [\"#hoot\"]\n",
         server.uri()
     );
-    let state = Arc::new(MemoryState::default());
-    let mut s = source(&toml, state.clone(), &[]);
+    let (mut s, state) = fresh_source(&toml, &[]);
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(ids(&b), vec!["mastodon:127.0.0.1:117020593741189701"]);
     let p = &b.posts[0];
@@ -390,13 +378,12 @@ async fn mastodon_tag_timeline_min_id_and_failures() {
 
     // 401: the instance wants a login
     server.reset().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_string("{\"error\":\"This method requires an authenticated user\"}"),
-        )
-        .mount(&server)
-        .await;
+    serve_any_get(
+        &server,
+        ResponseTemplate::new(401)
+            .set_body_string("{\"error\":\"This method requires an authenticated user\"}"),
+    )
+    .await;
     let e = s.poll().await.unwrap_err();
     assert!(matches!(e, SourceError::Unauthorized(_)), "{e:?}");
     assert!(e.to_string().contains("access_token_env"), "{e}");
@@ -417,16 +404,17 @@ async fn mastodon_empty_answer_token_and_html_content() {
         .mount(&server)
         .await;
     let status = fixture_json("mastodon_status_docs_example.json");
-    Mock::given(method("GET"))
-        .and(path("/api/v1/timelines/tag/news"))
-        .respond_with(json_body(&json!([status])))
-        .mount(&server)
-        .await;
+    serve_get(
+        &server,
+        "/api/v1/timelines/tag/news",
+        json_body(&json!([status])),
+    )
+    .await;
     let toml = format!(
         "[[source]]\nkind = \"mastodon\"\ninstance = \"{}\"\ntags = [\"empty\", \"news\"]\naccess_token_env = \"OVERHEAR_TEST_MASTODON_TOKEN\"\n",
         server.uri()
     );
-    let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+    let (mut s, _) = fresh_source(&toml, &[]);
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(b.posts.len(), 1);
     let p = &b.posts[0];
@@ -499,7 +487,7 @@ async fn lobsters_stories_and_comments_with_conditional_get() {
         "[[source]]\nkind = \"lobsters\"\nbase_url = \"{}\"\n",
         server.uri()
     );
-    let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+    let (mut s, _) = fresh_source(&toml, &[]);
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(
         ids(&b),
@@ -566,8 +554,7 @@ async fn stackexchange_fromdate_backoff_and_throttle() {
         "[[source]]\nkind = \"stackexchange\"\nbase_url = \"{}/2.3\"\nkey_env = \"OVERHEAR_TEST_SE_KEY\"\n",
         server.uri()
     );
-    let state = Arc::new(MemoryState::default());
-    let mut s = source(&toml, state.clone(), &["acme"]);
+    let (mut s, state) = fresh_source(&toml, &["acme"]);
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(
         ids(&b),
@@ -594,16 +581,15 @@ async fn stackexchange_fromdate_backoff_and_throttle() {
 
     // throttle_violation comes as HTTP 400 with an error object
     server.reset().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(400).insert_header("content-type", "application/json").set_body_string(
-                json!({"error_id": 502, "error_name": "throttle_violation",
-                       "error_message": "too many requests from this IP, more requests available in 80000 seconds"})
-                .to_string(),
-            ),
-        )
-        .mount(&server)
-        .await;
+    let throttled = json!({"error_id": 502, "error_name": "throttle_violation",
+        "error_message": "too many requests from this IP, more requests available in 80000 seconds"});
+    serve_any_get(
+        &server,
+        ResponseTemplate::new(400)
+            .insert_header("content-type", "application/json")
+            .set_body_string(throttled.to_string()),
+    )
+    .await;
     let e = s.poll().await.unwrap_err();
     assert!(
         matches!(e, SourceError::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(80000)),
@@ -635,7 +621,7 @@ async fn stackexchange_pages_back_and_stops_at_backoff() {
         "[[source]]\nkind = \"stackexchange\"\nbase_url = \"{}\"\nqueries = [\"acme\", \"widget\"]\n",
         server.uri()
     );
-    let mut s = source(&toml, Arc::new(MemoryState::default()), &[]);
+    let (mut s, _) = fresh_source(&toml, &[]);
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(
         ids(&b),

@@ -6,7 +6,7 @@ mod sources_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use overhear::sources::{MemoryState, SourceError};
+use overhear::sources::{MemoryState, Source, SourceError};
 use sources_support::*;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -15,16 +15,20 @@ fn rss_toml(url: &str) -> String {
     format!("[[source]]\nkind = \"rss\"\nname = \"feed\"\nurl = \"{url}\"\n")
 }
 
+/// The `feed` source of `server`'s `/feed`, with a fresh state.
+fn feed_source(server: &MockServer) -> (Box<dyn Source>, Arc<MemoryState>) {
+    fresh_source(&rss_toml(&format!("{}/feed", server.uri())), &[])
+}
+
 async fn serve(server: &MockServer, body: Vec<u8>, content_type: &str) {
-    Mock::given(method("GET"))
-        .and(path("/feed"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", content_type)
-                .set_body_bytes(body),
-        )
-        .mount(server)
-        .await;
+    serve_get(
+        server,
+        "/feed",
+        ResponseTemplate::new(200)
+            .insert_header("content-type", content_type)
+            .set_body_bytes(body),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -52,12 +56,7 @@ async fn first_poll_not_modified_then_one_new_item_then_restart() {
         .mount(&server)
         .await;
 
-    let state = Arc::new(MemoryState::default());
-    let mut s = source(
-        &rss_toml(&format!("{}/feed", server.uri())),
-        state.clone(),
-        &[],
-    );
+    let (mut s, state) = feed_source(&server);
     assert_eq!((s.name(), s.kind()), ("feed", "rss"));
 
     // 1. first poll: every entry, oldest first
@@ -129,12 +128,7 @@ async fn first_poll_not_modified_then_one_new_item_then_restart() {
 #[tokio::test]
 async fn failures_never_move_the_cursor() {
     let server = MockServer::start().await;
-    let state = Arc::new(MemoryState::default());
-    let mut s = source(
-        &rss_toml(&format!("{}/feed", server.uri())),
-        state.clone(),
-        &[],
-    );
+    let (mut s, state) = feed_source(&server);
     serve(
         &server,
         fixture("github_releases.atom.xml"),
@@ -146,10 +140,11 @@ async fn failures_never_move_the_cursor() {
 
     // 429 with Retry-After
     server.reset().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "120"))
-        .mount(&server)
-        .await;
+    serve_any_get(
+        &server,
+        ResponseTemplate::new(429).insert_header("retry-after", "120"),
+    )
+    .await;
     let e = s.poll().await.unwrap_err();
     assert!(
         matches!(e, SourceError::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(120)),
@@ -160,10 +155,7 @@ async fn failures_never_move_the_cursor() {
 
     // 500
     server.reset().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(500).set_body_string("oops"))
-        .mount(&server)
-        .await;
+    serve_any_get(&server, ResponseTemplate::new(500).set_body_string("oops")).await;
     let e = s.poll().await.unwrap_err();
     assert!(
         matches!(e, SourceError::Server { status: 500, .. }),
@@ -177,24 +169,20 @@ async fn failures_never_move_the_cursor() {
     // 401 / 403 / 404
     for (code, what) in [(401, "Unauthorized"), (403, "Forbidden"), (404, "NotFound")] {
         server.reset().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(code))
-            .mount(&server)
-            .await;
+        serve_any_get(&server, ResponseTemplate::new(code)).await;
         let e = s.poll().await.unwrap_err();
         assert!(format!("{e:?}").starts_with(what), "{e:?}");
     }
 
     // timeout
     server.reset().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_bytes(fixture("github_releases.atom.xml"))
-                .set_delay(Duration::from_secs(3)),
-        )
-        .mount(&server)
-        .await;
+    serve_any_get(
+        &server,
+        ResponseTemplate::new(200)
+            .set_body_bytes(fixture("github_releases.atom.xml"))
+            .set_delay(Duration::from_secs(3)),
+    )
+    .await;
     let e = s.poll().await.unwrap_err();
     assert!(matches!(e, SourceError::Timeout), "{e:?}");
 
@@ -254,8 +242,7 @@ async fn failures_never_move_the_cursor() {
 #[tokio::test]
 async fn a_50mb_chunked_body_is_capped_while_streaming() {
     let base = endless_chunked_server("application/rss+xml", 50 * 1024 * 1024).await;
-    let state = Arc::new(MemoryState::default());
-    let mut s = source(&rss_toml(&format!("{base}/feed")), state.clone(), &[]);
+    let (mut s, state) = fresh_source(&rss_toml(&format!("{base}/feed")), &[]);
     let started = std::time::Instant::now();
     let e = s.poll().await.unwrap_err();
     assert!(
@@ -274,8 +261,7 @@ async fn a_body_cut_off_by_the_connection_is_truncated() {
         body.len()
     );
     let base = raw_server(head, vec![body[..body.len() / 2].to_vec()], 1).await;
-    let state = Arc::new(MemoryState::default());
-    let mut s = source(&rss_toml(&format!("{base}/feed")), state.clone(), &[]);
+    let (mut s, state) = fresh_source(&rss_toml(&format!("{base}/feed")), &[]);
     let e = s.poll().await.unwrap_err();
     assert!(matches!(e, SourceError::Truncated(_)), "{e:?}");
     assert_eq!(saved(&state, "feed"), None);
@@ -290,12 +276,7 @@ async fn iso_8859_1_and_invalid_utf8() {
         "application/rss+xml",
     )
     .await;
-    let state = Arc::new(MemoryState::default());
-    let mut s = source(
-        &rss_toml(&format!("{}/feed", server.uri())),
-        state.clone(),
-        &[],
-    );
+    let (mut s, _) = feed_source(&server);
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(b.posts.len(), 1);
     let p = &b.posts[0];
@@ -330,12 +311,7 @@ async fn items_without_guid_link_or_date_and_items_sharing_a_link() {
         <item><title>Three</title><link>https://news.example/three</link><description>third &amp;amp; more</description></item>
         </channel></rss>"#;
     serve(&server, shared.as_bytes().to_vec(), "application/rss+xml").await;
-    let state = Arc::new(MemoryState::default());
-    let mut s = source(
-        &rss_toml(&format!("{}/feed", server.uri())),
-        state.clone(),
-        &[],
-    );
+    let (mut s, _) = feed_source(&server);
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(b.posts.len(), 3);
     let mut got = ids(&b);
@@ -454,15 +430,14 @@ async fn every_recorded_feed_parses() {
 #[tokio::test]
 async fn one_request_at_a_time_per_host() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "application/atom+xml")
-                .set_body_bytes(fixture("github_releases.atom.xml"))
-                .set_delay(Duration::from_millis(300)),
-        )
-        .mount(&server)
-        .await;
+    serve_any_get(
+        &server,
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/atom+xml")
+            .set_body_bytes(fixture("github_releases.atom.xml"))
+            .set_delay(Duration::from_millis(300)),
+    )
+    .await;
     // two sources built from one context share its per-host limiter
     let state: Arc<MemoryState> = Arc::new(MemoryState::default());
     let c = ctx(state, &[]);

@@ -15,7 +15,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::matcher::Matcher;
 use crate::post::{BrandMatch, Post, Sentiment};
-use crate::sources::{self, SourceContext};
+use crate::sources;
 use crate::store::{Store, Upsert};
 
 #[derive(Debug, clap::Args)]
@@ -43,7 +43,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     let classifier = crate::classifier::load(&config.model)
         .with_context(|| format!("cannot load the model from {}", config.model.path.display()))?;
     let cutoff = Utc::now() - chrono::Duration::from_std(args.since)?;
-    let mut ctx = SourceContext::for_config(&config, Arc::new(store.clone()))?;
+    let mut ctx = config.source_context(Arc::new(store.clone()))?;
     ctx.search_terms = matcher.all_search_terms();
     ctx.backfill_since = Some(cutoff);
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::matcher::Matcher;
-use crate::sources::{self, MemoryState, SourceContext};
+use crate::sources::{self, MemoryState};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -37,7 +37,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         );
     };
     // A throw-away state store: nothing is read from or written to the daemon's cursors.
-    let ctx = SourceContext::for_config(&config, Arc::new(MemoryState::default()))?;
+    let ctx = config.source_context(Arc::new(MemoryState::default()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

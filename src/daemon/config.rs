@@ -1,4 +1,5 @@
 //! `[daemon]`: where data lives, how often to poll, where the local API listens.
+//! Settings only: depends on nothing of overhear but `crate::util`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::Problem;
+use crate::util::Problem;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]

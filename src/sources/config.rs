@@ -1,10 +1,11 @@
-//! `[[source]]`: one entry per feed, each with its own interval.
+//! `[[source]]`: one entry per feed, each with its own interval. Settings only:
+//! depends on nothing of overhear but `crate::util`, and never builds a source.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::Problem;
+use crate::util::Problem;
 
 /// One `[[source]]` entry; `kind` picks the variant.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

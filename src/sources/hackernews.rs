@@ -1,15 +1,13 @@
 //! Hacker News through the Algolia `search_by_date` API: stories and comments for each
 //! search term, resuming from the newest `created_at_i` seen per term.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use url::Url;
 
-use super::fetch::{Expect, GetOpts, Http};
+use super::fetch::{Expect, GetOpts};
 use super::text::html_to_text_and_links;
 use super::{
-    base_url, endpoint, from_unix, keep_new, Fetched, HackerNewsConfig, Kind, Seen, SourceContext,
+    from_unix, Api, Fetched, Gather, HackerNewsConfig, Kind, NewestState, Queries, SourceContext,
     SourceError,
 };
 use crate::post::Post;
@@ -20,22 +18,12 @@ const HITS_PER_PAGE: usize = 100;
 const MAX_PAGES: u32 = 5;
 
 pub(crate) struct HackerNews {
-    http: Http,
-    base: Url,
-    queries: Vec<String>,
-    name: String,
-    /// Start here (seconds) when a query has no cursor yet (`overhear backfill`).
-    backfill_since: Option<i64>,
+    api: Api,
+    queries: Queries,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub(crate) struct State {
-    /// Newest `created_at_i` seen, per query.
-    #[serde(default)]
-    newest: BTreeMap<String, i64>,
-    #[serde(default)]
-    seen: Seen,
-}
+/// Newest `created_at_i` seen, per query.
+pub(crate) type State = NewestState;
 
 #[derive(Debug, Deserialize)]
 struct Page {
@@ -79,13 +67,10 @@ impl HackerNews {
         ctx: &SourceContext,
         name: &str,
     ) -> Result<Self, SourceError> {
-        let queries = super::queries_or_search_terms(&cfg.queries, ctx, name)?;
+        let queries = Queries::new(&cfg.queries, ctx, name)?;
         Ok(HackerNews {
-            http: ctx.http.clone(),
-            base: base_url(cfg.base_url.as_deref(), DEFAULT_BASE)?,
+            api: Api::new(ctx, cfg.base_url.as_deref(), DEFAULT_BASE, name)?,
             queries,
-            name: name.to_string(),
-            backfill_since: ctx.backfill_since.map(|t| t.timestamp()),
         })
     }
 
@@ -123,7 +108,7 @@ impl HackerNews {
                 .unwrap_or_else(chrono::Utc::now),
             created_at_is_first_seen: hit.created_at_i.is_none(),
             source: "hackernews".into(),
-            source_name: self.name.clone(),
+            source_name: self.api.name.clone(),
             site: "news.ycombinator.com".into(),
             parent_id: hit.parent_id.map(|p| format!("hackernews:{p}")),
             thread_id: hit.story_id.map(|s| format!("hackernews:{s}")),
@@ -139,11 +124,9 @@ impl Kind for HackerNews {
     const KIND: &'static str = "hackernews";
 
     async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
-        let mut next = state.clone();
-        let mut posts = Vec::new();
-        let mut wait = None;
-        for q in &self.queries {
-            let since = state.newest.get(q).copied().or(self.backfill_since);
+        let mut got = Gather::new(state);
+        for q in &self.queries.queries {
+            let since = self.queries.since(state, q);
             let mut page = 0u32;
             loop {
                 let hits_per_page = HITS_PER_PAGE.to_string();
@@ -158,23 +141,23 @@ impl Kind for HackerNews {
                 if let Some(f) = &filter {
                     params.push(("numericFilters", f.as_str()));
                 }
-                let url = endpoint(&self.base, "search_by_date", &params);
+                let url = self.api.url("search_by_date", &params);
                 let Some(resp) = self
+                    .api
                     .http
                     .get(&url, Expect::Json, GetOpts::default())
                     .await?
                 else {
                     break;
                 };
-                wait = wait.max(resp.wait_hint);
+                got.wait_at_least(resp.wait_hint);
                 let body: Page = resp.json()?;
                 let n = body.hits.len();
                 for hit in body.hits {
                     if let Some(t) = hit.created_at_i {
-                        let e = next.newest.entry(q.clone()).or_insert(t);
-                        *e = (*e).max(t);
+                        got.next.saw(q, t);
                     }
-                    posts.push(self.post(hit));
+                    got.posts.push(self.post(hit));
                 }
                 page += 1;
                 // The first poll takes one page; later polls page back to the cursor.
@@ -185,13 +168,6 @@ impl Kind for HackerNews {
             }
         }
         // oldest first, as they happened
-        posts.sort_by_key(|p| p.created_at);
-        let posts = keep_new(&mut next.seen, posts);
-        Ok(Fetched {
-            posts,
-            state: next,
-            wait_at_least: wait,
-            note: None,
-        })
+        Ok(got.finish(None))
     }
 }

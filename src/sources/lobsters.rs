@@ -7,20 +7,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::fetch::{Expect, GetOpts, Http, Validators};
+use super::fetch::{Expect, GetOpts, Response, Validators};
 use super::rss::{feed_posts, parse_feed};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
-    base_url, endpoint, keep_new, Fetched, Kind, LobstersConfig, Seen, SourceContext, SourceError,
+    has_seen, Api, Fetched, Gather, Kind, LobstersConfig, Seen, SourceContext, SourceError,
 };
 use crate::post::Post;
 
 const DEFAULT_BASE: &str = "https://lobste.rs";
 
 pub(crate) struct Lobsters {
-    http: Http,
-    base: Url,
-    name: String,
+    api: Api,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -31,6 +29,8 @@ pub(crate) struct State {
     #[serde(default)]
     seen: Seen,
 }
+
+has_seen!(State);
 
 #[derive(Debug, Deserialize)]
 struct Story {
@@ -56,10 +56,30 @@ struct Story {
 impl Lobsters {
     pub fn new(cfg: &LobstersConfig, ctx: &SourceContext, name: &str) -> Result<Self, SourceError> {
         Ok(Lobsters {
-            http: ctx.http.clone(),
-            base: base_url(cfg.base_url.as_deref(), DEFAULT_BASE)?,
-            name: name.to_string(),
+            api: Api::new(ctx, cfg.base_url.as_deref(), DEFAULT_BASE, name)?,
         })
+    }
+
+    /// A conditional GET of `url` with the validators saved for it; a 200 saves the
+    /// new ones and the server's wait hint in `got`. `None` after a 304.
+    async fn get_changed(
+        &self,
+        url: &Url,
+        expect: Expect,
+        state: &State,
+        got: &mut Gather<State>,
+    ) -> Result<Option<Response>, SourceError> {
+        let key = url.to_string();
+        let opts = GetOpts {
+            validators: state.validators.get(&key),
+            ..GetOpts::default()
+        };
+        let resp = self.api.http.get(url, expect, opts).await?;
+        if let Some(resp) = &resp {
+            got.wait_at_least(resp.wait_hint);
+            got.next.validators.insert(key, resp.validators.clone());
+        }
+        Ok(resp)
     }
 
     fn story_post(&self, s: Story) -> Post {
@@ -94,7 +114,7 @@ impl Lobsters {
                 .unwrap_or_else(Utc::now),
             created_at_is_first_seen: s.created_at.is_none(),
             source: "lobsters".into(),
-            source_name: self.name.clone(),
+            source_name: self.api.name.clone(),
             site: "lobste.rs".into(),
             parent_id: None,
             thread_id: None,
@@ -110,33 +130,26 @@ impl Kind for Lobsters {
     const KIND: &'static str = "lobsters";
 
     async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
-        let mut next = state.clone();
-        let mut posts = Vec::new();
-        let mut wait = None;
-        let stories_url = endpoint(&self.base, "newest.json", &[]);
-        let comments_url = endpoint(&self.base, "comments.rss", &[]);
+        let mut got = Gather::new(state);
+        let stories_url = self.api.url("newest.json", &[]);
+        let comments_url = self.api.url("comments.rss", &[]);
 
-        let key = stories_url.to_string();
-        let opts = GetOpts {
-            validators: state.validators.get(&key),
-            ..GetOpts::default()
-        };
-        if let Some(resp) = self.http.get(&stories_url, Expect::Json, opts).await? {
-            wait = wait.max(resp.wait_hint);
+        let stories = self
+            .get_changed(&stories_url, Expect::Json, state, &mut got)
+            .await?;
+        if let Some(resp) = stories {
             let stories: Vec<Story> = resp.json()?;
-            posts.extend(stories.into_iter().map(|s| self.story_post(s)));
-            next.validators.insert(key, resp.validators);
+            got.posts
+                .extend(stories.into_iter().map(|s| self.story_post(s)));
         }
 
-        let key = comments_url.to_string();
-        let opts = GetOpts {
-            validators: state.validators.get(&key),
-            ..GetOpts::default()
-        };
-        if let Some(resp) = self.http.get(&comments_url, Expect::Feed, opts).await? {
-            wait = wait.max(resp.wait_hint);
+        let comments = self
+            .get_changed(&comments_url, Expect::Feed, state, &mut got)
+            .await?;
+        if let Some(resp) = comments {
             let feed = parse_feed(&resp)?;
-            let mut comments = feed_posts(&feed, &comments_url, "lobsters", &self.name, &|key| {
+            let name = &self.api.name;
+            let mut comments = feed_posts(&feed, &comments_url, "lobsters", name, &|key| {
                 // https://lobste.rs/c/abc123 -> c/abc123
                 match key.split_once("/c/") {
                     Some((_, id)) => format!("c/{}", id.trim_end_matches('/')),
@@ -147,16 +160,8 @@ impl Kind for Lobsters {
                 c.site = "lobste.rs".into();
                 c.lang = None;
             }
-            posts.extend(comments);
-            next.validators.insert(key, resp.validators);
+            got.posts.extend(comments);
         }
-        posts.sort_by_key(|p| p.created_at);
-        let posts = keep_new(&mut next.seen, posts);
-        Ok(Fetched {
-            posts,
-            state: next,
-            wait_at_least: wait,
-            note: None,
-        })
+        Ok(got.finish(None))
     }
 }

@@ -9,10 +9,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::fetch::{Expect, GetOpts, Http};
+use super::fetch::{Expect, GetOpts};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
-    endpoint, env_secret, keep_new, Fetched, Kind, MastodonConfig, Seen, SourceContext, SourceError,
+    env_secret, has_seen, Api, Fetched, Gather, Kind, MastodonConfig, Seen, SourceContext,
+    SourceError,
 };
 use crate::post::Post;
 
@@ -20,12 +21,11 @@ const PAGE: usize = 40;
 const MAX_PAGES: usize = 5;
 
 pub(crate) struct Mastodon {
-    http: Http,
-    instance: Url,
+    /// The instance is the API's base URL.
+    api: Api,
     host: String,
     tags: Vec<String>,
     token: Option<String>,
-    name: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -36,6 +36,8 @@ pub(crate) struct State {
     #[serde(default)]
     seen: Seen,
 }
+
+has_seen!(State);
 
 #[derive(Debug, Deserialize)]
 struct Status {
@@ -99,8 +101,8 @@ fn link_prev_min_id(link: &str) -> Option<String> {
 
 impl Mastodon {
     pub fn new(cfg: &MastodonConfig, ctx: &SourceContext, name: &str) -> Result<Self, SourceError> {
-        let instance = super::base_url(Some(&cfg.instance), "")?;
-        let host = instance.host_str().unwrap_or("mastodon").to_string();
+        let api = Api::new(ctx, Some(&cfg.instance), "", name)?;
+        let host = api.base.host_str().unwrap_or("mastodon").to_string();
         let tags: Vec<String> = if cfg.tags.is_empty() {
             // hashtags can't hold spaces: "acme corp" -> "acmecorp"
             ctx.search_terms
@@ -122,12 +124,10 @@ impl Mastodon {
             return Err(SourceError::Config(format!("source {name:?}: no tags")));
         }
         Ok(Mastodon {
-            http: ctx.http.clone(),
-            instance,
+            api,
             host,
             tags,
             token: env_secret(cfg.access_token_env.as_ref())?,
-            name: name.to_string(),
         })
     }
 
@@ -136,7 +136,7 @@ impl Mastodon {
             .url
             .clone()
             .or(s.uri.clone())
-            .unwrap_or_else(|| format!("{}/statuses/{}", self.instance, s.id));
+            .unwrap_or_else(|| format!("{}/statuses/{}", self.api.base, s.id));
         let base = Url::parse(&url).ok();
         let (text, mut links) =
             html_to_text_and_links(s.content.as_deref().unwrap_or(""), base.as_ref());
@@ -167,7 +167,7 @@ impl Mastodon {
             created_at: s.created_at.unwrap_or_else(Utc::now),
             created_at_is_first_seen: s.created_at.is_none(),
             source: "mastodon".into(),
-            source_name: self.name.clone(),
+            source_name: self.api.name.clone(),
             site,
             parent_id: s
                 .in_reply_to_id
@@ -185,9 +185,7 @@ impl Kind for Mastodon {
     const KIND: &'static str = "mastodon";
 
     async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
-        let mut next = state.clone();
-        let mut posts = Vec::new();
-        let mut wait = None;
+        let mut got = Gather::new(state);
         let mut empty = Vec::new();
         for tag in &self.tags {
             let mut min_id = state.min_id.get(tag).cloned();
@@ -198,12 +196,12 @@ impl Kind for Mastodon {
                     params.push(("min_id", m.as_str()));
                 }
                 let path = format!("api/v1/timelines/tag/{}", urlencode(tag));
-                let url = endpoint(&self.instance, &path, &params);
+                let url = self.api.url(&path, &params);
                 let opts = GetOpts {
                     bearer: self.token.as_deref(),
                     ..GetOpts::default()
                 };
-                let resp = match self.http.get(&url, Expect::Json, opts).await {
+                let resp = match self.api.http.get(&url, Expect::Json, opts).await {
                     Err(SourceError::Unauthorized(u)) => {
                         return Err(SourceError::Unauthorized(format!(
                             "{u} (this instance shows hashtag timelines only to logged-in users: set access_token_env)"
@@ -212,7 +210,7 @@ impl Kind for Mastodon {
                     other => other?,
                 };
                 let Some(resp) = resp else { break };
-                wait = wait.max(resp.wait_hint);
+                got.wait_at_least(resp.wait_hint);
                 let statuses: Vec<Status> = resp.json()?;
                 let n = statuses.len();
                 let prev = resp
@@ -233,14 +231,14 @@ impl Kind for Mastodon {
                     _ => None,
                 };
                 for s in statuses.into_iter().filter(|s| s.reblog.is_none()) {
-                    posts.push(self.post(s));
+                    got.posts.push(self.post(s));
                 }
                 if n == 0 && min_id.is_none() {
                     empty.push(format!("#{tag}"));
                 }
                 match advanced {
                     Some(a) => {
-                        next.min_id.insert(tag.clone(), a.clone());
+                        got.next.min_id.insert(tag.clone(), a.clone());
                         min_id = Some(a);
                     }
                     None => break,
@@ -251,8 +249,6 @@ impl Kind for Mastodon {
                 }
             }
         }
-        posts.sort_by_key(|p| p.created_at);
-        let posts = keep_new(&mut next.seen, posts);
         let note = (!empty.is_empty()).then(|| {
             format!(
                 "{} answered with an empty timeline for {} (no posts yet, or the instance hides them)",
@@ -261,14 +257,9 @@ impl Kind for Mastodon {
             )
         });
         if let Some(n) = &note {
-            tracing::info!(source = %self.name, "{n}");
+            tracing::info!(source = %self.api.name, "{n}");
         }
-        Ok(Fetched {
-            posts,
-            state: next,
-            wait_at_least: wait,
-            note,
-        })
+        Ok(got.finish(note))
     }
 }
 

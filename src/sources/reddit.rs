@@ -3,18 +3,17 @@
 //! application-only client id and secret from the environment (higher rate limit);
 //! the User-Agent is configurable (Reddit blocks generic ones).
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use url::Url;
 
-use super::fetch::{Expect, GetOpts, Http};
+use super::fetch::{Expect, GetOpts};
 use super::rss::{feed_posts, parse_feed};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
-    base_url, endpoint, env_secret, from_unix, keep_new, Fetched, Kind, RedditConfig, RedditFormat,
-    Seen, SourceContext, SourceError,
+    base_url, endpoint, env_secret, from_unix, Api, Fetched, Gather, Kind, NewestState,
+    RedditConfig, RedditFormat, SourceContext, SourceError,
 };
 use crate::post::Post;
 
@@ -25,8 +24,7 @@ const DEFAULT_TOKEN_URL: &str = "https://www.reddit.com/api/v1/access_token";
 const SITE: &str = "https://www.reddit.com";
 
 pub(crate) struct Reddit {
-    http: Http,
-    base: Url,
+    api: Api,
     oauth_base: Url,
     token_url: Url,
     format: RedditFormat,
@@ -35,17 +33,10 @@ pub(crate) struct Reddit {
     credentials: Option<(String, String)>,
     token: Option<(String, Instant)>,
     user_agent: Option<String>,
-    name: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub(crate) struct State {
-    /// Newest `created` seen, per endpoint (for the record: the seen window decides).
-    #[serde(default)]
-    newest: BTreeMap<String, i64>,
-    #[serde(default)]
-    seen: Seen,
-}
+/// Newest `created` seen, per endpoint (for the record: the seen window decides).
+pub(crate) type State = NewestState;
 
 #[derive(Debug, Deserialize)]
 struct Listing {
@@ -120,8 +111,7 @@ impl Reddit {
         let id = env_secret(cfg.client_id_env.as_ref())?;
         let secret = env_secret(cfg.client_secret_env.as_ref())?;
         Ok(Reddit {
-            http: ctx.http.clone(),
-            base: base_url(cfg.base_url.as_deref(), DEFAULT_BASE)?,
+            api: Api::new(ctx, cfg.base_url.as_deref(), DEFAULT_BASE, name)?,
             oauth_base: base_url(cfg.oauth_base_url.as_deref(), DEFAULT_OAUTH_BASE)?,
             token_url: base_url(cfg.token_url.as_deref(), DEFAULT_TOKEN_URL)?,
             format: cfg.format,
@@ -138,7 +128,6 @@ impl Reddit {
             credentials: id.zip(secret),
             token: None,
             user_agent: cfg.user_agent.clone(),
-            name: name.to_string(),
         })
     }
 
@@ -187,6 +176,7 @@ impl Reddit {
             }
         }
         let mut req = self
+            .api
             .http
             .client()
             .post(self.token_url.clone())
@@ -197,6 +187,7 @@ impl Reddit {
             req = req.header("user-agent", ua);
         }
         let resp = self
+            .api
             .http
             .send(&self.token_url, req, Expect::Json)
             .await?
@@ -242,7 +233,7 @@ impl Reddit {
                 .unwrap_or_else(chrono::Utc::now),
             created_at_is_first_seen: it.created_utc.is_none(),
             source: "reddit".into(),
-            source_name: self.name.clone(),
+            source_name: self.api.name.clone(),
             site: match &it.subreddit {
                 Some(s) => format!("reddit.com/r/{s}"),
                 None => "reddit.com".into(),
@@ -269,14 +260,12 @@ impl Kind for Reddit {
     const KIND: &'static str = "reddit";
 
     async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
-        let mut next = state.clone();
-        let mut posts = Vec::new();
-        let mut wait = None;
+        let mut got = Gather::new(state);
         let bearer = self.bearer().await?;
         let base = if bearer.is_some() && self.format == RedditFormat::Json {
             self.oauth_base.clone()
         } else {
-            self.base.clone()
+            self.api.base.clone()
         };
         for (key, path, query) in self.endpoints() {
             let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -296,7 +285,7 @@ impl Kind for Reddit {
                 headers,
                 ..GetOpts::default()
             };
-            let resp = match self.http.get(&url, expect, opts).await {
+            let resp = match self.api.http.get(&url, expect, opts).await {
                 Err(e @ SourceError::Unauthorized(_)) => {
                     // an expired or revoked token: fetch a new one next time
                     self.token = None;
@@ -305,7 +294,7 @@ impl Kind for Reddit {
                 other => other?,
             };
             let Some(resp) = resp else { continue };
-            wait = wait.max(resp.wait_hint);
+            got.wait_at_least(resp.wait_hint);
             let found = match self.format {
                 RedditFormat::Json => {
                     let listing: Listing = resp.json()?;
@@ -319,7 +308,8 @@ impl Kind for Reddit {
                 }
                 RedditFormat::Rss => {
                     let feed = parse_feed(&resp)?;
-                    let mut ps = feed_posts(&feed, &url, "reddit", &self.name, &|k| k.to_string());
+                    let mut ps =
+                        feed_posts(&feed, &url, "reddit", &self.api.name, &|k| k.to_string());
                     for (p, e) in ps.iter_mut().zip(&feed.entries) {
                         if let Some(sub) = e
                             .categories
@@ -338,18 +328,10 @@ impl Kind for Reddit {
                 }
             };
             if let Some(newest) = found.iter().map(|p| p.created_at.timestamp()).max() {
-                let e = next.newest.entry(key).or_insert(newest);
-                *e = (*e).max(newest);
+                got.next.saw(&key, newest);
             }
-            posts.extend(found);
+            got.posts.extend(found);
         }
-        posts.sort_by_key(|p| p.created_at);
-        let posts = keep_new(&mut next.seen, posts);
-        Ok(Fetched {
-            posts,
-            state: next,
-            wait_at_least: wait,
-            note: None,
-        })
+        Ok(got.finish(None))
     }
 }

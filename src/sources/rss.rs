@@ -12,7 +12,7 @@ use url::Url;
 
 use super::fetch::{Expect, GetOpts, Http, Response, Validators};
 use super::text::html_to_text_and_links;
-use super::{keep_new, Fetched, Kind, RssConfig, Seen, SourceContext, SourceError};
+use super::{has_seen, Fetched, Gather, Kind, RssConfig, Seen, SourceContext, SourceError};
 use crate::post::Post;
 
 pub(crate) struct Rss {
@@ -28,6 +28,8 @@ pub(crate) struct State {
     #[serde(default)]
     seen: Seen,
 }
+
+has_seen!(State);
 
 impl Rss {
     pub fn new(cfg: &RssConfig, ctx: &SourceContext, name: &str) -> Result<Self, SourceError> {
@@ -46,34 +48,22 @@ impl Kind for Rss {
     const KIND: &'static str = "rss";
 
     async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
-        let mut next = state.clone();
+        let mut got = Gather::new(state);
         let opts = GetOpts {
             validators: Some(&state.validators),
             ..GetOpts::default()
         };
         let Some(resp) = self.http.get(&self.url, Expect::Feed, opts).await? else {
-            return Ok(Fetched {
-                posts: Vec::new(),
-                state: next,
-                wait_at_least: None,
-                note: Some("not modified".into()),
-            });
+            return Ok(got.finish(Some("not modified".into())));
         };
         let feed = parse_feed(&resp)?;
-        let posts = feed_posts(&feed, &self.url, "rss", &self.name, &|key| {
+        got.posts = feed_posts(&feed, &self.url, "rss", &self.name, &|key| {
             native_id(&self.url, key)
         });
-        next.validators = resp.validators.clone();
-        let mut posts = posts;
+        got.next.validators = resp.validators.clone();
+        got.wait_at_least(resp.wait_hint);
         // oldest first, as they happened (stable: undated items keep feed order)
-        posts.sort_by_key(|p| p.created_at);
-        let posts = keep_new(&mut next.seen, posts);
-        Ok(Fetched {
-            posts,
-            state: next,
-            wait_at_least: resp.wait_hint,
-            note: None,
-        })
+        Ok(got.finish(None))
     }
 }
 
@@ -93,7 +83,7 @@ pub(crate) fn parse_feed(resp: &Response) -> Result<Feed, SourceError> {
     parse_feed_bytes(&bytes, &resp.url)
 }
 
-/// Parses a feed already in UTF-8 (what [`parse_feed`] does after transcoding).
+/// Parses a feed already in UTF-8 (what `parse_feed` does after transcoding).
 pub fn parse_feed_bytes(bytes: &[u8], url: &Url) -> Result<Feed, SourceError> {
     let text = String::from_utf8_lossy(bytes);
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();

@@ -1,16 +1,15 @@
 //! Stack Exchange: `search/advanced` on one site for each search term, newest first,
 //! resuming from the newest `creation_date` (as `fromdate`), obeying `backoff`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use url::Url;
 
-use super::fetch::{Expect, GetOpts, Http};
+use super::fetch::{Expect, GetOpts};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
-    base_url, endpoint, env_secret, from_unix, keep_new, Fetched, Kind, Seen, SourceContext,
+    env_secret, from_unix, Api, Fetched, Gather, Kind, NewestState, Queries, SourceContext,
     SourceError, StackExchangeConfig,
 };
 use crate::post::Post;
@@ -19,24 +18,14 @@ const DEFAULT_BASE: &str = "https://api.stackexchange.com/2.3";
 const MAX_PAGES: u32 = 3;
 
 pub(crate) struct StackExchange {
-    http: Http,
-    base: Url,
+    api: Api,
     site: String,
-    queries: Vec<String>,
+    queries: Queries,
     key: Option<String>,
-    name: String,
-    /// Start here (seconds) when a query has no cursor yet (`overhear backfill`).
-    backfill_since: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub(crate) struct State {
-    /// Newest `creation_date` seen, per query.
-    #[serde(default)]
-    newest: BTreeMap<String, i64>,
-    #[serde(default)]
-    seen: Seen,
-}
+/// Newest `creation_date` seen, per query.
+pub(crate) type State = NewestState;
 
 #[derive(Debug, Deserialize)]
 struct Wrapper {
@@ -83,15 +72,12 @@ impl StackExchange {
         ctx: &SourceContext,
         name: &str,
     ) -> Result<Self, SourceError> {
-        let queries = super::queries_or_search_terms(&cfg.queries, ctx, name)?;
+        let queries = Queries::new(&cfg.queries, ctx, name)?;
         Ok(StackExchange {
-            http: ctx.http.clone(),
-            base: base_url(cfg.base_url.as_deref(), DEFAULT_BASE)?,
+            api: Api::new(ctx, cfg.base_url.as_deref(), DEFAULT_BASE, name)?,
             site: cfg.site.clone(),
             queries,
             key: env_secret(cfg.key_env.as_ref())?,
-            name: name.to_string(),
-            backfill_since: ctx.backfill_since.map(|t| t.timestamp()),
         })
     }
 
@@ -121,7 +107,7 @@ impl StackExchange {
                 .unwrap_or_else(chrono::Utc::now),
             created_at_is_first_seen: q.creation_date.is_none(),
             source: "stackexchange".into(),
-            source_name: self.name.clone(),
+            source_name: self.api.name.clone(),
             parent_id: None,
             thread_id: None,
             engagement: q.score,
@@ -162,16 +148,9 @@ impl Kind for StackExchange {
     const KIND: &'static str = "stackexchange";
 
     async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
-        let mut next = state.clone();
-        let mut posts = Vec::new();
-        let mut wait: Option<Duration> = None;
-        'queries: for q in &self.queries {
-            let from = state
-                .newest
-                .get(q)
-                .copied()
-                .or(self.backfill_since)
-                .map(|t| t.to_string());
+        let mut got = Gather::new(state);
+        'queries: for q in &self.queries.queries {
+            let from = self.queries.since(state, q).map(|t| t.to_string());
             let mut params = vec![
                 ("site", self.site.as_str()),
                 ("q", q.as_str()),
@@ -190,8 +169,13 @@ impl Kind for StackExchange {
                 let page_s = page.to_string();
                 let mut params = params.clone();
                 params.push(("page", page_s.as_str()));
-                let url = endpoint(&self.base, "search/advanced", &params);
-                let resp = match self.http.get(&url, Expect::Json, GetOpts::default()).await {
+                let url = self.api.url("search/advanced", &params);
+                let resp = match self
+                    .api
+                    .http
+                    .get(&url, Expect::Json, GetOpts::default())
+                    .await
+                {
                     Ok(r) => r,
                     Err(SourceError::Status {
                         detail,
@@ -214,18 +198,17 @@ impl Kind for StackExchange {
                 if body.error_id.is_some() {
                     return Err(api_error(&body));
                 }
-                wait = wait.max(resp.wait_hint);
+                got.wait_at_least(resp.wait_hint);
                 for item in body.items {
                     if let Some(t) = item.creation_date {
-                        let e = next.newest.entry(q.clone()).or_insert(t);
-                        *e = (*e).max(t);
+                        got.next.saw(q, t);
                     }
-                    posts.push(self.post(item));
+                    got.posts.push(self.post(item));
                 }
                 if let Some(b) = body.backoff {
                     // "wait this many seconds before calling this method again": no more
                     // requests this poll; queries not asked keep their cursor
-                    wait = wait.max(Some(Duration::from_secs(b)));
+                    got.wait_at_least(Some(Duration::from_secs(b)));
                     break 'queries;
                 }
                 // the first poll takes one page; later ones page back to `fromdate`
@@ -234,13 +217,6 @@ impl Kind for StackExchange {
                 }
             }
         }
-        posts.sort_by_key(|p| p.created_at);
-        let posts = keep_new(&mut next.seen, posts);
-        Ok(Fetched {
-            posts,
-            state: next,
-            wait_at_least: wait,
-            note: None,
-        })
+        Ok(got.finish(None))
     }
 }

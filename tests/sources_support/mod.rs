@@ -152,3 +152,61 @@ pub async fn endless_chunked_server(content_type: &str, total: usize) -> String 
     });
     format!("http://{addr}")
 }
+
+// ---- set-up shared by the sources, backfill and end-to-end tests ----
+
+/// A source built from one `[[source]]` entry with a fresh in-memory state, and that
+/// state (to look at the saved cursor).
+pub fn fresh_source(toml_text: &str, terms: &[&str]) -> (Box<dyn Source>, Arc<MemoryState>) {
+    let state = Arc::new(MemoryState::default());
+    (source(toml_text, state.clone(), terms), state)
+}
+
+/// A 200 with a JSON body, as the APIs send it.
+pub fn json_body(v: &serde_json::Value) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200)
+        .insert_header("content-type", "application/json; charset=utf-8")
+        .set_body_string(v.to_string())
+}
+
+/// Answers every GET of `at` (a path) with `response`.
+pub async fn serve_get(
+    server: &wiremock::MockServer,
+    at: &str,
+    response: wiremock::ResponseTemplate,
+) {
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(at))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+/// Answers every GET, whatever its path, with `response`.
+pub async fn serve_any_get(server: &wiremock::MockServer, response: wiremock::ResponseTemplate) {
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+/// Runs the `overhear` binary with `args` and `--config config`.
+pub fn overhear(args: &[&str], config: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_overhear"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+/// [`overhear`], which must succeed (its stderr is shown when it does not).
+pub fn overhear_ok(args: &[&str], config: &std::path::Path) -> std::process::Output {
+    let out = overhear(args, config);
+    assert!(
+        out.status.success(),
+        "overhear {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

@@ -1,0 +1,99 @@
+//! The alert stage: records the classifier's verdicts in groups. Alerts go to the
+//! outbox before the mention is marked classified, so a crash in between repeats only
+//! the idempotent enqueue. Never sends email (the outbox sender does) and never reads
+//! the clock-driven rules (the scheduler does).
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use super::shared::Shared;
+use crate::post::Sentiment;
+
+/// Records each verdict: alerts go to the outbox first, then the mention is marked
+/// classified, so that a crash in between repeats the (idempotent) enqueue.
+pub(super) async fn alert_stage(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<(String, Result<crate::classifier::Prediction, String>)>,
+) {
+    /// Verdicts recorded together: one outbox write and one sentiment transaction
+    /// (two flushes) per group instead of per mention.
+    const GROUP: usize = 256;
+    while let Some(first) = rx.recv().await {
+        let mut verdicts = vec![first];
+        while verdicts.len() < GROUP {
+            match rx.try_recv() {
+                Ok(v) => verdicts.push(v),
+                Err(_) => break,
+            }
+        }
+        record_verdicts(&shared, verdicts);
+    }
+}
+
+fn record_verdicts(
+    shared: &Shared,
+    verdicts: Vec<(String, Result<crate::classifier::Prediction, String>)>,
+) {
+    let alerter = shared.alerter();
+    let now = Utc::now();
+    let mut items = Vec::new();
+    let mut classified: Vec<(String, Sentiment)> = Vec::new();
+    let mut mentions = Vec::new();
+    for (id, verdict) in verdicts {
+        let prediction = match verdict {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(mention = %id, error = %e, "classification failed; retried at the next start");
+                continue;
+            }
+        };
+        let sentiment = Sentiment {
+            label: prediction.label,
+            scores: prediction.scores,
+            model: shared.model_id.clone(),
+        };
+        let mut mention = match shared.store.get(&id) {
+            Ok(Some(m)) => m,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!(mention = %id, error = %e, "cannot read a mention");
+                continue;
+            }
+        };
+        mention.sentiment = Some(sentiment.clone());
+        items.extend(alerter.evaluate(&mention, now));
+        classified.push((id, sentiment));
+        mentions.push(mention);
+    }
+    if !items.is_empty() {
+        match shared.store.enqueue(&items) {
+            Ok(n) => {
+                shared
+                    .metrics
+                    .inc("overhear_alerts_queued_total", &[], n as f64);
+                shared.wake_sender();
+            }
+            Err(e) => {
+                // Not marked classified either: the next start classifies them again.
+                tracing::error!(error = %e, count = classified.len(), "cannot queue alerts; retried at the next start");
+                return;
+            }
+        }
+    }
+    if let Err(e) = shared.store.set_sentiments(&classified) {
+        tracing::error!(error = %e, count = classified.len(), "cannot store sentiments; retried at the next start");
+        return;
+    }
+    for m in &mentions {
+        let label = m.sentiment.as_ref().map_or("", |s| s.label.as_str());
+        for b in &m.brands {
+            shared.metrics.inc(
+                "overhear_mentions_total",
+                &[("brand", &b.brand), ("sentiment", label)],
+                1.0,
+            );
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The ingest stage: matches each polled post against the brands and stores the
+//! mentions (one transaction per poll), sends new or edited ones to the classifier,
+//! then acks the batch so that its source may commit the cursor. Never classifies or
+//! alerts.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use super::classify::Job;
+use super::shared::{Shared, SourceBatch};
+use crate::post::Post;
+use crate::store::Upsert;
+
+/// Matches each post and stores the mentions; new or edited ones go to the classifier.
+pub(super) async fn ingest(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<SourceBatch>,
+    classify: mpsc::Sender<Job<String>>,
+) {
+    while let Some(batch) = rx.recv().await {
+        let matcher = shared.matcher();
+        let matched: Vec<(Post, Vec<crate::post::BrandMatch>)> = batch
+            .posts
+            .into_iter()
+            .filter_map(|post| {
+                let brands = matcher.match_post(&post);
+                (!brands.is_empty()).then_some((post, brands))
+            })
+            .collect();
+        shared.metrics.inc(
+            "overhear_posts_matched_total",
+            &[("source", &batch.source)],
+            matched.len() as f64,
+        );
+        let mut result = Ok(());
+        if !matched.is_empty() {
+            // One transaction and one flush for the whole poll.
+            match shared.store.upsert_many(&matched, Utc::now()) {
+                Ok(outcomes) => {
+                    for ((post, _), outcome) in matched.iter().zip(outcomes) {
+                        let id = match outcome {
+                            Upsert::New { id }
+                            | Upsert::Updated {
+                                id,
+                                text_changed: true,
+                            } => id,
+                            _ => continue,
+                        };
+                        let job = Job {
+                            item: id,
+                            text: post.classifier_text(),
+                        };
+                        if classify.send(job).await.is_err() {
+                            result = Err("shutting down".to_string());
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(source = %batch.source, error = %e, "cannot store mentions");
+                    result = Err(e.to_string());
+                }
+            }
+        }
+        let _ = batch.ack.send(result);
+    }
+}

@@ -1,0 +1,121 @@
+//! One config generation and its replacement: building the matcher, alert rules and
+//! outbox sender of a config, and swapping them (and the source tasks) in on SIGHUP or
+//! `POST /api/reload`. A config that does not build leaves the running generation
+//! untouched; the model, the store and the API socket are never replaced here.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::pipeline::{setup, DaemonError};
+use super::shared::{Live, Shared, SourceBatch};
+use super::source_tasks::{build_sources, spawn_sources};
+use crate::alerts::{run_sender, Sender, SystemClock};
+use crate::config::Config;
+use crate::matcher::Matcher;
+use crate::sources::StateStore;
+use crate::store::Store;
+
+/// The outbox sender task of one config generation.
+pub(super) struct SenderTask {
+    cancel: CancellationToken,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl SenderTask {
+    pub(super) async fn stop(self) {
+        self.cancel.cancel();
+        // a send in progress is finished first
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.handle).await;
+    }
+}
+
+/// Compiles the queries and builds the alert rules and the outbox sender of a config.
+pub(super) fn build_live(config: &Config, store: &Store) -> Result<(Live, Sender), DaemonError> {
+    let matcher =
+        Matcher::compile(&config.brands).map_err(|e| DaemonError::Config(e.to_string()))?;
+    let (sender, alerter) = Sender::from_config(store.clone(), config, Arc::new(SystemClock))
+        .map_err(|e| setup("email", e))?;
+    let live = Live {
+        matcher: Arc::new(matcher),
+        alerter,
+        wake: sender.waker(),
+        brands: config.brands.iter().map(|b| b.name.clone()).collect(),
+    };
+    Ok((live, sender))
+}
+
+pub(super) fn spawn_sender(sender: Sender) -> SenderTask {
+    let cancel = CancellationToken::new();
+    let handle = tokio::spawn(run_sender(sender, cancel.clone()));
+    SenderTask { cancel, handle }
+}
+
+/// The parts of the running daemon that a reload replaces.
+pub(super) struct Generation<'a> {
+    pub(super) config: &'a mut Config,
+    pub(super) sources: &'a mut JoinSet<()>,
+    pub(super) sources_cancel: &'a mut CancellationToken,
+    pub(super) sender: &'a mut SenderTask,
+}
+
+/// Re-reads the config; on any error the running generation is left untouched.
+pub(super) async fn reload(
+    path: &Option<PathBuf>,
+    shared: &Arc<Shared>,
+    state: &Arc<dyn StateStore>,
+    gen: &mut Generation<'_>,
+    ingest_tx: &mpsc::Sender<SourceBatch>,
+) -> Result<(), DaemonError> {
+    let Some(path) = path else {
+        return Err(DaemonError::Config(
+            "running on the embedded default config: nothing to re-read (start with --config FILE)"
+                .into(),
+        ));
+    };
+    tracing::info!(config = %path.display(), "re-reading the configuration");
+    let new = Config::load(path).map_err(|e| DaemonError::Config(e.to_string()))?;
+    let (live, sender) = build_live(&new, &shared.store)?;
+    let sources = build_sources(&new, &live.matcher, state.clone())?;
+    if new.model != gen.config.model {
+        tracing::warn!("[model] changed: a restart is needed for that part to take effect");
+    }
+    if new.daemon.api_bind != gen.config.daemon.api_bind
+        || new.daemon.data_dir != gen.config.daemon.data_dir
+    {
+        tracing::warn!(
+            "[daemon] data_dir/api_bind changed: a restart is needed for that part to take effect"
+        );
+    }
+    // The old sender stops before the new one starts, so no entry is sent twice.
+    let old_sender = std::mem::replace(gen.sender, spawn_sender_later());
+    old_sender.stop().await;
+    match shared.live.write() {
+        Ok(mut l) => *l = live,
+        Err(p) => *p.into_inner() = live,
+    }
+    *gen.sender = spawn_sender(sender);
+    gen.sources_cancel.cancel();
+    while gen.sources.join_next().await.is_some() {}
+    *gen.sources_cancel = CancellationToken::new();
+    spawn_sources(gen.sources, sources, ingest_tx, gen.sources_cancel, shared);
+    tracing::info!(
+        sources = new.sources.len(),
+        brands = new.brands.len(),
+        "configuration reloaded"
+    );
+    *gen.config = new;
+    Ok(())
+}
+
+/// A placeholder that is replaced before anything waits on it.
+fn spawn_sender_later() -> SenderTask {
+    SenderTask {
+        cancel: CancellationToken::new(),
+        handle: tokio::spawn(async {}),
+    }
+}

@@ -1,0 +1,125 @@
+//! The scheduler: every tick, the outbox metrics and everything the clock (rather than
+//! a new mention) makes due: digests, summaries, spikes and failing-source notices,
+//! queued in the outbox. Reads the store; never writes mentions and never sends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use super::shared::Shared;
+use crate::store::MentionFilter;
+
+/// Digests, summaries, spikes and source health: checked every `TICK`.
+pub(super) async fn scheduler(shared: Arc<Shared>, cancel: CancellationToken) {
+    const TICK: Duration = Duration::from_secs(30);
+    let mut tick = tokio::time::interval(TICK);
+    let mut since = Utc::now();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = Utc::now();
+        match shared.store.outbox_depth() {
+            Ok(d) => {
+                let m = &shared.metrics;
+                m.set("overhear_outbox_depth", &[], d.pending as f64);
+                m.set(
+                    "overhear_alerts_delivered",
+                    &[("result", "sent")],
+                    d.sent as f64,
+                );
+                m.set(
+                    "overhear_alerts_delivered",
+                    &[("result", "failed")],
+                    d.failed as f64,
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the outbox depth"),
+        }
+        let items = match scheduled_items(&shared, since, now) {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduled emails failed; retried at the next tick");
+                continue;
+            }
+        };
+        if !items.is_empty() {
+            match shared.store.enqueue(&items) {
+                Ok(_) => shared.wake_sender(),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot queue scheduled emails");
+                    continue;
+                }
+            }
+        }
+        since = now;
+    }
+}
+
+/// Everything the clock (rather than a new mention) makes due in `(since, now]`.
+fn scheduled_items(
+    shared: &Shared,
+    since: chrono::DateTime<Utc>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<crate::alerts::OutboxItem>, crate::store::StoreError> {
+    let alerter = shared.alerter();
+    let mut items = alerter.digest_ticks(since, now);
+    for period in alerter.summaries_due(since, now) {
+        let filter = |from, to| MentionFilter {
+            brand: Some(period.brand.clone()),
+            since: Some(from),
+            until: Some(to),
+            ..Default::default()
+        };
+        let current = shared.store.list(&filter(period.start, period.end))?;
+        let previous = shared
+            .store
+            .list(&filter(period.previous_start, period.start))?;
+        items.extend(alerter.summary_items(
+            &period,
+            &current,
+            &crate::alerts::tally(&previous),
+            now,
+        ));
+    }
+    // Spikes: negatives in the last hour against the hourly mean of the last week.
+    let brands: Vec<String> = shared
+        .live
+        .read()
+        .map(|l| l.brands.clone())
+        .unwrap_or_else(|p| p.into_inner().brands.clone());
+    for brand in brands {
+        let count = |from: chrono::DateTime<Utc>| {
+            shared.store.count(&MentionFilter {
+                brand: Some(brand.clone()),
+                sentiment: Some("negative".into()),
+                since: Some(from),
+                until: Some(now),
+                ..Default::default()
+            })
+        };
+        let last_hour = count(now - chrono::Duration::hours(1))?;
+        // The week's baseline (a longer scan) only matters once the hour is busy.
+        let busy = alerter
+            .rule(&brand)
+            .is_some_and(|r| last_hour >= r.spike_min_count.max(1));
+        if !busy {
+            continue;
+        }
+        let week = count(now - chrono::Duration::days(7))?;
+        let baseline = week.saturating_sub(last_hour) as f64 / (7.0 * 24.0 - 1.0);
+        items.extend(alerter.spike_items(&brand, last_hour, baseline, now));
+    }
+    let failing = shared
+        .failing
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    for (source, (since, error)) in failing {
+        items.extend(alerter.source_health_items(&source, since, &error, now));
+    }
+    Ok(items)
+}

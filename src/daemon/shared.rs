@@ -1,0 +1,79 @@
+//! What the daemon's stage tasks share: the store, the metrics, the live generation
+//! of matcher and alert rules (swapped on reload), and which sources are failing. Plain
+//! state with poison-tolerant accessors: nothing here starts a task or does I/O.
+
+use std::sync::{Arc, RwLock};
+
+use chrono::Utc;
+use tokio::sync::{oneshot, Notify};
+
+use super::metrics::Metrics;
+use crate::alerts::Alerter;
+use crate::matcher::Matcher;
+use crate::post::Post;
+use crate::store::Store;
+
+/// Posts one poll of one source produced, and where to say they are safely stored.
+pub(super) struct SourceBatch {
+    pub(super) source: String,
+    pub(super) posts: Vec<Post>,
+    pub(super) ack: oneshot::Sender<Result<(), String>>,
+}
+
+/// What reload swaps: the parts of the pipeline that follow the config.
+pub(super) struct Live {
+    pub(super) matcher: Arc<Matcher>,
+    pub(super) alerter: Arc<Alerter>,
+    /// Wakes the outbox sender of this generation when alerts were queued.
+    pub(super) wake: Arc<Notify>,
+    pub(super) brands: Vec<String>,
+}
+
+/// When each failing source started failing, and why (for source-health emails).
+pub(super) type Failing = std::collections::HashMap<String, (chrono::DateTime<Utc>, String)>;
+
+pub(super) struct Shared {
+    pub(super) store: Store,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) live: RwLock<Live>,
+    pub(super) model_id: String,
+    pub(super) failing: std::sync::Mutex<Failing>,
+}
+
+impl Shared {
+    pub(super) fn matcher(&self) -> Arc<Matcher> {
+        self.live
+            .read()
+            .map(|l| l.matcher.clone())
+            .unwrap_or_else(|p| p.into_inner().matcher.clone())
+    }
+
+    pub(super) fn alerter(&self) -> Arc<Alerter> {
+        self.live
+            .read()
+            .map(|l| l.alerter.clone())
+            .unwrap_or_else(|p| p.into_inner().alerter.clone())
+    }
+
+    pub(super) fn wake_sender(&self) {
+        let wake = self
+            .live
+            .read()
+            .map(|l| l.wake.clone())
+            .unwrap_or_else(|p| p.into_inner().wake.clone());
+        wake.notify_one();
+    }
+
+    pub(super) fn set_failing(&self, source: &str, error: Option<String>) {
+        let mut f = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        match error {
+            None => {
+                f.remove(source);
+            }
+            Some(e) => {
+                let since = f.get(source).map_or_else(Utc::now, |(t, _)| *t);
+                f.insert(source.to_string(), (since, e));
+            }
+        }
+    }
+}
