@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::alerts::{AlertsConfig, EmailConfig};
 use crate::classifier::ModelConfig;
 use crate::daemon::DaemonConfig;
-use crate::matcher::BrandConfig;
+use crate::matcher::{BrandConfig, Matcher};
 use crate::sources::{HttpSettings, SourceConfig, SourceContext, SourceError, StateStore};
 
 /// The default configuration, compiled into the binary (a copy of `config/overhear.toml`).
@@ -246,12 +246,19 @@ impl Config {
     }
 
     /// What the sources are built with: `[daemon]`'s user agent and poll interval, the
-    /// brands' search terms (see [`search_terms_of`]) and `state` for the cursors.
-    pub fn source_context(&self, state: Arc<dyn StateStore>) -> Result<SourceContext, SourceError> {
+    /// terms the brands' queries send to server-side search
+    /// ([`Matcher::all_search_terms`]) and `state` for the cursors. The daemon,
+    /// `backfill` and `poll --once` all build their sources through this, so that they
+    /// fetch the same thing.
+    pub fn source_context(
+        &self,
+        matcher: &Matcher,
+        state: Arc<dyn StateStore>,
+    ) -> Result<SourceContext, SourceError> {
         SourceContext::new(
             self.daemon.user_agent.clone(),
             self.daemon.poll_interval,
-            search_terms_of(&self.brands),
+            matcher.all_search_terms(),
             state,
             HttpSettings::default(),
         )
@@ -264,24 +271,6 @@ impl Config {
             .clone()
             .unwrap_or_else(|| self.daemon.data_dir.join("mail"))
     }
-}
-
-/// The terms sent to server-side search: each brand's `search_terms`, else its name.
-pub fn search_terms_of(brands: &[BrandConfig]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for b in brands {
-        let terms = if b.search_terms.is_empty() {
-            vec![b.name.clone()]
-        } else {
-            b.search_terms.clone()
-        };
-        for t in terms {
-            if !t.trim().is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(&t)) {
-                out.push(t);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

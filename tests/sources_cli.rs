@@ -94,3 +94,61 @@ async fn poll_once_prints_json_lines_and_commits_nothing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("the config has: news"));
 }
+
+/// `poll NAME --once` must search with the terms the daemon would send: the brand
+/// queries' positive terms, not the brand names.
+#[tokio::test(flavor = "multi_thread")]
+async fn poll_once_searches_with_the_daemons_terms() {
+    let server = MockServer::start().await;
+    let empty =
+        serde_json::json!({"hits": [], "nbHits": 0, "page": 0, "nbPages": 0, "hitsPerPage": 100});
+    Mock::given(method("GET"))
+        .and(path("/search_by_date"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(empty))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("overhear.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\ndata_dir = \"{}\"\n\n[[brand]]\nname = \"Acme\"\nquery = '\"acme corp\" OR acmecorp'\n\n[[source]]\nkind = \"hackernews\"\nname = \"news\"\nbase_url = \"{}\"\n",
+            dir.path().join("data").display(),
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let (ok, _, stderr) = tokio::task::spawn_blocking({
+        let c = config.clone();
+        move || poll(&c, &[])
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{stderr}");
+    let asked: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "query")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect();
+    // the daemon's terms (Matcher::all_search_terms of the same config)
+    let brands = overhear::config::Config::parse(&std::fs::read_to_string(&config).unwrap(), "t")
+        .unwrap()
+        .brands;
+    let want = overhear::matcher::Matcher::compile(&brands)
+        .unwrap()
+        .all_search_terms();
+    assert!(!want.is_empty());
+    let mut asked_sorted = asked.clone();
+    asked_sorted.sort();
+    asked_sorted.dedup();
+    let mut want_sorted = want.clone();
+    want_sorted.sort();
+    assert_eq!(asked_sorted, want_sorted, "poll asked {asked:?}");
+}

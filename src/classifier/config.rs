@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::Problem;
+use crate::util::Problem;
 
 /// The `[model]` table.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

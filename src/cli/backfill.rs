@@ -43,8 +43,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     let classifier = crate::classifier::load(&config.model)
         .with_context(|| format!("cannot load the model from {}", config.model.path.display()))?;
     let cutoff = Utc::now() - chrono::Duration::from_std(args.since)?;
-    let mut ctx = config.source_context(Arc::new(store.clone()))?;
-    ctx.search_terms = matcher.all_search_terms();
+    let mut ctx = config.source_context(&matcher, Arc::new(store.clone()))?;
     ctx.backfill_since = Some(cutoff);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -36,8 +36,10 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             names.join(", ")
         );
     };
+    // The same matcher decides what is searched for (as in the daemon) and what is shown.
+    let matcher = Matcher::compile(&config.brands)?;
     // A throw-away state store: nothing is read from or written to the daemon's cursors.
-    let ctx = config.source_context(Arc::new(MemoryState::default()))?;
+    let ctx = config.source_context(&matcher, Arc::new(MemoryState::default()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -53,7 +55,6 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         Ok::<_, sources::SourceError>(batch.posts)
     })?;
     // Servers search fuzzily: the brands' own queries decide, as in the daemon.
-    let matcher = Matcher::compile(&config.brands)?;
     let mut out = std::io::stdout().lock();
     let mut shown = 0;
     for post in &posts {

@@ -21,10 +21,9 @@ pub(super) fn build_sources(
     matcher: &Matcher,
     state: Arc<dyn StateStore>,
 ) -> Result<Vec<Box<dyn Source>>, DaemonError> {
-    let mut ctx = config
-        .source_context(state)
+    let ctx = config
+        .source_context(matcher, state)
         .map_err(|e| setup("sources", e))?;
-    ctx.search_terms = matcher.all_search_terms();
     config
         .sources
         .iter()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::Problem;
+use crate::util::Problem;
 
 /// One `[[brand]]` entry.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
