@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::classify::Job;
 use super::shared::{Shared, SourceBatch};
 use crate::post::Post;
-use crate::store::Upsert;
+use crate::store::{StoreError, Upsert};
 
 /// Matches each post and stores the mentions; new or edited ones go to the classifier.
 pub(super) async fn ingest(
@@ -37,7 +37,12 @@ pub(super) async fn ingest(
         let mut result = Ok(());
         if !matched.is_empty() {
             // One transaction and one flush for the whole poll.
-            match shared.store.upsert_many(&matched, Utc::now()) {
+            let now = Utc::now();
+            let (matched, stored) = match shared.store.upsert_many(&matched, now) {
+                Err(StoreError::Invalid(_)) => store_each(&shared, &batch.source, matched, now),
+                other => (matched, other),
+            };
+            match stored {
                 Ok(outcomes) => {
                     for ((post, _), outcome) in matched.iter().zip(outcomes) {
                         let id = match outcome {
@@ -66,4 +71,38 @@ pub(super) async fn ingest(
         }
         let _ = batch.ack.send(result);
     }
+}
+
+/// After the store refused a batch as invalid: stores its posts one at a time and
+/// drops (logged, counted in `overhear_posts_rejected_total`) only those it refuses,
+/// so that one bad post (an id with NUL) cannot hold its source's cursor for good.
+/// Any other error fails the batch, as before.
+#[allow(clippy::type_complexity)]
+fn store_each(
+    shared: &Shared,
+    source: &str,
+    matched: Vec<(Post, Vec<crate::post::BrandMatch>)>,
+    now: chrono::DateTime<Utc>,
+) -> (
+    Vec<(Post, Vec<crate::post::BrandMatch>)>,
+    Result<Vec<Upsert>, StoreError>,
+) {
+    let mut kept = Vec::new();
+    let mut outcomes = Vec::new();
+    for item in matched {
+        match shared.store.upsert_many(std::slice::from_ref(&item), now) {
+            Ok(mut o) => {
+                outcomes.append(&mut o);
+                kept.push(item);
+            }
+            Err(StoreError::Invalid(why)) => {
+                tracing::warn!(source, post = ?item.0.id, error = %why, "post rejected by the store; the rest of the poll is kept");
+                shared
+                    .metrics
+                    .inc("overhear_posts_rejected_total", &[("source", source)], 1.0);
+            }
+            Err(e) => return (kept, Err(e)),
+        }
+    }
+    (kept, Ok(outcomes))
 }

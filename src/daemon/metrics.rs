@@ -62,6 +62,16 @@ impl Metrics {
                 "Failed polls, by source and error kind.",
             ),
             (
+                "overhear_source_restarts_total",
+                "counter",
+                "Source tasks rebuilt after a panic, by source.",
+            ),
+            (
+                "overhear_posts_rejected_total",
+                "counter",
+                "Posts the store refused (dropped alone, the rest of the poll kept), by source.",
+            ),
+            (
                 "overhear_source_up",
                 "gauge",
                 "1 when the source's last poll succeeded.",

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::pipeline::{setup, DaemonError};
 use super::shared::{Live, Shared, SourceBatch};
-use super::source_tasks::{build_sources, spawn_sources};
+use super::source_tasks::{build_sources, spawn_sources, Running};
 use crate::alerts::{run_sender, Sender, SystemClock};
 use crate::config::Config;
 use crate::matcher::Matcher;
@@ -58,7 +58,7 @@ pub(super) fn spawn_sender(sender: Sender) -> SenderTask {
 /// The parts of the running daemon that a reload replaces.
 pub(super) struct Generation<'a> {
     pub(super) config: &'a mut Config,
-    pub(super) sources: &'a mut JoinSet<()>,
+    pub(super) sources: &'a mut JoinSet<Running>,
     pub(super) sources_cancel: &'a mut CancellationToken,
     pub(super) sender: &'a mut SenderTask,
 }
@@ -100,16 +100,50 @@ pub(super) async fn reload(
     }
     *gen.sender = spawn_sender(sender);
     gen.sources_cancel.cancel();
-    while gen.sources.join_next().await.is_some() {}
+    let mut old = Vec::new();
+    while let Some(done) = gen.sources.join_next().await {
+        match done {
+            Ok(r) => old.push(r),
+            Err(e) => tracing::error!(error = %e, "a source task ended abnormally"),
+        }
+    }
+    let (sources, kept) = keep_unchanged(sources, old);
     *gen.sources_cancel = CancellationToken::new();
     spawn_sources(gen.sources, sources, ingest_tx, gen.sources_cancel, shared);
     tracing::info!(
         sources = new.sources.len(),
+        unchanged = kept,
         brands = new.brands.len(),
         "configuration reloaded"
     );
     *gen.config = new;
     Ok(())
+}
+
+/// The new generation's sources, where each one whose entry and settings did not
+/// change is the running one (its state, backoff and next poll kept: a reload must
+/// not poll every source at once, ignoring a 429 or a Stack Exchange `backoff`).
+/// Returns how many were kept.
+pub(super) fn keep_unchanged(fresh: Vec<Running>, old: Vec<Running>) -> (Vec<Running>, usize) {
+    let mut old: Vec<Option<Running>> = old.into_iter().map(Some).collect();
+    let mut kept = 0;
+    let sources = fresh
+        .into_iter()
+        .map(|new| {
+            let same = old
+                .iter_mut()
+                .find(|o| o.as_ref().is_some_and(|o| o.same_as(&new)))
+                .and_then(Option::take);
+            match same {
+                Some(o) if o.source.is_some() => {
+                    kept += 1;
+                    o
+                }
+                _ => new,
+            }
+        })
+        .collect();
+    (sources, kept)
 }
 
 /// A placeholder that is replaced before anything waits on it.

@@ -51,4 +51,16 @@ impl SourceContext {
             backfill_since: None,
         })
     }
+
+    /// Whether a source built with `other` would be built the same as with `self`
+    /// (every setting equal; the state store and the client are not settings).
+    pub fn same_settings(&self, other: &SourceContext) -> bool {
+        self.user_agent == other.user_agent
+            && self.default_every == other.default_every
+            && self.search_terms == other.search_terms
+            && self.http_settings == other.http_settings
+            && self.backoff_base == other.backoff_base
+            && self.backoff_max == other.backoff_max
+            && self.backfill_since == other.backfill_since
+    }
 }

@@ -108,7 +108,7 @@ pub struct SourceHealth {
     pub note: Option<String>,
 }
 
-type PollFuture<'a> = Pin<Box<dyn Future<Output = Result<Batch, SourceError>> + Send + 'a>>;
+pub type PollFuture<'a> = Pin<Box<dyn Future<Output = Result<Batch, SourceError>> + Send + 'a>>;
 
 /// One configured feed. Object-safe; the daemon holds `Box<dyn Source>`.
 pub trait Source: Send {

@@ -7,10 +7,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::fetch::MAX_SERVER_WAIT;
 use super::{Batch, Cursor, PollFuture, Source, SourceContext, SourceError, SourceHealth};
 use super::{StateError, StateStore};
 use crate::post::Post;
@@ -95,7 +96,11 @@ impl<K: Kind> Polled<K> {
     /// The interval after a success, backoff with jitter after failures; never less
     /// than what the server asked for.
     fn compute_delay(&self) -> Duration {
-        let floor = self.wait_at_least.unwrap_or(Duration::ZERO);
+        // a server's wait is clamped where it is parsed; clamp again, whatever a kind did
+        let floor = self
+            .wait_at_least
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_SERVER_WAIT);
         let n = self.health.consecutive_failures;
         if n == 0 {
             return self.every.max(floor);
@@ -121,8 +126,7 @@ impl<K: Kind> Polled<K> {
                 self.health.note = fetched.note;
                 self.wait_at_least = fetched.wait_at_least;
                 self.delay = self.compute_delay();
-                self.health.next_poll =
-                    chrono::Duration::from_std(self.delay).ok().map(|d| now + d);
+                self.health.next_poll = at(now, self.delay);
                 tracing::debug!(source = %self.name, posts = fetched.posts.len(), "polled");
                 Ok(Batch {
                     posts: fetched.posts,
@@ -135,8 +139,7 @@ impl<K: Kind> Polled<K> {
                 self.health.consecutive_failures += 1;
                 self.wait_at_least = e.retry_after();
                 self.delay = self.compute_delay();
-                self.health.next_poll =
-                    chrono::Duration::from_std(self.delay).ok().map(|d| now + d);
+                self.health.next_poll = at(now, self.delay);
                 // a 403 or a 429 is a warning: the source retries later
                 tracing::warn!(
                     source = %self.name,
@@ -179,6 +182,11 @@ impl<K: Kind> Source for Polled<K> {
     fn next_delay(&self) -> Duration {
         self.delay
     }
+}
+
+/// `now + delay`, or `None` when that is past what a time can hold (never a panic).
+fn at(now: DateTime<Utc>, delay: Duration) -> Option<DateTime<Utc>> {
+    now.checked_add_signed(chrono::Duration::from_std(delay).ok()?)
 }
 
 /// Exponential backoff with jitter: `base * 2^(n-1)`, capped, times 0.5..1.5.

@@ -1,12 +1,10 @@
 //! Stack Exchange: `search/advanced` on one site for each search term, newest first,
 //! resuming from the newest `creation_date` (as `fromdate`), obeying `backoff`.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use url::Url;
 
-use super::fetch::{Expect, GetOpts};
+use super::fetch::{server_wait_secs, Expect, GetOpts, MAX_SERVER_WAIT};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
     env_secret, from_unix, Api, Fetched, Gather, Kind, NewestState, Queries, SourceContext,
@@ -133,11 +131,10 @@ fn api_error(w: &Wrapper) -> SourceError {
             .unwrap_or("")
             .split_whitespace()
             .rev()
-            .find_map(|t| t.parse::<u64>().ok());
+            .find(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .map(|t| t.parse::<u64>().map_or(MAX_SERVER_WAIT, server_wait_secs));
         return SourceError::RateLimited {
-            retry_after: secs
-                .map(Duration::from_secs)
-                .or(w.backoff.map(Duration::from_secs)),
+            retry_after: secs.or(w.backoff.map(server_wait_secs)),
         };
     }
     SourceError::Api(msg)
@@ -208,7 +205,7 @@ impl Kind for StackExchange {
                 if let Some(b) = body.backoff {
                     // "wait this many seconds before calling this method again": no more
                     // requests this poll; queries not asked keep their cursor
-                    got.wait_at_least(Some(Duration::from_secs(b)));
+                    got.wait_at_least(Some(server_wait_secs(b)));
                     break 'queries;
                 }
                 // the first poll takes one page; later ones page back to `fromdate`

@@ -1,0 +1,114 @@
+//! Hostile and broken servers: absurd rate-limit headers, a stuck or lost page, a
+//! redirect into the private network. Each test is a promise a source keeps whatever
+//! a server sends: no panic, no silent gap, no request where it must not go.
+
+mod sources_support;
+
+use std::time::Duration;
+
+use overhear::sources::SourceError;
+use serde_json::json;
+use sources_support::*;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+fn hn_toml(server: &MockServer) -> String {
+    format!(
+        "[[source]]\nkind = \"hackernews\"\nbase_url = \"{}/api/v1\"\n",
+        server.uri()
+    )
+}
+
+fn se_toml(server: &MockServer) -> String {
+    format!(
+        "[[source]]\nkind = \"stackexchange\"\nbase_url = \"{}\"\nqueries = [\"acme\"]\n",
+        server.uri()
+    )
+}
+
+fn hn_page(hits: Vec<serde_json::Value>, nb_pages: u32) -> serde_json::Value {
+    json!({"hits": hits, "nbPages": nb_pages, "hitsPerPage": 100})
+}
+
+/// `x-ratelimit-reset: 1e20` / `inf` / `NaN` used to panic in `Duration::from_secs_f64`;
+/// a huge `Retry-After` overflowed `now + d`. Every server-given wait is clamped.
+#[tokio::test]
+async fn absurd_rate_limit_headers_are_clamped_not_a_panic() {
+    for reset in ["1e20", "inf", "-inf", "NaN", "1e308", "-5"] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/v1/search_by_date"))
+            .respond_with(
+                json_body(&hn_page(vec![], 1))
+                    .insert_header("x-ratelimit-remaining", "0")
+                    .insert_header("x-ratelimit-reset", reset),
+            )
+            .mount(&server)
+            .await;
+        let (mut s, _) = fresh_source(&hn_toml(&server), &["acme"]);
+        let b = poll_commit(&mut s).await.unwrap();
+        assert!(b.posts.is_empty());
+        assert!(
+            s.next_delay() <= DAY + Duration::from_secs(1),
+            "{reset}: {:?}",
+            s.next_delay()
+        );
+        assert!(s.health().next_poll.is_some(), "{reset}");
+    }
+    for retry_after in [
+        "1000000000000000",
+        "18446744073709551615",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", retry_after))
+            .mount(&server)
+            .await;
+        let (mut s, _) = fresh_source(&hn_toml(&server), &["acme"]);
+        let e = s.poll().await.unwrap_err();
+        match e {
+            SourceError::RateLimited {
+                retry_after: Some(d),
+            } => assert!(d <= DAY, "{d:?}"),
+            other => panic!("{retry_after}: {other:?}"),
+        }
+        assert!(s.next_delay() <= DAY, "{retry_after}: {:?}", s.next_delay());
+        assert!(s.health().next_poll.is_some());
+    }
+}
+
+/// Stack Exchange's `backoff` (and the seconds in a throttle message) are server-given
+/// too: `backoff: 10^15` used to overflow `now + d`.
+#[tokio::test]
+async fn a_huge_stackexchange_backoff_is_clamped() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(json_body(
+            &json!({"items": [], "has_more": false, "backoff": 1_000_000_000_000_000u64}),
+        ))
+        .mount(&server)
+        .await;
+    let (mut s, _) = fresh_source(&se_toml(&server), &[]);
+    poll_commit(&mut s).await.unwrap();
+    assert!(s.next_delay() <= DAY, "{:?}", s.next_delay());
+    assert!(s.health().next_poll.is_some());
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(400).set_body_string(
+            json!({"error_id": 502, "error_name": "throttle_violation", "error_message": "too many requests from this IP, more requests available in 99999999999999999 seconds"}).to_string(),
+        ))
+        .mount(&server)
+        .await;
+    let (mut s, _) = fresh_source(&se_toml(&server), &[]);
+    match s.poll().await.unwrap_err() {
+        SourceError::RateLimited {
+            retry_after: Some(d),
+        } => assert!(d <= DAY, "{d:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(s.health().next_poll.is_some());
+}
