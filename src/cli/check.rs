@@ -33,6 +33,10 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    if let Err(e) = crate::daemon::api::exposure(&config.daemon) {
+        eprintln!("{shown}: {e}");
+        return Ok(ExitCode::from(2));
+    }
     if args.model {
         let c = crate::classifier::load(&config.model)?;
         println!(

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{DateTime, Local, NaiveDate, TimeZone, Utc};
 
-use crate::store::client::Reader;
+use crate::store::client::{ApiToken, Reader};
 use crate::store::{MentionFilter, StoredMention};
 
 #[derive(Debug, clap::Args)]
@@ -107,12 +107,32 @@ pub(super) fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("{text} is too long ago"))
 }
 
-/// Opens the reader named by the config: the daemon's API, else the database.
+/// Opens the reader named by the config: the daemon's API (with the config's API
+/// token), else the database.
 pub(super) fn reader(global: &super::Global) -> anyhow::Result<Reader> {
     let config = global.load_config()?;
-    let r = Reader::connect(&config.daemon.data_dir, config.daemon.api_bind)?;
+    let token = api_token(&config.daemon);
+    let r = Reader::connect(&config.daemon.data_dir, config.daemon.api_bind, token)?;
     tracing::debug!("reading mentions through the {}", r.via());
     Ok(r)
+}
+
+/// The token the config names, and where it comes from. A token that cannot be
+/// read is not sent; the daemon's 401 then names where it should have come from.
+fn api_token(d: &crate::daemon::DaemonConfig) -> ApiToken {
+    let from = match (&d.api_token_env, &d.api_token_file) {
+        (Some(var), _) => format!("the environment variable {var} ([daemon] api_token_env)"),
+        (None, Some(path)) => format!("the file {} ([daemon] api_token_file)", path.display()),
+        (None, None) => String::new(),
+    };
+    let value = match d.api_token().resolve("API token") {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!("no API token to send: {e}");
+            None
+        }
+    };
+    ApiToken { value, from }
 }
 
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::util::Problem;
+use crate::util::{Problem, SecretRef};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -36,6 +36,16 @@ pub struct DaemonConfig {
     /// Longest time a graceful shutdown may take before the daemon exits anyway.
     #[serde(with = "crate::util::duration")]
     pub shutdown_timeout: Duration,
+    /// The API token (`Authorization: Bearer TOKEN` on `/api/*` and `/metrics`): the
+    /// name of an environment variable holding it...
+    pub api_token_env: Option<String>,
+    /// ... or a file holding it (trailing newline ignored).
+    pub api_token_file: Option<PathBuf>,
+    /// Serve `/metrics` without the token (a Prometheus without credentials).
+    pub metrics_public: bool,
+    /// The URL the API is reached at through a proxy or a DNS name
+    /// (`https://overhear.example.com/`): its host is accepted in `Host` and `Origin`.
+    pub public_url: Option<String>,
 }
 
 impl Default for DaemonConfig {
@@ -50,11 +60,20 @@ impl Default for DaemonConfig {
                 env!("CARGO_PKG_VERSION")
             ),
             shutdown_timeout: Duration::from_secs(20),
+            api_token_env: None,
+            api_token_file: None,
+            metrics_public: false,
+            public_url: None,
         }
     }
 }
 
 impl DaemonConfig {
+    /// Where the API token comes from (nothing set: no token).
+    pub fn api_token(&self) -> SecretRef {
+        SecretRef::new(self.api_token_env.clone(), self.api_token_file.clone())
+    }
+
     pub fn problems(&self) -> Vec<Problem> {
         let mut out = Vec::new();
         if self.poll_interval < Duration::from_secs(10) {
@@ -65,6 +84,22 @@ impl DaemonConfig {
                     self.poll_interval
                 ),
             ));
+        }
+        if self.api_token_env.is_some() && self.api_token_file.is_some() {
+            out.push(Problem::new(
+                "daemon.api_token_file",
+                "set api_token_env or api_token_file, not both",
+            ));
+        }
+        if let Some(u) = &self.public_url {
+            let ok = url::Url::parse(u)
+                .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some());
+            if !ok {
+                out.push(Problem::new(
+                    "daemon.public_url",
+                    format!("{u:?} is not an http(s) URL with a host, like https://overhear.example.com/"),
+                ));
+            }
         }
         if self.user_agent.trim().is_empty() {
             out.push(Problem::new(

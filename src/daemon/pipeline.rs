@@ -57,6 +57,8 @@ pub(super) fn setup(what: &str, e: impl std::fmt::Display) -> DaemonError {
 /// `POST /api/reload` (`None`: the embedded default, which cannot change).
 pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), DaemonError> {
     let metrics = Arc::new(Metrics::new());
+    // Who may use the API: refused before anything loads when it would be exposed.
+    let access = api::Access::from_config(&config.daemon).map_err(|e| setup("the local API", e))?;
 
     // Start-up checks, before anything is polled: model, store, queries, transport.
     let model_cfg = config.model.clone();
@@ -89,6 +91,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         reload: reload_tx,
     };
     let app = api::router(api_state).merge(crate::store::api_router(store.clone()));
+    let app = api::guarded(app, access);
     let listener = tokio::net::TcpListener::bind(config.daemon.api_bind)
         .await
         .map_err(|source| DaemonError::Bind {
@@ -99,10 +102,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     let api_task = {
         let c = api_cancel.clone();
         tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(c.cancelled_owned());
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "local API stopped");
-            }
+            api::serve(listener, app, c).await;
         })
     };
 

@@ -1,10 +1,16 @@
 //! The daemon's read API for the CLI: three GET routes over the store.
 //!
-//! - `GET /api/mentions?brand=&sentiment=&source=&since=RFC3339&until=RFC3339&limit=N`:
-//!   JSON array of [`StoredMention`] (a `Mention` plus its `id`), newest first.
+//! - `GET /api/mentions?brand=&sentiment=&source=&since=RFC3339&until=RFC3339&limit=N&cursor=C`:
+//!   one page, newest first: `{"mentions": [StoredMention...], "next_cursor": C | null}`.
+//!   `limit` defaults to [`DEFAULT_PAGE`] and is capped at [`MAX_PAGE`]; pass
+//!   `next_cursor` back as `cursor` (same filters) for the next page. A cursor is
+//!   opaque; a malformed one is a 400.
 //! - `GET /api/mentions/{id}`: one [`StoredMention`] (the id may also be a post id or
 //!   URL); 404 if none.
 //! - `GET /api/stats?brand=&since=RFC3339&by=day|week`: JSON array of [`StatsRow`].
+//!
+//! These routes check nothing about the caller: the daemon wraps them in its access
+//! guard (token, Host, Origin) before it serves them.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -14,11 +20,48 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Bucket, MentionFilter, StatsRow, Store, StoreError, StoredMention};
+use super::{keys, Bucket, MentionFilter, StatsRow, Store, StoreError, StoredMention};
 
-/// Query parameters of `/api/mentions`: the [`MentionFilter`]'s fields by name (the
-/// client sends the filter as it is). An empty value filters nothing.
-pub type ListQuery = MentionFilter;
+/// Mentions per page when the request names no `limit`.
+pub const DEFAULT_PAGE: usize = 50;
+/// The most mentions one page holds, whatever `limit` asks.
+pub const MAX_PAGE: usize = 1000;
+
+/// Query parameters of `/api/mentions`: a [`MentionFilter`]'s fields by name, and the
+/// cursor of the page to read. An empty value filters nothing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListQuery {
+    pub brand: Option<String>,
+    pub sentiment: Option<String>,
+    pub source: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// The query for one page of `f`'s mentions.
+    pub fn page(f: &MentionFilter, limit: usize, cursor: Option<String>) -> Self {
+        ListQuery {
+            brand: f.brand.clone(),
+            sentiment: f.sentiment.clone(),
+            source: f.source.clone(),
+            since: f.since,
+            until: f.until,
+            limit: Some(limit),
+            cursor,
+        }
+    }
+}
+
+/// One page of `/api/mentions`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MentionPage {
+    pub mentions: Vec<StoredMention>,
+    /// Where the next page starts; `None` when this one is the last.
+    pub next_cursor: Option<String>,
+}
 
 /// Query parameters of `/api/stats`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -37,50 +80,145 @@ pub fn api_router(store: Store) -> Router {
         .with_state(store)
 }
 
-struct ApiError(String);
+enum ApiError {
+    Store(String),
+    BadRequest(&'static str),
+}
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError(e.to_string())
+        ApiError::Store(e.to_string())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (StatusCode::INTERNAL_SERVER_ERROR, self.0).into_response()
+        match self {
+            ApiError::Store(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+            ApiError::BadRequest(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+        }
     }
 }
 
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError(format!("store task failed: {e}")))?
-        .map_err(ApiError::from)
+        .map_err(|e| ApiError::Store(format!("store task failed: {e}")))?
+}
+
+/// Where a page starts: just after the index key (post time in ms, id) of the last
+/// mention of the page before. Index keys are unique and scanned newest first, so a
+/// walk by cursor sees every mention once, ties in the same millisecond included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    ms: i64,
+    id: String,
+}
+
+impl Cursor {
+    fn of(m: &StoredMention) -> Cursor {
+        Cursor {
+            ms: m.mention.post.created_at.timestamp_millis(),
+            id: m.id.clone(),
+        }
+    }
+
+    fn encode(&self) -> String {
+        format!("v1.{}.{}", self.ms, self.id)
+    }
+
+    fn parse(text: &str) -> Option<Cursor> {
+        let mut parts = text.split('.');
+        let (Some("v1"), Some(ms), Some(id), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let ms: i64 = ms.parse().ok()?;
+        keys::is_id(id).then(|| Cursor {
+            ms,
+            id: id.to_string(),
+        })
+    }
+
+    /// Does `m` come after this cursor in scan order (older, or as old with a
+    /// smaller id)?
+    fn before(&self, m: &StoredMention) -> bool {
+        let ms = m.mention.post.created_at.timestamp_millis();
+        ms < self.ms || (ms == self.ms && m.id.as_str() < self.id.as_str())
+    }
+
+    /// The exclusive upper time bound that keeps this cursor's millisecond.
+    fn until(&self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp_millis(self.ms.checked_add(1)?)
+    }
+}
+
+/// One page of `q`'s mentions (blocking: call it off the runtime).
+fn read_page(store: &Store, q: ListQuery) -> Result<MentionPage, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+    let cursor = match &q.cursor {
+        Some(c) if !c.is_empty() => Some(Cursor::parse(c).ok_or(ApiError::BadRequest(
+            "malformed cursor: pass back a next_cursor this API returned",
+        ))?),
+        _ => None,
+    };
+    let mut f = MentionFilter {
+        brand: q.brand.filter(|s| !s.is_empty()),
+        sentiment: q.sentiment.filter(|s| !s.is_empty()),
+        source: q.source.filter(|s| !s.is_empty()),
+        since: q.since,
+        until: q.until,
+        limit: None,
+    };
+    if limit == 0 {
+        return Ok(MentionPage::default());
+    }
+    if let Some(c) = &cursor {
+        let bound = c
+            .until()
+            .ok_or(ApiError::BadRequest("cursor out of range"))?;
+        f.until = Some(f.until.map_or(bound, |u| u.min(bound)));
+    }
+    // One more than the page, to know whether another follows; rows of the cursor's
+    // own millisecond that the last page already gave are read again and dropped.
+    let mut want = limit.saturating_add(1);
+    loop {
+        f.limit = Some(want);
+        let rows = store.list_stored(&f)?;
+        let exhausted = rows.len() < want;
+        let mut kept: Vec<StoredMention> = rows
+            .into_iter()
+            .filter(|m| cursor.as_ref().map_or(true, |c| c.before(m)))
+            .collect();
+        if kept.len() > limit || exhausted {
+            let more = kept.len() > limit;
+            kept.truncate(limit);
+            let next_cursor = match kept.last() {
+                Some(m) if more => Some(Cursor::of(m).encode()),
+                _ => None,
+            };
+            return Ok(MentionPage {
+                mentions: kept,
+                next_cursor,
+            });
+        }
+        want = want.saturating_mul(2);
+    }
 }
 
 async fn list(
     State(store): State<Store>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<StoredMention>>, ApiError> {
-    let f = non_empty(q);
-    Ok(Json(blocking(move || store.list_stored(&f)).await?))
-}
-
-/// `?brand=&sentiment=&source=`, sent empty, filter nothing.
-fn non_empty(q: ListQuery) -> MentionFilter {
-    MentionFilter {
-        brand: q.brand.filter(|s| !s.is_empty()),
-        sentiment: q.sentiment.filter(|s| !s.is_empty()),
-        source: q.source.filter(|s| !s.is_empty()),
-        ..q
-    }
+) -> Result<Json<MentionPage>, ApiError> {
+    Ok(Json(blocking(move || read_page(&store, q)).await?))
 }
 
 async fn show(State(store): State<Store>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let found = blocking(move || match store.resolve(&id)? {
-        Some(id) => store.get_stored(&id),
+        Some(id) => Ok(store.get_stored(&id)?),
         None => Ok(None),
     })
     .await?;
@@ -95,7 +233,36 @@ async fn stats(
     Query(q): Query<StatsQuery>,
 ) -> Result<Json<Vec<StatsRow>>, ApiError> {
     let brand = q.brand.filter(|s| !s.is_empty());
-    let rows =
-        blocking(move || store.stats(brand.as_deref(), q.since, q.by.unwrap_or_default())).await?;
+    let by = q.by.unwrap_or_default();
+    let rows = blocking(move || Ok(store.stats(brand.as_deref(), q.since, by)?)).await?;
     Ok(Json(rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let c = Cursor {
+            ms: -5,
+            id: "0123456789abcdef".into(),
+        };
+        assert_eq!(Cursor::parse(&c.encode()), Some(c));
+        for bad in [
+            "",
+            "garbage",
+            "v1.1.nothex",
+            "v2.1.0123456789abcdef",
+            "v1.x.0123456789abcdef",
+            "v1.1.0123456789abcdef.x",
+        ] {
+            assert_eq!(Cursor::parse(bad), None, "{bad}");
+        }
+        let last = Cursor {
+            ms: i64::MAX,
+            id: "0123456789abcdef".into(),
+        };
+        assert_eq!(last.until(), None);
+    }
 }

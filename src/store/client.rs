@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::api::StatsQuery;
+use super::api::{ListQuery, MentionPage, StatsQuery, MAX_PAGE};
 use super::{Bucket, MentionFilter, StatsRow, Store, StoreError, StoredMention};
 
 /// How long the CLI waits for the daemon's API before opening the database itself.
@@ -29,6 +29,48 @@ pub enum ClientError {
     },
     #[error("the daemon's API at http://{api} failed: {why}")]
     Api { api: SocketAddr, why: String },
+    #[error("the daemon's API at http://{api} answered 401 Unauthorized: {why}")]
+    Unauthorized { api: SocketAddr, why: String },
+}
+
+/// The API token the CLI sends, and where it comes from (named in errors; the token
+/// itself never is).
+#[derive(Clone, Default)]
+pub struct ApiToken {
+    pub value: Option<String>,
+    /// Where the token should come from, for the 401 message: e.g. "the environment
+    /// variable OVERHEAR_API_TOKEN ([daemon] api_token_env)".
+    pub from: String,
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiToken")
+            .field("value", &self.value.as_ref().map(|_| "<secret>"))
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+impl ApiToken {
+    fn refused(&self) -> String {
+        match (&self.value, self.from.is_empty()) {
+            (Some(_), _) => format!(
+                "the API token sent (from {}) is not the daemon's",
+                self.from
+            ),
+            (None, false) => format!("no API token was sent: set {}", self.from),
+            (None, true) => "the daemon wants an API token: set [daemon] api_token_env or \
+                 api_token_file in this config to the daemon's"
+                .to_string(),
+        }
+    }
+}
+
+/// Why the probe did not give a reader.
+enum ProbeError {
+    Silent(String),
+    Unauthorized(String),
 }
 
 /// Where reads go.
@@ -37,16 +79,25 @@ pub enum Reader {
         api: SocketAddr,
         client: reqwest::Client,
         rt: tokio::runtime::Runtime,
+        token: ApiToken,
     },
     Direct(Store),
 }
 
 impl Reader {
     /// The daemon's API if it answers within [`PROBE_TIMEOUT`], else the database.
-    pub fn connect(data_dir: &Path, api: SocketAddr) -> Result<Reader, ClientError> {
-        let why = match Self::probe(api) {
+    /// `token` is sent with every request.
+    pub fn connect(
+        data_dir: &Path,
+        api: SocketAddr,
+        token: ApiToken,
+    ) -> Result<Reader, ClientError> {
+        let why = match Self::probe(api, token) {
             Ok(reader) => return Ok(reader),
-            Err(why) => why,
+            Err(ProbeError::Silent(why)) => why,
+            Err(ProbeError::Unauthorized(why)) => {
+                return Err(ClientError::Unauthorized { api, why })
+            }
         };
         match Store::open_existing(data_dir) {
             Ok(store) => Ok(Reader::Direct(store)),
@@ -60,26 +111,35 @@ impl Reader {
         Ok(Reader::Direct(Store::open_existing(data_dir)?))
     }
 
-    fn probe(api: SocketAddr) -> Result<Reader, String> {
+    fn probe(api: SocketAddr, token: ApiToken) -> Result<Reader, ProbeError> {
+        let silent = ProbeError::Silent;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start a runtime: {e}"))?;
+            .map_err(|e| silent(format!("cannot start a runtime: {e}")))?;
         let client = reqwest::Client::builder()
             .connect_timeout(PROBE_TIMEOUT)
             .timeout(Duration::from_secs(120))
             .no_proxy()
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| silent(e.to_string()))?;
         let url = format!("http://{api}/api/mentions?limit=0");
-        let probe = rt
-            .block_on(async { tokio::time::timeout(PROBE_TIMEOUT, client.get(&url).send()).await });
+        let req = authorized(client.get(&url), &token);
+        let probe = rt.block_on(async { tokio::time::timeout(PROBE_TIMEOUT, req.send()).await });
         match probe {
-            Err(_) => Err(format!("no answer within {PROBE_TIMEOUT:?}")),
-            Ok(Err(e)) if e.is_connect() => Err("connection refused".into()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Ok(Ok(r)) if r.status().is_success() => Ok(Reader::Api { api, client, rt }),
-            Ok(Ok(r)) => Err(format!("it answered {} to {url}", r.status())),
+            Err(_) => Err(silent(format!("no answer within {PROBE_TIMEOUT:?}"))),
+            Ok(Err(e)) if e.is_connect() => Err(silent("connection refused".into())),
+            Ok(Err(e)) => Err(silent(e.to_string())),
+            Ok(Ok(r)) if r.status().is_success() => Ok(Reader::Api {
+                api,
+                client,
+                rt,
+                token,
+            }),
+            Ok(Ok(r)) if r.status() == reqwest::StatusCode::UNAUTHORIZED => {
+                Err(ProbeError::Unauthorized(token.refused()))
+            }
+            Ok(Ok(r)) => Err(silent(format!("it answered {} to {url}", r.status()))),
         }
     }
 
@@ -96,20 +156,31 @@ impl Reader {
         path: &str,
         query: &Q,
     ) -> Result<Option<T>, ClientError> {
-        let Reader::Api { api, client, rt } = self else {
+        let Reader::Api {
+            api,
+            client,
+            rt,
+            token,
+        } = self
+        else {
             return Ok(None);
         };
         let api = *api;
         let fail = |why: String| ClientError::Api { api, why };
         rt.block_on(async {
-            let r = client
-                .get(format!("http://{api}{path}"))
-                .query(query)
+            let req = client.get(format!("http://{api}{path}")).query(query);
+            let r = authorized(req, token)
                 .send()
                 .await
                 .map_err(|e| fail(e.to_string()))?;
             if r.status() == reqwest::StatusCode::NOT_FOUND {
                 return Ok(None);
+            }
+            if r.status() == reqwest::StatusCode::UNAUTHORIZED {
+                return Err(ClientError::Unauthorized {
+                    api,
+                    why: token.refused(),
+                });
             }
             if !r.status().is_success() {
                 let status = r.status();
@@ -123,11 +194,29 @@ impl Reader {
         })
     }
 
+    /// Mentions matching `f`, newest first: up to `f.limit`, else all of them
+    /// (through the API, page by page, following the cursors).
     pub fn list(&self, f: &MentionFilter) -> Result<Vec<StoredMention>, ClientError> {
-        match self {
-            Reader::Direct(s) => Ok(s.list_stored(f)?),
-            Reader::Api { .. } => Ok(self.get_json("/api/mentions", f)?.unwrap_or_default()),
+        if let Reader::Direct(s) = self {
+            return Ok(s.list_stored(f)?);
         }
+        let mut out: Vec<StoredMention> = Vec::new();
+        let mut cursor = None;
+        loop {
+            let left = f.limit.map(|l| l.saturating_sub(out.len()));
+            let size = left.map_or(MAX_PAGE, |l| l.min(MAX_PAGE));
+            if size == 0 {
+                break;
+            }
+            let q = ListQuery::page(f, size, cursor.take());
+            let page: MentionPage = self.get_json("/api/mentions", &q)?.unwrap_or_default();
+            out.extend(page.mentions);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        Ok(out)
     }
 
     /// A mention by id, post id or URL.
@@ -161,5 +250,13 @@ impl Reader {
                 Ok(self.get_json("/api/stats", &q)?.unwrap_or_default())
             }
         }
+    }
+}
+
+/// `req` with the bearer token, when there is one.
+fn authorized(req: reqwest::RequestBuilder, token: &ApiToken) -> reqwest::RequestBuilder {
+    match &token.value {
+        Some(t) => req.bearer_auth(t),
+        None => req,
     }
 }

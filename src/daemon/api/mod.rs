@@ -1,6 +1,13 @@
 //! The local HTTP API: `/healthz`, `/metrics`, `POST /api/reload`, and the read
 //! endpoints the `mentions` and `stats` commands use while the daemon holds the
-//! database.
+//! database. Every request passes [`access::guard`] (Host, token, cross-site)
+//! first; [`listen::serve`] bounds connections and header reads.
+
+mod access;
+mod listen;
+
+pub use access::{exposure, public_host, Access, AccessError, MIN_TOKEN_LEN};
+pub use listen::{serve, HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -59,11 +66,20 @@ async fn reload(State(s): State<ApiState>) -> impl IntoResponse {
     }
 }
 
-/// The daemon's own routes; the store's read routes are merged in by the caller.
+/// The daemon's own routes; the store's read routes are merged in by the caller,
+/// then the whole is wrapped by [`guarded`].
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/reload", post(reload))
         .with_state(state)
+}
+
+/// `app` behind the access guard: every route, the fallback (404) included.
+pub fn guarded(app: Router, access: Access) -> Router {
+    app.layer(axum::middleware::from_fn_with_state(
+        Arc::new(access),
+        access::guard,
+    ))
 }
