@@ -2,74 +2,19 @@
 //! RSS and Mastodon sources), a real SMTP server, and the real `overhear run`
 //! binary with the bundled model.
 
+mod daemon_support;
 mod sources_support;
 
-use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use daemon_support::{
+    brands_of, free_port, log_of, mentions, message_id, rss, signal, start, start_smtp, wait_exit,
+    wait_for, wait_healthy, KeepOnFailure, Setup,
+};
 use serde_json::{json, Value};
-use sources_support::{overhear_ok, serve_get};
+use sources_support::serve_get;
 use wiremock::{MockServer, ResponseTemplate};
-
-// ---- a real SMTP server (mailin-embedded), collecting what it accepts ----
-
-#[derive(Debug, Clone, Default)]
-struct Mail {
-    to: Vec<String>,
-    data: String,
-}
-
-#[derive(Clone, Default)]
-struct Sink {
-    current: Arc<Mutex<Mail>>,
-    received: Arc<Mutex<Vec<Mail>>>,
-}
-
-impl mailin_embedded::Handler for Sink {
-    fn data_start(
-        &mut self,
-        _: &str,
-        _: &str,
-        _: bool,
-        to: &[String],
-    ) -> mailin_embedded::Response {
-        *self.current.lock().unwrap() = Mail {
-            to: to.to_vec(),
-            data: String::new(),
-        };
-        mailin_embedded::response::OK
-    }
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.current
-            .lock()
-            .unwrap()
-            .data
-            .push_str(&String::from_utf8_lossy(buf));
-        Ok(())
-    }
-    fn data_end(&mut self) -> mailin_embedded::Response {
-        let mail = std::mem::take(&mut *self.current.lock().unwrap());
-        self.received.lock().unwrap().push(mail);
-        mailin_embedded::response::OK
-    }
-}
-
-fn start_smtp() -> (u16, Arc<Mutex<Vec<Mail>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let sink = Sink::default();
-    let received = sink.received.clone();
-    let mut server = mailin_embedded::Server::new(sink);
-    server.with_name("sink.test").with_tcp_listener(listener);
-    std::thread::spawn(move || {
-        let _ = server.serve();
-    });
-    (port, received)
-}
 
 // ---- fixtures ----
 
@@ -82,19 +27,6 @@ fn hn_hit(id: &str, at: i64, text: &str) -> Value {
         "parent_id": 1000, "created_at_i": at, "_tags": ["comment", "author_hn_user", "story_1000"],
         "objectID": id
     })
-}
-
-fn rss(items: &[(&str, &str, &str)]) -> String {
-    let mut out = String::from(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>reviews</title><link>http://reviews.test/</link><description>d</description>",
-    );
-    for (guid, title, body) in items {
-        out.push_str(&format!(
-            "<item><guid>{guid}</guid><title>{title}</title><link>http://reviews.test/{guid}</link><description>{body}</description><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item>"
-        ));
-    }
-    out.push_str("</channel></rss>");
-    out
 }
 
 fn toot(id: &str, text: &str) -> Value {
@@ -145,45 +77,6 @@ async fn serve_fixtures(server: &MockServer, rss_items: &[(&str, &str, &str)]) {
 
 fn base_items() -> Vec<(&'static str, &'static str, &'static str)> {
     vec![("r1", "Review", POSITIVE), ("r2", "Travel", NOTHING)]
-}
-
-// ---- the daemon ----
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Keeps the daemon's files (logs, database, mail) when the test fails or
-/// OVERHEAR_E2E_KEEP is set, and says where.
-struct KeepOnFailure(Option<tempfile::TempDir>);
-
-impl KeepOnFailure {
-    fn path(&self) -> &Path {
-        self.0
-            .as_ref()
-            .map(|d| d.path())
-            .unwrap_or(Path::new("/nonexistent"))
-    }
-}
-
-impl Drop for KeepOnFailure {
-    fn drop(&mut self) {
-        if std::thread::panicking() || std::env::var_os("OVERHEAR_E2E_KEEP").is_some() {
-            if let Some(d) = self.0.take() {
-                eprintln!("e2e: daemon logs and data kept in {}", d.keep().display());
-            }
-        }
-    }
-}
-
-struct Setup {
-    dir: KeepOnFailure,
-    config: PathBuf,
-    api: u16,
 }
 
 fn write_config(s: &Path, api: u16, fixtures: &str, smtp: u16, extra_brand: bool) -> PathBuf {
@@ -240,127 +133,6 @@ every = "10s"
     let path = s.join("overhear.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// The daemon process; killed if the test ends without stopping it.
-struct Daemon(Child);
-
-impl std::ops::Deref for Daemon {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Daemon {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(setup: &Setup, log: &str) -> Daemon {
-    let log = std::fs::File::create(setup.dir.path().join(log)).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_overhear"))
-        .args(["run", "--config"])
-        .arg(&setup.config)
-        .env("OVERHEAR_LOG", "info,overhear=debug")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Daemon(child)
-}
-
-async fn wait_healthy(api: u16, child: &mut Child) {
-    let url = format!("http://127.0.0.1:{api}/healthz");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("overhear exited early: {status}");
-        }
-        if let Ok(r) = reqwest::get(&url).await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "overhear did not become healthy");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([&format!("-{sig}"), &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig} failed");
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "overhear did not exit in {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn mentions(setup: &Setup) -> Vec<Value> {
-    let out = overhear_ok(
-        &["mentions", "list", "--json", "--limit", "1000"],
-        &setup.config,
-    );
-    match serde_json::from_slice::<Value>(&out.stdout).unwrap() {
-        Value::Array(a) => a,
-        other => panic!("not a JSON array: {other}"),
-    }
-}
-
-fn message_id(data: &str) -> String {
-    data.lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
-        .map(|l| l[11..].trim().to_string())
-        .unwrap_or_else(|| panic!("no Message-ID in {data}"))
-}
-
-fn brands_of(m: &Value) -> Vec<String> {
-    m["brands"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|b| b["brand"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-async fn wait_for<F: Fn() -> bool>(what: &str, within: Duration, f: F) {
-    let deadline = Instant::now() + within;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn log_of(setup: &Setup, name: &str) -> String {
-    let mut s = String::new();
-    if let Ok(mut f) = std::fs::File::open(setup.dir.path().join(name)) {
-        let _ = f.read_to_string(&mut s);
-    }
-    s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -558,6 +330,116 @@ async fn negative_post_emails_once_through_restart_reload_and_kill() {
         "{} deliveries for {expected} messages",
         mails.len()
     );
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
+}
+
+fn late_brand_config(s: &Path, api: u16, fixtures: &str, smtp: u16, later: bool) -> PathBuf {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
+    let mut text = format!(
+        r#"
+[daemon]
+data_dir = "{data}"
+poll_interval = "10s"
+api_bind = "127.0.0.1:{api}"
+
+[model]
+path = "{model}"
+alert_threshold = 0.5
+
+[email]
+transport = "smtp"
+smtp_url = "smtp://127.0.0.1:{smtp}?tls=none"
+from = "overhear <alerts@overhear.test>"
+
+[[brand]]
+name = "Acme"
+query = "acme"
+alert_to = ["support@acme.test"]
+
+[[source]]
+kind = "rss"
+name = "feed-a"
+url = "{fixtures}/feed.xml"
+every = "10s"
+"#,
+        data = s.join("data").display(),
+        model = model.display(),
+    );
+    if later {
+        // A brand added on reload, and a second feed that carries the same post.
+        text.push_str(&format!(
+            "\n[[brand]]\nname = \"Initech\"\nquery = \"initech\"\nalert_to = [\"ops@initech.test\"]\n\n[[source]]\nkind = \"rss\"\nname = \"feed-b\"\nurl = \"{fixtures}/feed.xml\"\nevery = \"10s\"\n"
+        ));
+    }
+    let path = s.join("overhear.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A stored mention that gains a brand later (here: the brand is added on reload and
+/// a second feed brings the same post) alerts that brand's team too, once, and the
+/// first brand's team is not alerted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brand_added_to_a_stored_mention_alerts_for_that_brand() {
+    let fixtures = MockServer::start().await;
+    let both =
+        "Acme and Initech both kept me on hold for three hours and refused my refund. Awful.";
+    serve_get(
+        &fixtures,
+        "/feed.xml",
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/rss+xml")
+            .set_body_string(rss(&[("p1", "Support", both)])),
+    )
+    .await;
+    let (smtp, received) = start_smtp();
+    let dir = KeepOnFailure(Some(tempfile::tempdir().unwrap()));
+    let api = free_port();
+    let config = late_brand_config(dir.path(), api, &fixtures.uri(), smtp, false);
+    let setup = Setup { dir, config, api };
+    let mut child = start(&setup, "run.log");
+    wait_healthy(setup.api, &mut child).await;
+    let r = received.clone();
+    wait_for("the Acme alert", Duration::from_secs(40), || {
+        r.lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.to == ["support@acme.test"])
+    })
+    .await;
+
+    late_brand_config(setup.dir.path(), setup.api, &fixtures.uri(), smtp, true);
+    signal(&child, "HUP");
+    let r = received.clone();
+    wait_for("the Initech alert", Duration::from_secs(40), || {
+        r.lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.to == ["ops@initech.test"])
+    })
+    .await;
+    let setup_ref = &setup;
+    wait_for(
+        "one mention with both brands",
+        Duration::from_secs(10),
+        || {
+            let m = mentions(setup_ref);
+            m.len() == 1 && brands_of(&m[0]).len() == 2
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mails = received.lock().unwrap().clone();
+    let to_acme = mails
+        .iter()
+        .filter(|m| m.to == ["support@acme.test"])
+        .count();
+    let to_initech = mails
+        .iter()
+        .filter(|m| m.to == ["ops@initech.test"])
+        .count();
+    assert_eq!((to_acme, to_initech), (1, 1), "{mails:#?}");
     signal(&child, "TERM");
     assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
 }

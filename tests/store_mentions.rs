@@ -368,3 +368,37 @@ fn source_state_is_kept_across_reopen() {
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(s.load("hn").unwrap().as_deref(), Some(&b"cursor=42"[..]));
 }
+
+#[test]
+fn a_brand_added_to_a_classified_mention_sends_it_back_through_classification() {
+    let (_d, s) = open();
+    let p = post(
+        "rss",
+        "g1",
+        "https://example.com/x",
+        "acme and globex",
+        at(0),
+    );
+    let id = s
+        .upsert_mention(&p, &[brand("Acme")], at(1))
+        .unwrap()
+        .id()
+        .to_string();
+    s.set_sentiment(&id, &sentiment("negative", 0.9)).unwrap();
+    // the same brand again: nothing to do
+    assert_eq!(
+        s.upsert_mention(&p, &[brand("Acme")], at(2)).unwrap(),
+        Upsert::Unchanged { id: id.clone() }
+    );
+    // a new brand: classified (and so alert-evaluated) again, and durable as such
+    assert_eq!(
+        s.upsert_mention(&p, &[brand("Acme"), brand("Globex")], at(3))
+            .unwrap(),
+        Upsert::Updated {
+            id: id.clone(),
+            text_changed: true
+        }
+    );
+    assert_eq!(s.get(&id).unwrap().unwrap().sentiment, None);
+    assert_eq!(s.unclassified(10).unwrap()[0].id, id);
+}

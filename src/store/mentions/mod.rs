@@ -34,7 +34,9 @@ pub enum Upsert {
     /// A post not seen before: classify it.
     New { id: String },
     /// A post seen before that changed (edited text, more brands, new metadata).
-    /// When `text_changed`, its sentiment was cleared: classify it again.
+    /// When `text_changed`, its sentiment was cleared: classify it again (the text
+    /// changed, or a brand was added to a classified mention and its alert rules
+    /// have not run yet).
     Updated { id: String, text_changed: bool },
     /// Seen before, nothing new (a later poll, or the same URL from another source
     /// adding no brand).

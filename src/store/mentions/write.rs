@@ -148,7 +148,15 @@ impl View<'_> {
             rec.mention.post = post.clone();
             changed = true;
         }
+        let brands_before = rec.mention.brands.len();
         changed |= merge_brands(&mut rec.mention.brands, brands, same_post);
+        // A brand added to a mention already classified has had no alert rules run for
+        // it: the mention goes through classification and alert evaluation again (the
+        // outbox keys of the brands alerted before make their alerts idempotent).
+        // Clearing the sentiment puts it in the unclassified index, so a crash before
+        // that evaluation is caught up at the next start.
+        let brand_added = rec.mention.brands.len() > brands_before;
+        text_changed |= brand_added && rec.mention.sentiment.is_some();
         let mut new_aliases = Vec::new();
         if !rec.aliases.contains(&pkey) {
             new_aliases.push(pkey);

@@ -1,0 +1,243 @@
+//! The real `overhear run` binary on loopback, for the end-to-end tests: a real SMTP
+//! server that collects what it accepts, the daemon process (killed if a test ends
+//! without stopping it), and waits on its API, its logs and its mail.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::sources_support::overhear_ok;
+
+// ---- a real SMTP server (mailin-embedded), collecting what it accepts ----
+
+#[derive(Debug, Clone, Default)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+#[derive(Clone, Default)]
+struct Sink {
+    current: Arc<Mutex<Mail>>,
+    received: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl mailin_embedded::Handler for Sink {
+    fn data_start(
+        &mut self,
+        _: &str,
+        _: &str,
+        _: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        *self.current.lock().unwrap() = Mail {
+            to: to.to_vec(),
+            data: String::new(),
+        };
+        mailin_embedded::response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current
+            .lock()
+            .unwrap()
+            .data
+            .push_str(&String::from_utf8_lossy(buf));
+        Ok(())
+    }
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let mail = std::mem::take(&mut *self.current.lock().unwrap());
+        self.received.lock().unwrap().push(mail);
+        mailin_embedded::response::OK
+    }
+}
+
+pub fn start_smtp() -> (u16, Arc<Mutex<Vec<Mail>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sink = Sink::default();
+    let received = sink.received.clone();
+    let mut server = mailin_embedded::Server::new(sink);
+    server.with_name("sink.test").with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    (port, received)
+}
+
+/// An RSS 2.0 feed of `(guid, title, body)` items.
+pub fn rss(items: &[(&str, &str, &str)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>reviews</title><link>http://reviews.test/</link><description>d</description>",
+    );
+    for (guid, title, body) in items {
+        out.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{title}</title><link>http://reviews.test/{guid}</link><description>{body}</description><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item>"
+        ));
+    }
+    out.push_str("</channel></rss>");
+    out
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Keeps the daemon's files (logs, database, mail) when the test fails or
+/// OVERHEAR_E2E_KEEP is set, and says where.
+pub struct KeepOnFailure(pub Option<tempfile::TempDir>);
+
+impl KeepOnFailure {
+    pub fn path(&self) -> &Path {
+        self.0
+            .as_ref()
+            .map(|d| d.path())
+            .unwrap_or(Path::new("/nonexistent"))
+    }
+}
+
+impl Drop for KeepOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() || std::env::var_os("OVERHEAR_E2E_KEEP").is_some() {
+            if let Some(d) = self.0.take() {
+                eprintln!("e2e: daemon logs and data kept in {}", d.keep().display());
+            }
+        }
+    }
+}
+
+pub struct Setup {
+    pub dir: KeepOnFailure,
+    pub config: PathBuf,
+    pub api: u16,
+}
+
+/// The daemon process; killed if the test ends without stopping it.
+pub struct Daemon(pub Child);
+
+impl std::ops::Deref for Daemon {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn start(setup: &Setup, log: &str) -> Daemon {
+    let log = std::fs::File::create(setup.dir.path().join(log)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_overhear"))
+        .args(["run", "--config"])
+        .arg(&setup.config)
+        .env("OVERHEAR_LOG", "info,overhear=debug")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Daemon(child)
+}
+
+pub async fn wait_healthy(api: u16, child: &mut Child) {
+    let url = format!("http://127.0.0.1:{api}/healthz");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("overhear exited early: {status}");
+        }
+        if let Ok(r) = reqwest::get(&url).await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "overhear did not become healthy");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} failed");
+}
+
+pub fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "overhear did not exit in {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn mentions(setup: &Setup) -> Vec<Value> {
+    let out = overhear_ok(
+        &["mentions", "list", "--json", "--limit", "1000"],
+        &setup.config,
+    );
+    match serde_json::from_slice::<Value>(&out.stdout).unwrap() {
+        Value::Array(a) => a,
+        other => panic!("not a JSON array: {other}"),
+    }
+}
+
+pub fn message_id(data: &str) -> String {
+    data.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+        .map(|l| l[11..].trim().to_string())
+        .unwrap_or_else(|| panic!("no Message-ID in {data}"))
+}
+
+pub fn brands_of(m: &Value) -> Vec<String> {
+    m["brands"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| b["brand"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn wait_for<F: Fn() -> bool>(what: &str, within: Duration, f: F) {
+    let deadline = Instant::now() + within;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub fn log_of(setup: &Setup, name: &str) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = std::fs::File::open(setup.dir.path().join(name)) {
+        let _ = f.read_to_string(&mut s);
+    }
+    s
+}
