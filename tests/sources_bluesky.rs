@@ -311,3 +311,62 @@ async fn search_posts_with_an_app_password() {
     let b = poll_commit(&mut s).await.unwrap();
     assert!(b.posts.is_empty());
 }
+
+/// Polls (without committing) until the firehose has queued something.
+async fn poll_until_posts(s: &mut Box<dyn Source>) -> overhear::sources::Batch {
+    for _ in 0..250 {
+        if let Ok(b) = s.poll().await {
+            if !b.posts.is_empty() {
+                return b;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the firehose never delivered");
+}
+
+/// A firehose post taken from the queue is not lost when the poll fails afterwards
+/// (searchPosts answers 404) or when the daemon could not store it (no commit): the
+/// next poll returns it again. A poll's posts are committed together or not at all.
+#[tokio::test]
+async fn firehose_posts_survive_a_failed_search_and_a_failed_store() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let pds = MockServer::start().await;
+    std::env::set_var("OVERHEAR_TEST_BSKY_PASSWORD_3", "app-pass");
+    Mock::given(method("POST"))
+        .and(path("/xrpc/com.atproto.server.createSession"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"accessJwt": "jwt"})),
+        )
+        .mount(&pds)
+        .await;
+    let (url, _) = jetstream(vec![(vec![create(1, "acme rocks")], true)]).await;
+    let toml = format!(
+        "[[source]]\nkind = \"bluesky\"\njetstream_url = \"{url}\"\nhandle = \"acme.bsky.social\"\napp_password_env = \"OVERHEAR_TEST_BSKY_PASSWORD_3\"\npds_url = \"{}\"\n",
+        pds.uri()
+    );
+    let (mut s, state) = fresh_source(&toml, &["acme"]);
+    // searchPosts fails (no route yet: 404) for half a second of polls, while the
+    // firehose delivers: every poll takes the queue, then fails
+    for _ in 0..25 {
+        assert!(s.poll().await.is_err());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/xrpc/app.bsky.feed.searchPosts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"posts": []})))
+        .mount(&pds)
+        .await;
+    // the post taken before the failure comes back with the next poll
+    let b = poll_until_posts(&mut s).await;
+    assert_eq!(ids(&b), vec![id("did:plc:alice", 1)]);
+    // not committed (the store failed): the next poll returns it again
+    let again = s.poll().await.unwrap();
+    assert_eq!(ids(&again), vec![id("did:plc:alice", 1)]);
+    assert_eq!(saved(&state, "bluesky"), None);
+    // once committed, it is not emitted again
+    s.commit(again.cursor.unwrap()).unwrap();
+    let after = s.poll().await.unwrap();
+    assert!(after.posts.is_empty(), "{:?}", ids(&after));
+}

@@ -33,6 +33,9 @@ pub(crate) trait Kind: Send + 'static {
         &'a mut self,
         state: &'a Self::State,
     ) -> impl Future<Output = Result<Fetched<Self::State>, SourceError>> + Send + 'a;
+    /// `state` was saved as the committed one (what a kind holds in memory until its
+    /// posts are stored can go).
+    fn committed(&mut self, _state: &Self::State) {}
 }
 
 /// The [`Source`] around a [`Kind`]: state loading, committing, health, backoff.
@@ -171,6 +174,7 @@ impl<K: Kind> Source for Polled<K> {
         let state: K::State = serde_json::from_slice(&cursor.0)
             .map_err(|e| StateError(format!("not a cursor of this source: {e}")))?;
         self.store.save(&self.name, &cursor.0)?;
+        self.inner.committed(&state);
         self.committed = Some(state);
         Ok(())
     }

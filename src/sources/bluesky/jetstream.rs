@@ -83,27 +83,39 @@ impl Stream {
         Stream { rx, shared, task }
     }
 
-    /// Takes the queued posts into `posts` and moves `next`'s cursor past them; an
-    /// error when the firehose is down and nothing was queued. Returns the poll's note.
+    /// Moves queued posts into `pending` (which holds at most `cap`) and moves `next`'s
+    /// cursor past every event handled up to them; an error when the firehose is down
+    /// and nothing is pending. Returns the poll's note.
     pub(super) fn drain(
         &mut self,
-        posts: &mut Vec<Post>,
+        pending: &mut Vec<(i64, Post)>,
+        cap: usize,
         next: &mut State,
     ) -> Result<Option<String>, SourceError> {
         // every event up to `processed` has been queued if it matched
         let processed = self.shared.processed.load(Ordering::SeqCst);
-        let mut newest = processed;
-        while let Ok((t, p)) = self.rx.try_recv() {
-            newest = newest.max(t);
-            posts.push(p);
+        let room = cap.saturating_sub(pending.len());
+        let mut taken = 0;
+        while taken < room {
+            let Ok(item) = self.rx.try_recv() else { break };
+            pending.push(item);
+            taken += 1;
         }
+        let newest_pending = pending.iter().map(|(t, _)| *t).max().unwrap_or(0);
+        // with no room left, posts may still wait in the queue: go no further than
+        // the last one taken
+        let newest = if taken >= room {
+            newest_pending
+        } else {
+            processed.max(newest_pending)
+        };
         if newest > 0 {
-            next.cursor = Some(newest);
+            next.cursor = Some(next.cursor.unwrap_or(0).max(newest));
         }
         let connected = self.shared.connected.load(Ordering::SeqCst);
         let failures = self.shared.connect_failures.load(Ordering::SeqCst);
         let last_error = self.shared.last_error.lock().ok().and_then(|g| g.clone());
-        if !connected && failures > 0 && posts.is_empty() {
+        if !connected && failures > 0 && pending.is_empty() {
             return Err(SourceError::Network(
                 last_error.unwrap_or_else(|| "jetstream disconnected".into()),
             ));

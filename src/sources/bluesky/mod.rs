@@ -43,6 +43,11 @@ pub(crate) struct Bluesky {
     backoff_base: Duration,
     backoff_max: Duration,
     stream: Option<Stream>,
+    /// Firehose posts taken from the queue and not yet committed, with their
+    /// `time_us`: every poll returns them until a commit covers them, so a poll that
+    /// fails later (searchPosts) or a batch the daemon could not store loses none.
+    /// At most `queue` (the firehose waits meanwhile).
+    pending: Vec<(i64, Post)>,
     search: Option<Search>,
 }
 
@@ -93,6 +98,7 @@ impl Bluesky {
             backoff_base: ctx.backoff_base,
             backoff_max: ctx.backoff_max,
             stream: None,
+            pending: Vec::new(),
             search,
         })
     }
@@ -198,8 +204,9 @@ impl Kind for Bluesky {
                 ));
             }
             if let Some(stream) = self.stream.as_mut() {
-                note = stream.drain(&mut posts, &mut next)?;
+                note = stream.drain(&mut self.pending, self.queue, &mut next)?;
             }
+            posts.extend(self.pending.iter().map(|(_, p)| p.clone()));
         }
         if let Some(search) = self.search.as_mut() {
             posts.extend(
@@ -215,5 +222,11 @@ impl Kind for Bluesky {
             wait_at_least: None,
             note,
         })
+    }
+
+    fn committed(&mut self, state: &State) {
+        if let Some(c) = state.cursor {
+            self.pending.retain(|(t, _)| *t > c);
+        }
     }
 }
