@@ -4,8 +4,15 @@
 #
 #   docker build -t overhear .                      # with a Docker engine
 #   scripts/docker-build.sh                         # with podman (CI, no engine)
-#   docker run -v overhear-data:/var/lib/overhear -p 7878:7878 overhear
+#   docker run -v overhear-data:/var/lib/overhear -p 127.0.0.1:7878:7878 \
+#       -e OVERHEAR_API_TOKEN="$(openssl rand -hex 32)" overhear
 #   docker run -v ./my.toml:/etc/overhear/overhear.toml:ro ... overhear
+#
+# The image's config (config/docker.toml) binds the API to 0.0.0.0 inside the
+# container and reads its token from OVERHEAR_API_TOKEN ([daemon] api_token_env):
+# without it `overhear run` refuses to start. For a secret file, mount your own
+# config with api_token_file = "/run/secrets/overhear-api-token". /healthz (the
+# HEALTHCHECK) needs no token.
 #
 # PIP_CERT / CARGO_HTTP_CAINFO: a CA bundle for pip and cargo inside the build, when
 # the registries sit behind a proxy with its own CA (scripts/docker-build.sh passes
@@ -88,6 +95,7 @@ RUN set -e; \
  && overhear classify "the support line kept me on hold for three hours"
 
 VOLUME /var/lib/overhear
+# the API; every path but /healthz wants OVERHEAR_API_TOKEN as a Bearer token
 EXPOSE 7878
 # GET /healthz on api_bind (7878 in config/docker.toml; change both together).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -328,6 +328,18 @@ mod tests {
     }
 
     #[test]
+    fn the_docker_config_ships_with_a_token_from_the_environment() {
+        let text = include_str!("../../../config/docker.toml");
+        let c = crate::config::Config::parse(text, "docker.toml").unwrap();
+        assert!(!c.daemon.api_bind.ip().is_loopback());
+        assert_eq!(
+            c.daemon.api_token_env.as_deref(),
+            Some("OVERHEAR_API_TOKEN")
+        );
+        assert!(exposure(&c.daemon).is_ok());
+    }
+
+    #[test]
     fn exposure_needs_a_token_off_loopback() {
         let mut cfg = DaemonConfig {
             api_bind: "0.0.0.0:7878".parse().unwrap(),
