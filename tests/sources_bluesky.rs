@@ -370,3 +370,91 @@ async fn firehose_posts_survive_a_failed_search_and_a_failed_store() {
     let after = s.poll().await.unwrap();
     assert!(after.posts.is_empty(), "{:?}", ids(&after));
 }
+
+/// A Jetstream that accepts the upgrade, sends `first`, then goes silent: it holds the
+/// socket without reading (pings go unanswered) or writing, as a half-open connection
+/// does. The next connection sends `second` and stays up. Records each query.
+async fn jetstream_that_goes_silent(
+    first: String,
+    second: String,
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let queries = Arc::new(Mutex::new(Vec::new()));
+    let q = queries.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        for frame in [first, second] {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            let q = q.clone();
+            let mut ws =
+                tokio_tungstenite::accept_hdr_async(sock, move |req: &Request, resp: Response| {
+                    q.lock()
+                        .unwrap()
+                        .push(req.uri().query().unwrap_or("").to_string());
+                    Ok(resp)
+                })
+                .await
+                .unwrap();
+            ws.send(Message::Text(frame)).await.unwrap();
+            held.push(ws);
+        }
+        // the second stays up, answering pings
+        let mut last = held.pop().unwrap();
+        tokio::spawn(async move { while last.next().await.is_some() {} });
+        // the first is never read again
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        drop(held);
+    });
+    (format!("ws://{addr}/subscribe"), queries)
+}
+
+/// A half-open Jetstream used to leave the reader waiting forever while health said
+/// "connected". Now silence is met with a ping, then a reconnect from the cursor
+/// (the test context's request timeout, 700 ms, is the idle limit).
+#[tokio::test]
+async fn a_silent_jetstream_is_dropped_and_resumed_from_the_cursor() {
+    let (url, queries) =
+        jetstream_that_goes_silent(create(1, "acme one"), create(2, "acme two")).await;
+    let toml = format!("[[source]]\nkind = \"bluesky\"\njetstream_url = \"{url}\"\n");
+    let (mut s, _) = fresh_source(&toml, &["acme"]);
+    let (got, cursor) = collect(&mut s, 2).await;
+    assert_eq!(got, vec![id("did:plc:alice", 1), id("did:plc:alice", 2)]);
+    assert_eq!(cursor["cursor"], serde_json::json!(t(2)));
+    let q = queries.lock().unwrap().clone();
+    assert_eq!(q.len(), 2, "{q:?}");
+    assert!(
+        q[1].contains(&format!("cursor={}", t(1))),
+        "resumes from the cursor: {q:?}"
+    );
+}
+
+/// A server that accepts TCP but never answers the upgrade: the connect times out and
+/// the poll says the firehose is down, instead of waiting forever.
+#[tokio::test]
+async fn a_jetstream_that_never_answers_the_upgrade_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let toml =
+        format!("[[source]]\nkind = \"bluesky\"\njetstream_url = \"ws://{addr}/subscribe\"\n");
+    let (mut s, _) = fresh_source(&toml, &["acme"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+    let mut failed = None;
+    while tokio::time::Instant::now() < deadline {
+        if let Err(e) = s.poll().await {
+            failed = Some(e);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let e = failed.expect("the poll reports the firehose as down");
+    assert!(e.to_string().contains("timed out"), "{e}");
+}

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -56,17 +56,27 @@ impl Shared {
     }
 }
 
+/// How the reader runs.
+#[derive(Debug, Clone)]
+pub(super) struct Settings {
+    /// The local pre-filter (lowercase).
+    pub(super) terms: Vec<String>,
+    /// The `[[source]]` name, stamped on posts.
+    pub(super) name: String,
+    pub(super) queue: usize,
+    /// Reconnect backoff: base, max.
+    pub(super) backoff: (Duration, Duration),
+    /// TCP connect plus the WebSocket upgrade.
+    pub(super) connect_timeout: Duration,
+    /// Silence for this long is met with a ping; as long again, and the connection is
+    /// taken as dead (half-open) and made again from the cursor.
+    pub(super) idle: Duration,
+}
+
 impl Stream {
     /// Starts the reader from `cursor` (rewound a little; the seen window drops repeats).
-    pub(super) fn start(
-        url: &Url,
-        cursor: Option<i64>,
-        queue: usize,
-        terms: Vec<String>,
-        name: String,
-        backoff: (Duration, Duration),
-    ) -> Stream {
-        let (tx, rx) = mpsc::channel(queue);
+    pub(super) fn start(url: &Url, cursor: Option<i64>, settings: Settings) -> Stream {
+        let (tx, rx) = mpsc::channel(settings.queue.max(1));
         let shared = Arc::new(Shared::default());
         if let Some(c) = cursor {
             shared.processed.store(c, Ordering::SeqCst);
@@ -76,9 +86,7 @@ impl Stream {
             cursor.map(|c| c - REWIND_US),
             tx,
             shared.clone(),
-            terms,
-            name,
-            backoff,
+            settings,
         ));
         Stream { rx, shared, task }
     }
@@ -167,10 +175,16 @@ async fn run_stream(
     start: Option<i64>,
     tx: mpsc::Sender<(i64, Post)>,
     shared: Arc<Shared>,
-    terms: Vec<String>,
-    name: String,
-    (base, max): (Duration, Duration),
+    settings: Settings,
 ) {
+    let Settings {
+        terms,
+        name,
+        backoff: (base, max),
+        connect_timeout,
+        idle,
+        ..
+    } = settings;
     let mut cursor = start;
     let mut failures = 0u32;
     let config = WebSocketConfig {
@@ -186,10 +200,39 @@ async fn run_stream(
             u.query_pairs_mut().append_pair("cursor", &c.to_string());
         }
         tracing::debug!(source = %name, url = %u, "connecting to jetstream");
-        match tokio_tungstenite::connect_async_with_config(u.as_str(), Some(config), false).await {
-            Ok((mut ws, _)) => {
+        let connect = tokio_tungstenite::connect_async_with_config(u.as_str(), Some(config), false);
+        match tokio::time::timeout(connect_timeout, connect).await {
+            Err(_) => shared.error(format!(
+                "cannot connect to {url}: timed out after {connect_timeout:?}"
+            )),
+            Ok(Err(e)) => shared.error(format!("cannot connect to {url}: {e}")),
+            Ok(Ok((mut ws, _))) => {
                 shared.connected.store(true, Ordering::SeqCst);
-                while let Some(msg) = ws.next().await {
+                let mut pinged = false;
+                loop {
+                    let msg = match tokio::time::timeout(idle, ws.next()).await {
+                        Ok(Some(msg)) => msg,
+                        Ok(None) => break,
+                        Err(_) if !pinged => {
+                            pinged = true;
+                            let ping = ws.send(Message::Ping(Vec::new()));
+                            match tokio::time::timeout(idle, ping).await {
+                                Ok(Ok(())) => continue,
+                                _ => {
+                                    shared.error(format!("jetstream: cannot ping {url}"));
+                                    break;
+                                }
+                            }
+                        }
+                        Err(_) => {
+                            shared.error(format!(
+                                "jetstream: nothing from {url} for {:?}, not even a pong; reconnecting",
+                                idle.saturating_mul(2)
+                            ));
+                            break;
+                        }
+                    };
+                    pinged = false;
                     let text = match msg {
                         Ok(Message::Text(t)) => t,
                         Ok(Message::Binary(b)) => String::from_utf8_lossy(&b).into_owned(),
@@ -245,7 +288,6 @@ async fn run_stream(
                 }
                 shared.connected.store(false, Ordering::SeqCst);
             }
-            Err(e) => shared.error(format!("cannot connect to {url}: {e}")),
         }
         if tx.is_closed() {
             return;

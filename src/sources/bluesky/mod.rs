@@ -14,7 +14,6 @@
 //! source, it never matches brands or stores posts: it only yields them.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -38,10 +37,10 @@ const POST_COLLECTION: &str = "app.bsky.feed.post";
 pub(crate) struct Bluesky {
     name: String,
     jetstream: Option<Url>,
+    /// The brands' search terms, lowercase (firehose pre-filter, searchPosts queries).
     terms: Vec<String>,
     queue: usize,
-    backoff_base: Duration,
-    backoff_max: Duration,
+    stream_settings: jetstream::Settings,
     stream: Option<Stream>,
     /// Firehose posts taken from the queue and not yet committed, with their
     /// `time_us`: every poll returns them until a commit covers them, so a poll that
@@ -90,13 +89,21 @@ impl Bluesky {
                 "source {name:?}: jetstream = false needs app_password_env for searchPosts"
             )));
         }
+        let terms: Vec<String> = ctx.search_terms.iter().map(|t| t.to_lowercase()).collect();
         Ok(Bluesky {
             name: name.to_string(),
             jetstream,
-            terms: ctx.search_terms.iter().map(|t| t.to_lowercase()).collect(),
+            terms: terms.clone(),
             queue: cfg.queue.max(1),
-            backoff_base: ctx.backoff_base,
-            backoff_max: ctx.backoff_max,
+            stream_settings: jetstream::Settings {
+                terms,
+                name: name.to_string(),
+                queue: cfg.queue.max(1),
+                backoff: (ctx.backoff_base, ctx.backoff_max),
+                connect_timeout: ctx.http_settings.connect_timeout,
+                // no frame for a request timeout: ping; another: reconnect
+                idle: ctx.http_settings.request_timeout,
+            },
             stream: None,
             pending: Vec::new(),
             search,
@@ -197,10 +204,7 @@ impl Kind for Bluesky {
                 self.stream = Some(Stream::start(
                     &url,
                     state.cursor,
-                    self.queue,
-                    self.terms.clone(),
-                    self.name.clone(),
-                    (self.backoff_base, self.backoff_max),
+                    self.stream_settings.clone(),
                 ));
             }
             if let Some(stream) = self.stream.as_mut() {
