@@ -28,7 +28,9 @@ pub(super) async fn alert_stage(
                 Err(_) => break,
             }
         }
+        let ids: Vec<String> = verdicts.iter().map(|(id, _)| id.clone()).collect();
         record_verdicts(&shared, verdicts);
+        shared.retries.finished(ids.iter().map(String::as_str));
     }
 }
 
@@ -45,7 +47,7 @@ fn record_verdicts(
         let prediction = match verdict {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!(mention = %id, error = %e, "classification failed; retried at the next start");
+                tracing::error!(mention = %id, error = %e, "classification failed; retried with backoff");
                 continue;
             }
         };
@@ -76,14 +78,14 @@ fn record_verdicts(
                 shared.wake_sender();
             }
             Err(e) => {
-                // Not marked classified either: the next start classifies them again.
-                tracing::error!(error = %e, count = classified.len(), "cannot queue alerts; retried at the next start");
+                // Not marked classified either: `retry` sends them through again.
+                tracing::error!(error = %e, count = classified.len(), "cannot queue alerts; retried with backoff");
                 return;
             }
         }
     }
     if let Err(e) = shared.store.set_sentiments(&classified) {
-        tracing::error!(error = %e, count = classified.len(), "cannot store sentiments; retried at the next start");
+        tracing::error!(error = %e, count = classified.len(), "cannot store sentiments; retried with backoff");
         return;
     }
     for m in &mentions {

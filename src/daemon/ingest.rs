@@ -53,6 +53,7 @@ pub(super) async fn ingest(
                             } => id,
                             _ => continue,
                         };
+                        shared.retries.sent(&id);
                         let job = Job {
                             item: id,
                             text: post.classifier_text(),

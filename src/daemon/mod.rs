@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod notify;
 mod pipeline;
 mod reload;
+mod retry;
 mod scheduler;
 mod shared;
 mod source_tasks;

@@ -80,6 +80,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         live: RwLock::new(live),
         model_id: classifier.id(),
         failing: Default::default(),
+        retries: Default::default(),
     });
 
     // The local API.
@@ -122,32 +123,14 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     ));
     stages.spawn(alert_stage(shared.clone(), classified_rx));
 
-    // Mentions stored before a crash but never classified go through again.
-    let requeue = {
-        let shared = shared.clone();
-        let tx = classify_tx.clone();
-        tokio::spawn(async move {
-            match shared.store.unclassified(usize::MAX) {
-                Ok(pending) if !pending.is_empty() => {
-                    tracing::info!(
-                        count = pending.len(),
-                        "classifying mentions left over from the last run"
-                    );
-                    for m in pending {
-                        let job = Job {
-                            item: m.id,
-                            text: m.mention.post.classifier_text(),
-                        };
-                        if tx.send(job).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "cannot list unclassified mentions"),
-            }
-        })
-    };
+    // Mentions stored before a crash but never classified go through again, and so
+    // do those a failed step (store write, model) left behind, with backoff.
+    let requeue_cancel = CancellationToken::new();
+    let requeue = tokio::spawn(super::retry::run(
+        shared.clone(),
+        classify_tx.clone(),
+        requeue_cancel.clone(),
+    ));
     drop(classify_tx);
 
     let mut sender = spawn_sender(sender);
@@ -211,6 +194,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         sources_cancel.cancel();
         while source_tasks.join_next().await.is_some() {}
         drop(ingest_tx);
+        requeue_cancel.cancel();
         requeue.abort();
         while stages.join_next().await.is_some() {}
     })

@@ -38,6 +38,8 @@ pub(super) struct Shared {
     pub(super) live: RwLock<Live>,
     pub(super) model_id: String,
     pub(super) failing: std::sync::Mutex<Failing>,
+    /// Which unclassified mentions are on their way to the classifier (see `retry`).
+    pub(super) retries: super::retry::Retries,
 }
 
 impl Shared {

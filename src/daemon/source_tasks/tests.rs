@@ -38,6 +38,7 @@ fn shared_for(config: &Config) -> (Arc<Shared>, crate::alerts::Sender) {
         live: RwLock::new(live),
         model_id: "test".into(),
         failing: Default::default(),
+        retries: Default::default(),
     });
     (shared, sender)
 }
