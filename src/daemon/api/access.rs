@@ -96,11 +96,12 @@ impl Access {
     /// Checks exposure and reads the token (from its variable or file).
     pub fn from_config(cfg: &DaemonConfig) -> Result<Access, AccessError> {
         exposure(cfg)?;
+        // Surrounding whitespace is never part of it (the header's is trimmed too).
         let token = match cfg.api_token().resolve("API token")? {
-            Some(t) if t.chars().count() < MIN_TOKEN_LEN => {
-                return Err(AccessError::TooShort(t.chars().count()))
+            Some(t) if t.trim().chars().count() < MIN_TOKEN_LEN => {
+                return Err(AccessError::TooShort(t.trim().chars().count()))
             }
-            Some(t) => Some(digest(t.as_bytes())),
+            Some(t) => Some(digest(t.trim().as_bytes())),
             None => None,
         };
         let public = cfg.public_url.as_deref().map(public_host).transpose()?;
