@@ -1,5 +1,6 @@
 //! The store keeps each post once, follows edits, and answers queries from its indexes.
 
+mod sources_support;
 mod store_support;
 
 use overhear::store::{Bucket, MentionFilter, Store, Upsert};
@@ -401,4 +402,75 @@ fn a_brand_added_to_a_classified_mention_sends_it_back_through_classification() 
     );
     assert_eq!(s.get(&id).unwrap().unwrap().sentiment, None);
     assert_eq!(s.unclassified(10).unwrap()[0].id, id);
+}
+
+/// Cross-source dedup with posts built by the real sources from recorded responses:
+/// the same article from two feeds is one mention; a Hacker News thread about that
+/// article is a discussion of it, a mention of its own (the article in its `links`).
+#[tokio::test]
+async fn the_same_article_from_two_feeds_is_one_mention_and_an_hn_thread_is_its_own() {
+    use overhear::matcher::{BrandConfig, Matcher};
+    use wiremock::{MockServer, ResponseTemplate};
+
+    let article =
+        "http://in.reuters.com/article/2014/06/19/apple-google-settlement-idINL2N0P01ZI20140619";
+    let server = MockServer::start().await;
+    let mut hn = sources_support::fixture_json("hn_algolia_search_by_date_story_apple.json");
+    hn["nbPages"] = serde_json::json!(1);
+    sources_support::serve_get(
+        &server,
+        "/hn/search_by_date",
+        sources_support::json_body(&hn),
+    )
+    .await;
+    for (path, guid) in [("/a.xml", "a-1"), ("/b.xml", "b-77")] {
+        let feed = format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title><link>http://news.test/</link><description>d</description>\
+             <item><guid isPermaLink=\"false\">{guid}</guid><title>Judge says concerned about Apple, Google hiring settlement</title>\
+             <link>{article}?utm_source=feed</link><description>The judge said so.</description><pubDate>Fri, 20 Jun 2014 03:00:00 GMT</pubDate></item></channel></rss>"
+        );
+        sources_support::serve_get(
+            &server,
+            path,
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/rss+xml")
+                .set_body_string(feed),
+        )
+        .await;
+    }
+    let uri = server.uri();
+    let configs = [
+        format!("[[source]]\nkind = \"hackernews\"\nbase_url = \"{uri}/hn\"\n"),
+        format!("[[source]]\nkind = \"rss\"\nname = \"feed-a\"\nurl = \"{uri}/a.xml\"\n"),
+        format!("[[source]]\nkind = \"rss\"\nname = \"feed-b\"\nurl = \"{uri}/b.xml\"\n"),
+    ];
+    let matcher = Matcher::compile(&[BrandConfig::from_query("Apple", "apple")]).unwrap();
+    let (_d, s) = open();
+    let mut by_source = Vec::new();
+    for c in &configs {
+        let (mut src, _state) = sources_support::fresh_source(c, &["apple"]);
+        let batch = sources_support::poll_commit(&mut src).await.unwrap();
+        assert_eq!(batch.posts.len(), 1, "{c}: {:?}", batch.posts);
+        let post = batch.posts[0].clone();
+        let brands = matcher.match_post(&post);
+        assert!(!brands.is_empty(), "{post:?}");
+        let id = s
+            .upsert_mention(&post, &brands, at(1))
+            .unwrap()
+            .id()
+            .to_string();
+        by_source.push((post, id));
+    }
+    let (hn_post, hn_id) = &by_source[0];
+    assert_eq!(hn_post.url, "https://news.ycombinator.com/item?id=7919424");
+    assert!(
+        hn_post.links.iter().any(|l| l.starts_with(article)),
+        "{hn_post:?}"
+    );
+    assert_eq!(by_source[1].1, by_source[2].1, "one article, one mention");
+    assert_ne!(
+        hn_id, &by_source[1].1,
+        "the HN thread is a mention of its own"
+    );
+    assert_eq!(s.len(), 2);
 }
