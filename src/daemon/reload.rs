@@ -84,11 +84,15 @@ pub(super) async fn reload(
     if new.model != gen.config.model {
         tracing::warn!("[model] changed: a restart is needed for that part to take effect");
     }
-    if new.daemon.api_bind != gen.config.daemon.api_bind
-        || new.daemon.data_dir != gen.config.daemon.data_dir
+    let (n, o) = (&new.daemon, &gen.config.daemon);
+    if n.api_bind != o.api_bind
+        || n.data_dir != o.data_dir
+        || n.api_token() != o.api_token()
+        || n.metrics_public != o.metrics_public
+        || n.public_url != o.public_url
     {
         tracing::warn!(
-            "[daemon] data_dir/api_bind changed: a restart is needed for that part to take effect"
+            "[daemon] data_dir/api_bind/API access changed: a restart is needed for that part to take effect"
         );
     }
     // The old sender stops before the new one starts, so no entry is sent twice.
