@@ -112,3 +112,50 @@ async fn a_huge_stackexchange_backoff_is_clamped() {
     }
     assert!(s.health().next_poll.is_some());
 }
+
+/// Source tokens can come from a file (Docker / Kubernetes secrets), as well as from
+/// an environment variable; the file's trailing newline is not part of the token.
+#[tokio::test]
+async fn source_tokens_are_read_from_a_file() {
+    use wiremock::matchers::header;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/acme"))
+        .and(header("authorization", "Bearer file-token"))
+        .respond_with(json_body(&json!([])))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("token");
+    std::fs::write(&secret, "file-token\n").unwrap();
+    let toml = format!(
+        "[[source]]\nkind = \"mastodon\"\ninstance = \"{}\"\ntags = [\"acme\"]\naccess_token_file = {:?}\n",
+        server.uri(),
+        secret.display().to_string()
+    );
+    let (mut s, _) = fresh_source(&toml, &[]);
+    poll_commit(&mut s).await.unwrap();
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+
+    // a missing file is a configuration error naming the file, never the token
+    let toml = format!(
+        "[[source]]\nkind = \"stackexchange\"\nbase_url = \"{}\"\nqueries = [\"a\"]\nkey_file = \"/nonexistent/se-key\"\n",
+        server.uri()
+    );
+    let c = source_config(&toml);
+    let e = overhear::sources::build(
+        &c,
+        &ctx(
+            std::sync::Arc::new(overhear::sources::MemoryState::default()),
+            &[],
+        ),
+    )
+    .err()
+    .expect("a missing key file is an error");
+    assert!(e.to_string().contains("/nonexistent/se-key"), "{e}");
+    // both an env and a file for one secret is a problem `overhear check` reports
+    let c = source_config(
+        "[[source]]\nkind = \"mastodon\"\ninstance = \"https://m.example\"\naccess_token_env = \"X\"\naccess_token_file = \"/run/secrets/t\"\n",
+    );
+    assert_eq!(c.problems(0).len(), 1, "{:?}", c.problems(0));
+}

@@ -188,6 +188,30 @@ pub(crate) fn env_secret(var: Option<&String>) -> Result<Option<String>, SourceE
     }
 }
 
+/// A secret from `*_env` (an environment variable) or `*_file` (a file, as Docker
+/// and Kubernetes mount secrets; surrounding whitespace is not part of it). Errors
+/// name the variable or the file, never the secret.
+pub(crate) fn secret(
+    env: Option<&String>,
+    file: Option<&std::path::PathBuf>,
+) -> Result<Option<String>, SourceError> {
+    if let Some(v) = env_secret(env)? {
+        return Ok(Some(v));
+    }
+    let Some(path) = file else { return Ok(None) };
+    match std::fs::read_to_string(path) {
+        Ok(s) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+        Ok(_) => Err(SourceError::Config(format!(
+            "the secret file {} is empty",
+            path.display()
+        ))),
+        Err(e) => Err(SourceError::Config(format!(
+            "cannot read the secret file {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 /// Seconds since the epoch to a time; out of range becomes now.
 pub(crate) fn from_unix(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_else(Utc::now)

@@ -1,6 +1,7 @@
 //! `[[source]]`: one entry per feed, each with its own interval. Settings only:
 //! depends on nothing of overhear but `crate::util`, and never builds a source.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -58,6 +59,38 @@ impl SourceConfig {
         *self.common().1
     }
 
+    /// Each secret the entry can take: (key stem, `_env` set, `_file` set).
+    fn secrets(&self) -> Vec<(&'static str, bool, bool)> {
+        match self {
+            SourceConfig::Reddit(c) => vec![
+                (
+                    "client_id",
+                    c.client_id_env.is_some(),
+                    c.client_id_file.is_some(),
+                ),
+                (
+                    "client_secret",
+                    c.client_secret_env.is_some(),
+                    c.client_secret_file.is_some(),
+                ),
+            ],
+            SourceConfig::Mastodon(c) => vec![(
+                "access_token",
+                c.access_token_env.is_some(),
+                c.access_token_file.is_some(),
+            )],
+            SourceConfig::Bluesky(c) => vec![(
+                "app_password",
+                c.app_password_env.is_some(),
+                c.app_password_file.is_some(),
+            )],
+            SourceConfig::Stackexchange(c) => {
+                vec![("key", c.key_env.is_some(), c.key_file.is_some())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     pub fn problems(&self, index: usize) -> Vec<Problem> {
         let mut out = Vec::new();
         let name = self.name();
@@ -78,25 +111,35 @@ impl SourceConfig {
             SourceConfig::Lobsters(c) => c.base_url.as_deref().into_iter().collect(),
             SourceConfig::Stackexchange(c) => c.base_url.as_deref().into_iter().collect(),
         };
+        for (key, env, file) in self.secrets() {
+            if env && file {
+                out.push(Problem::new(
+                    format!("source[{index}].{key}_file"),
+                    format!("source {name:?}: set {key}_env or {key}_file, not both"),
+                ));
+            }
+        }
         match self {
             SourceConfig::Reddit(c)
-                if c.client_id_env.is_some() != c.client_secret_env.is_some() =>
+                if (c.client_id_env.is_some() || c.client_id_file.is_some())
+                    != (c.client_secret_env.is_some() || c.client_secret_file.is_some()) =>
             {
                 out.push(Problem::new(
                     format!("source[{index}]"),
                     format!(
-                        "source {name:?}: OAuth needs both client_id_env and client_secret_env"
+                        "source {name:?}: OAuth needs both the client id and the client secret (client_id_env/_file and client_secret_env/_file)"
                     ),
                 ));
             }
             SourceConfig::Bluesky(c) => {
-                if c.app_password_env.is_some() && c.handle.is_none() {
+                let password = c.app_password_env.is_some() || c.app_password_file.is_some();
+                if password && c.handle.is_none() {
                     out.push(Problem::new(
                         format!("source[{index}].app_password_env"),
                         format!("source {name:?}: app_password_env needs handle (the account it belongs to)"),
                     ));
                 }
-                if !c.jetstream && c.app_password_env.is_none() {
+                if !c.jetstream && !password {
                     out.push(Problem::new(
                         format!("source[{index}].jetstream"),
                         format!("source {name:?}: with jetstream = false, set app_password_env to use searchPosts"),
@@ -166,6 +209,9 @@ source_struct!(
         #[serde(default)] subreddits: Vec<String>,
         #[serde(default)] client_id_env: Option<String>,
         #[serde(default)] client_secret_env: Option<String>,
+        /// The OAuth client id read from a file (a Docker/Kubernetes secret) instead.
+        #[serde(default)] client_id_file: Option<PathBuf>,
+        #[serde(default)] client_secret_file: Option<PathBuf>,
         /// `json` (default) or `rss` (Reddit's Atom feeds; no OAuth).
         #[serde(default)] format: RedditFormat,
         /// Overrides `[daemon] user_agent` for Reddit, which blocks generic ones.
@@ -183,6 +229,7 @@ source_struct!(
         instance: String,
         #[serde(default)] tags: Vec<String>,
         #[serde(default)] access_token_env: Option<String>,
+        #[serde(default)] access_token_file: Option<PathBuf>,
     }
 );
 
@@ -198,6 +245,8 @@ source_struct!(
         #[serde(default)] handle: Option<String>,
         /// Enables `app.bsky.feed.searchPosts` (needs `handle`).
         #[serde(default)] app_password_env: Option<String>,
+        /// The app password read from a file instead.
+        #[serde(default)] app_password_file: Option<PathBuf>,
         /// The PDS that logs in and serves searchPosts (default `https://bsky.social`).
         #[serde(default)] pds_url: Option<String>,
     }
@@ -217,6 +266,7 @@ source_struct!(
         #[serde(default = "default_se_site")] site: String,
         #[serde(default)] queries: Vec<String>,
         #[serde(default)] key_env: Option<String>,
+        #[serde(default)] key_file: Option<PathBuf>,
     }
 );
 

@@ -12,8 +12,7 @@ use url::Url;
 use super::fetch::{Expect, GetOpts};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
-    env_secret, has_seen, Api, Fetched, Gather, Kind, MastodonConfig, Seen, SourceContext,
-    SourceError,
+    has_seen, secret, Api, Fetched, Gather, Kind, MastodonConfig, Seen, SourceContext, SourceError,
 };
 use crate::post::Post;
 
@@ -127,7 +126,10 @@ impl Mastodon {
             api,
             host,
             tags,
-            token: env_secret(cfg.access_token_env.as_ref())?,
+            token: secret(
+                cfg.access_token_env.as_ref(),
+                cfg.access_token_file.as_ref(),
+            )?,
         })
     }
 

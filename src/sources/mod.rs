@@ -64,7 +64,7 @@ mod state;
 pub mod text;
 
 pub(crate) use api::{
-    base_url, endpoint, env_secret, from_unix, has_seen, Api, Gather, HasSeen, NewestState, Queries,
+    base_url, endpoint, from_unix, has_seen, secret, Api, Gather, HasSeen, NewestState, Queries,
 };
 pub use config::*;
 pub use context::SourceContext;

@@ -12,8 +12,8 @@ use super::fetch::{Expect, GetOpts};
 use super::rss::{feed_posts, parse_feed};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
-    base_url, endpoint, env_secret, from_unix, Api, Fetched, Gather, Kind, NewestState,
-    RedditConfig, RedditFormat, SourceContext, SourceError,
+    base_url, endpoint, from_unix, secret, Api, Fetched, Gather, Kind, NewestState, RedditConfig,
+    RedditFormat, SourceContext, SourceError,
 };
 use crate::post::Post;
 
@@ -108,8 +108,11 @@ impl Reddit {
                 "source {name:?}: no queries, no subreddits and no brand search terms"
             )));
         }
-        let id = env_secret(cfg.client_id_env.as_ref())?;
-        let secret = env_secret(cfg.client_secret_env.as_ref())?;
+        let id = secret(cfg.client_id_env.as_ref(), cfg.client_id_file.as_ref())?;
+        let secret = secret(
+            cfg.client_secret_env.as_ref(),
+            cfg.client_secret_file.as_ref(),
+        )?;
         Ok(Reddit {
             api: Api::new(ctx, cfg.base_url.as_deref(), DEFAULT_BASE, name)?,
             oauth_base: base_url(cfg.oauth_base_url.as_deref(), DEFAULT_OAUTH_BASE)?,

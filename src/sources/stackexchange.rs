@@ -7,7 +7,7 @@ use url::Url;
 use super::fetch::{server_wait_secs, Expect, GetOpts, MAX_SERVER_WAIT};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
-    env_secret, from_unix, Api, Fetched, Gather, Kind, NewestState, Queries, SourceContext,
+    from_unix, secret, Api, Fetched, Gather, Kind, NewestState, Queries, SourceContext,
     SourceError, StackExchangeConfig,
 };
 use crate::post::Post;
@@ -75,7 +75,7 @@ impl StackExchange {
             api: Api::new(ctx, cfg.base_url.as_deref(), DEFAULT_BASE, name)?,
             site: cfg.site.clone(),
             queries,
-            key: env_secret(cfg.key_env.as_ref())?,
+            key: secret(cfg.key_env.as_ref(), cfg.key_file.as_ref())?,
         })
     }
 

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{
-    base_url, env_secret, keep_new, BlueskyConfig, Fetched, Kind, Seen, SourceContext, SourceError,
+    base_url, keep_new, secret, BlueskyConfig, Fetched, Kind, Seen, SourceContext, SourceError,
 };
 use crate::post::Post;
 
@@ -69,10 +69,13 @@ impl Bluesky {
         } else {
             None
         };
-        let search = match env_secret(cfg.app_password_env.as_ref())? {
+        let search = match secret(
+            cfg.app_password_env.as_ref(),
+            cfg.app_password_file.as_ref(),
+        )? {
             Some(password) => {
                 let handle = cfg.handle.clone().ok_or_else(|| {
-                    SourceError::Config(format!("source {name:?}: app_password_env needs handle"))
+                    SourceError::Config(format!("source {name:?}: app_password_env or app_password_file needs handle"))
                 })?;
                 Some(Search {
                     http: ctx.http.clone(),
@@ -86,7 +89,7 @@ impl Bluesky {
         };
         if jetstream.is_none() && search.is_none() {
             return Err(SourceError::Config(format!(
-                "source {name:?}: jetstream = false needs app_password_env for searchPosts"
+                "source {name:?}: jetstream = false needs app_password_env or app_password_file for searchPosts"
             )));
         }
         let terms: Vec<String> = ctx.search_terms.iter().map(|t| t.to_lowercase()).collect();
