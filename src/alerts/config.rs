@@ -46,7 +46,8 @@ pub struct EmailConfig {
     /// A PEM certificate to trust in addition to the system roots (a private CA or a
     /// self-signed relay).
     pub ca_file: Option<PathBuf>,
-    /// SMTP connection and command timeout.
+    /// SMTP connection timeout; one whole email (connection to the server's last
+    /// answer) is abandoned, and retried, after 4 times this.
     #[serde(with = "crate::util::duration")]
     pub timeout: Duration,
 }
@@ -68,6 +69,42 @@ impl Default for EmailConfig {
 }
 
 impl EmailConfig {
+    fn smtp_url_problems(&self, u: &str, out: &mut Vec<Problem>) {
+        let url = match url::Url::parse(u) {
+            Ok(url) if matches!(url.scheme(), "smtp" | "smtps") && url.host_str().is_some() => url,
+            _ => {
+                let shown = crate::alerts::redact_url(u);
+                out.push(Problem::new(
+                    "email.smtp_url",
+                    format!(
+                        "{shown:?} is not an SMTP URL: expected \"smtp://host:587\" (STARTTLS) or \"smtps://host:465\" (implicit TLS)"
+                    ),
+                ));
+                return;
+            }
+        };
+        if url.password().is_some() {
+            out.push(Problem::new(
+                "email.smtp_url",
+                crate::alerts::send::PASSWORD_IN_URL,
+            ));
+        }
+        let credentials = !url.username().is_empty() || self.username.is_some();
+        let mode = url
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        if let Some(mode @ ("none" | "opportunistic")) = mode.as_deref() {
+            if url.scheme() == "smtp" && credentials && !crate::alerts::send::is_loopback(&url) {
+                let host = url.host_str().unwrap_or_default();
+                out.push(Problem::new(
+                    "email.smtp_url",
+                    crate::alerts::send::clear_text_auth(mode, host),
+                ));
+            }
+        }
+    }
+
     pub fn password(&self) -> SecretRef {
         SecretRef::new(self.password_env.clone(), self.password_file.clone())
     }
@@ -90,15 +127,7 @@ impl EmailConfig {
             ));
         }
         if let Some(u) = &self.smtp_url {
-            match url::Url::parse(u) {
-                Ok(url) if matches!(url.scheme(), "smtp" | "smtps") && url.host_str().is_some() => {}
-                _ => out.push(Problem::new(
-                    "email.smtp_url",
-                    format!(
-                        "{u:?} is not an SMTP URL: expected \"smtp://host:587\" (STARTTLS) or \"smtps://host:465\" (implicit TLS)"
-                    ),
-                )),
-            }
+            self.smtp_url_problems(u, &mut out);
         }
         if self.password_env.is_some() && self.password_file.is_some() {
             out.push(Problem::new(
@@ -229,6 +258,11 @@ pub struct AlertsConfig {
     /// How often the sender looks at the outbox when nothing wakes it.
     #[serde(with = "crate::util::duration")]
     pub sender_poll: Duration,
+    /// Sent and failed outbox entries are forgotten this long after they finished
+    /// (their copy of the mention with them); an alert queued again after that is
+    /// new. Default 30 days.
+    #[serde(with = "crate::util::duration")]
+    pub keep_outbox: Duration,
     /// Per-brand overrides: `[alerts.brand.Acme]`.
     pub brand: BTreeMap<String, BrandRules>,
     /// Per-source recipients: `[[alerts.route]]`.
@@ -259,6 +293,7 @@ impl Default for AlertsConfig {
             retry_max: Duration::from_secs(30 * 60),
             give_up_after: Duration::from_secs(24 * 3600),
             sender_poll: Duration::from_secs(5),
+            keep_outbox: Duration::from_secs(30 * 24 * 3600),
             brand: BTreeMap::new(),
             route: Vec::new(),
         }
@@ -363,6 +398,12 @@ impl AlertsConfig {
             .is_some_and(|d| d < Duration::from_secs(60))
         {
             out.push(Problem::new("alerts.digest_every", "must be at least 1m"));
+        }
+        if self.keep_outbox < Duration::from_secs(24 * 3600) {
+            out.push(Problem::new(
+                "alerts.keep_outbox",
+                "must be at least 1d: an alert queued again after its entry is forgotten is sent again",
+            ));
         }
         addr_ok("alerts.admin_to".into(), &self.admin_to, &mut out);
         for (name, b) in &self.brand {

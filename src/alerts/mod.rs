@@ -37,8 +37,8 @@ pub use item::{
 pub use render::{Rendered, Renderer};
 pub use rules::{tally, Action, Alerter, BrandRule, SummaryPeriod};
 pub use send::{
-    build_message, build_transport, run_sender, DeliveryReport, FailureKind, SendError, Sender,
-    Transport,
+    build_message, build_transport, redact_url, run_sender, DeliveryReport, FailureKind, SendError,
+    Sender, SenderHealth, SenderStatus, Transport,
 };
 
 /// Why alerting could not do something.
@@ -56,6 +56,9 @@ pub enum AlertError {
     Render(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// Sending is stopped: the outbox cannot record deliveries.
+    #[error("{0}")]
+    Halted(String),
 }
 
 impl From<minijinja::Error> for AlertError {

@@ -5,6 +5,10 @@
 //! deliver) and `outbox_sent_log` (recipient, time -> key: the rate cap's memory).
 //! Every change is flushed before the call returns.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -24,6 +28,15 @@ pub struct OutboxDepth {
     pub sent: usize,
 }
 
+/// A failure point in the outbox's writes, for tests that need a store which cannot
+/// record (a full disk, a read-only remount): called with the operation's name
+/// (`"mark_sent"`, `"mark_retry"`, `"mark_failed"`, `"enqueue"`, ...) before it writes;
+/// an error it returns is that operation's error. It may also block (a process
+/// killed at that point). Set with [`Store::set_outbox_fault`]; never set by overhear.
+pub type OutboxFault = Arc<dyn Fn(&str) -> Result<(), StoreError> + Send + Sync>;
+
+static FAULTS: Mutex<Option<HashMap<PathBuf, OutboxFault>>> = Mutex::new(None);
+
 fn tx_err(e: TransactionError<StoreError>) -> StoreError {
     match e {
         TransactionError::Abort(e) => e,
@@ -40,9 +53,33 @@ fn sent_log_key(to: &str, at: DateTime<Utc>, key: &str) -> Vec<u8> {
 }
 
 impl Store {
+    /// Installs (or with `None` removes) a failure point in this database's outbox
+    /// writes, process-wide. For tests: see [`OutboxFault`].
+    #[doc(hidden)]
+    pub fn set_outbox_fault(&self, fault: Option<OutboxFault>) {
+        let mut f = FAULTS.lock().unwrap_or_else(|p| p.into_inner());
+        let map = f.get_or_insert_with(HashMap::new);
+        match fault {
+            Some(fault) => map.insert(self.path().to_path_buf(), fault),
+            None => map.remove(self.path()),
+        };
+    }
+
+    fn outbox_fault(&self, op: &str) -> Result<(), StoreError> {
+        let fault = {
+            let f = FAULTS.lock().unwrap_or_else(|p| p.into_inner());
+            f.as_ref().and_then(|m| m.get(self.path()).cloned())
+        };
+        match fault {
+            Some(fault) => fault(op),
+            None => Ok(()),
+        }
+    }
+
     /// Queues alerts; an item whose key is already in the outbox (pending, sent or
     /// failed) is skipped. Returns how many were new. Durable when it returns.
     pub fn enqueue(&self, items: &[OutboxItem]) -> Result<usize, StoreError> {
+        self.outbox_fault("enqueue")?;
         let outbox = self.tree(OUTBOX)?;
         let pending = self.tree(PENDING)?;
         let encoded = items
@@ -112,9 +149,11 @@ impl Store {
 
     fn update_entries(
         &self,
+        op: &str,
         keys: &[String],
         mut change: impl FnMut(&mut OutboxEntry),
     ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.outbox_fault(op)?;
         let outbox = self.tree(OUTBOX)?;
         let pending = self.tree(PENDING)?;
         let mut updated = Vec::new();
@@ -147,7 +186,7 @@ impl Store {
     /// cap, flushed before returning.
     pub fn mark_sent(&self, keys: &[String], now: DateTime<Utc>) -> Result<(), StoreError> {
         let log = self.tree(SENT_LOG)?;
-        let done = self.update_entries(keys, |e| {
+        let done = self.update_entries("mark_sent", keys, |e| {
             e.state = OutboxState::Sent;
             e.sent_at = Some(now);
             e.attempts += 1;
@@ -170,7 +209,7 @@ impl Store {
         next_attempt: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
-        self.update_entries(keys, |e| {
+        self.update_entries("mark_retry", keys, |e| {
             e.attempts += 1;
             e.first_attempt.get_or_insert(now);
             e.next_attempt = next_attempt;
@@ -186,7 +225,7 @@ impl Store {
         now: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
-        self.update_entries(keys, |e| {
+        self.update_entries("mark_failed", keys, |e| {
             e.state = OutboxState::Failed;
             e.attempts += 1;
             e.first_attempt.get_or_insert(now);
@@ -197,7 +236,7 @@ impl Store {
 
     /// Moves instant entries into a later digest (rate cap, quiet hours).
     pub fn fold_into_digest(&self, keys: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.update_entries(keys, |e| {
+        self.update_entries("fold_into_digest", keys, |e| {
             e.folded = true;
             e.next_attempt = at;
         })?;

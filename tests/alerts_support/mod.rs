@@ -3,6 +3,8 @@
 //! folders and loopback ports it makes.
 #![allow(dead_code)]
 
+pub mod flaky;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -113,6 +115,17 @@ pub fn smtp_email(port: u16, password_file: &Path) -> EmailConfig {
         password_file: Some(password_file.to_path_buf()),
         ca_file: Some(fixtures().join("ca.pem")),
         timeout: std::time::Duration::from_secs(10),
+        ..EmailConfig::default()
+    }
+}
+
+/// Email config for a [`flaky::FlakySmtp`] server: plain SMTP, no AUTH.
+pub fn plain_email(url: &str, timeout: std::time::Duration) -> EmailConfig {
+    EmailConfig {
+        transport: TransportKind::Smtp,
+        from: "overhear <alerts@overhear.test>".into(),
+        smtp_url: Some(url.to_string()),
+        timeout,
         ..EmailConfig::default()
     }
 }
@@ -261,7 +274,15 @@ struct Sink {
 
 impl Handler for Sink {
     fn rcpt(&mut self, to: &str) -> Response {
-        if self.reject.iter().any(|r| to.contains(r.as_str())) {
+        // "nobody@" refuses every address that starts so; a whole address only itself
+        let addr = to.trim().trim_matches(['<', '>']);
+        if self.reject.iter().any(|r| {
+            if r.ends_with('@') {
+                addr.starts_with(r.as_str())
+            } else {
+                addr.eq_ignore_ascii_case(r)
+            }
+        }) {
             response::NO_MAILBOX
         } else {
             response::OK
@@ -296,7 +317,8 @@ impl Handler for Sink {
 }
 
 /// A loopback SMTP server (STARTTLS with the fixture certificate, AUTH PLAIN with
-/// user `alerts` and `password`) that refuses recipients containing any of `reject`.
+/// user `alerts` and `password`) that refuses the recipients in `reject` (an entry
+/// ending in `@` refuses every address that starts with it).
 pub struct SmtpServer {
     pub port: u16,
     pub received: Arc<Mutex<Vec<Received>>>,

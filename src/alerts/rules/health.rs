@@ -64,12 +64,10 @@ impl Alerter {
             brand: failed.item.brand.clone(),
             error: error.to_string(),
         };
+        let failed_addr = address_of(&failed.item.to);
         self.admin_recipients()
             .into_iter()
-            .filter(|a| {
-                !a.to_lowercase()
-                    .contains(&failed.item.to.trim().to_lowercase())
-            })
+            .filter(|a| address_of(a) != failed_addr)
             .map(|to| OutboxItem {
                 key: OutboxItem::make_key("delivery-failed", &failed.item.key, &to),
                 to,
@@ -80,5 +78,13 @@ impl Alerter {
                 payload: Payload::DeliveryFailed(notice.clone()),
             })
             .collect()
+    }
+}
+
+/// The bare address of `Name <addr>` or `addr`, lowercased, for comparing recipients.
+fn address_of(to: &str) -> String {
+    match to.parse::<lettre::message::Mailbox>() {
+        Ok(m) => m.email.to_string().to_lowercase(),
+        Err(_) => to.trim().to_lowercase(),
     }
 }

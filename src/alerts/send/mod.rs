@@ -5,8 +5,14 @@
 //! message is sent; only when the server accepted it (250 after DATA) are the
 //! entries marked sent and the store flushed. A crash between the server's accept and
 //! that flush (a few milliseconds) resends the email on restart: that window is
-//! inherent to SMTP (at-least-once). The Message-ID is derived from the outbox keys,
-//! so a resent copy carries the same Message-ID and mail clients can collapse it.
+//! inherent to SMTP (at-least-once). The Message-ID is derived from the outbox key of
+//! the email's first alert, so a resent copy carries the same Message-ID and mail
+//! clients can collapse it.
+//!
+//! When the outbox cannot record that an email was accepted (a full disk, a
+//! read-only file system), the sender stops sending (`state.rs`): each later pass
+//! first tries to record it again and sends nothing until that works. Only one pass
+//! runs at a time per database, whichever [`Sender`] runs it.
 //!
 //! `transport.rs` holds the lettre transports (SMTP or `.eml` files) and how a
 //! failure is classified; `message.rs` builds the MIME message.
@@ -15,7 +21,9 @@
 //! (rate cap, quiet hours), comes from [`Alerter::plan`]. It never deletes an outbox
 //! entry, and never marks one sent before the server accepted it.
 
+mod file;
 mod message;
+mod state;
 mod transport;
 
 use std::sync::Arc;
@@ -35,7 +43,9 @@ use super::AlertError;
 use crate::store::Store;
 
 pub use message::build_message;
-pub use transport::{build_transport, FailureKind, SendError, Transport};
+pub use state::{SenderHealth, SenderStatus};
+pub use transport::{build_transport, redact_url, FailureKind, SendError, Transport};
+pub(crate) use transport::{clear_text_auth, is_loopback, PASSWORD_IN_URL};
 
 /// What one pass of the sender did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,9 +71,29 @@ pub struct Sender {
     clock: Arc<dyn Clock>,
     renderer: Renderer,
     wake: Arc<Notify>,
+    pass: state::PassLock,
+    health: Arc<SenderHealth>,
 }
 
 impl Sender {
+    /// Forgets sent-log lines older than two hours and finished outbox entries older
+    /// than `[alerts] keep_outbox`.
+    pub fn prune(&self, now: DateTime<Utc>) {
+        if let Err(e) = self.store.prune_sent_log(now - chrono::Duration::hours(2)) {
+            tracing::warn!("cannot prune the outbox's send log: {e}");
+        }
+        let keep = chrono::Duration::from_std(self.alerter.config().keep_outbox)
+            .unwrap_or(chrono::Duration::MAX);
+        let before = now
+            .checked_sub_signed(keep)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        match self.store.prune_outbox(before) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(entries = n, "forgot finished outbox entries"),
+            Err(e) => tracing::warn!("cannot prune the outbox: {e}"),
+        }
+    }
+
     pub fn new(
         store: Store,
         alerter: Arc<Alerter>,
@@ -71,7 +101,10 @@ impl Sender {
         from: Mailbox,
         clock: Arc<dyn Clock>,
     ) -> Sender {
+        let (pass, health) = state::shared_for(store.path());
         Sender {
+            pass,
+            health,
             store,
             alerter,
             transport,
@@ -104,6 +137,11 @@ impl Sender {
         ))
     }
 
+    /// Whether sending is stopped, shared by every sender of this database.
+    pub fn health(&self) -> Arc<SenderHealth> {
+        self.health.clone()
+    }
+
     /// Notify this after enqueuing to have the sender look at the outbox now.
     pub fn waker(&self) -> Arc<Notify> {
         self.wake.clone()
@@ -122,6 +160,17 @@ impl Sender {
     /// One pass: sends everything due now. Errors are store errors only; send
     /// failures are recorded in the outbox and listed in the report.
     pub async fn deliver_due(&self) -> Result<DeliveryReport, AlertError> {
+        self.deliver_due_until(&CancellationToken::new()).await
+    }
+
+    /// [`Sender::deliver_due`], stopping at the next message boundary once `cancel` is
+    /// cancelled. Waits for a pass of another sender of the same database to end.
+    pub async fn deliver_due_until(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<DeliveryReport, AlertError> {
+        let _pass = self.pass.lock().await;
+        self.record_unrecorded()?;
         let now = self.clock.now();
         let mut report = DeliveryReport::default();
         let due = self.store.due(now, 1000)?;
@@ -135,6 +184,9 @@ impl Sender {
             store.sent_count_since(to, since).unwrap_or(0)
         });
         for action in actions {
+            if cancel.is_cancelled() {
+                break;
+            }
             match action {
                 Action::Fold { keys, at, why } => {
                     tracing::info!(count = keys.len(), until = %at, "alerts folded into a later digest: {why}");
@@ -145,6 +197,28 @@ impl Sender {
             }
         }
         Ok(report)
+    }
+
+    /// Records the emails the server accepted that the outbox could not record; an
+    /// error while one is still unrecorded (nothing may be sent until then).
+    fn record_unrecorded(&self) -> Result<(), AlertError> {
+        for (keys, at) in self.health.unrecorded() {
+            match self.store.mark_sent(&keys, at) {
+                Ok(()) => {
+                    tracing::warn!(
+                        alerts = keys.len(),
+                        "the outbox records deliveries again; sending resumes"
+                    );
+                    self.health.recorded(&keys);
+                }
+                Err(e) => {
+                    let why = halt_message(&e);
+                    self.health.still_halted(why.clone());
+                    return Err(AlertError::Halted(why));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Queues a "could not be delivered" notice to the admins.
@@ -170,12 +244,7 @@ impl Sender {
             return Ok(());
         };
         let to = first.item.to.clone();
-        let mut hash = Sha256::new();
-        for k in &keys {
-            hash.update(k.as_bytes());
-            hash.update([0]);
-        }
-        let id = hex::encode(&hash.finalize()[..16]);
+        let id = message_id_seed(&entries);
         let msg = self
             .renderer
             .render(&entries)
@@ -194,7 +263,17 @@ impl Sender {
         };
         match self.transport.send(msg).await {
             Ok(answer) => {
-                self.store.mark_sent(&keys, self.clock.now())?;
+                let at = self.clock.now();
+                if let Err(e) = self.store.mark_sent(&keys, at) {
+                    let why = halt_message(&e);
+                    tracing::error!(
+                        to = %to,
+                        alerts = keys.len(),
+                        "alert email accepted ({answer}) but {why}"
+                    );
+                    self.health.halt(keys, at, why.clone());
+                    return Err(AlertError::Halted(why));
+                }
                 tracing::info!(to = %to, alerts = keys.len(), "alert email accepted: {answer}");
                 report.sent.extend(keys);
                 report.emails += 1;
@@ -243,9 +322,31 @@ impl Sender {
     }
 }
 
+/// The seed of an email's Message-ID: a hash of the outbox key of its oldest alert
+/// (then the smallest key), so that the same alert sent again, alone or with others,
+/// carries the same Message-ID.
+fn message_id_seed(entries: &[OutboxEntry]) -> String {
+    let first = entries
+        .iter()
+        .min_by(|a, b| (a.item.created_at, &a.item.key).cmp(&(b.item.created_at, &b.item.key)))
+        .map_or("", |e| e.item.key.as_str());
+    let mut hash = Sha256::new();
+    hash.update(first.as_bytes());
+    hash.update([0]);
+    hex::encode(&hash.finalize()[..16])
+}
+
+fn halt_message(e: &crate::store::StoreError) -> String {
+    format!(
+        "the outbox cannot record that it was sent ({e}); sending is stopped until the \
+         database can be written again, so that no alert is sent twice"
+    )
+}
+
 /// The sender task: delivers due alerts every `[alerts] sender_poll` (or when woken
-/// through [`Sender::waker`]) until `shutdown` is cancelled. A send in progress is
-/// finished before it returns.
+/// through [`Sender::waker`]) until `shutdown` is cancelled, and forgets finished
+/// outbox entries older than `[alerts] keep_outbox` every hour. A pass in progress
+/// stops at the next message boundary once `shutdown` is cancelled.
 pub async fn run_sender(sender: Sender, shutdown: CancellationToken) {
     let poll = sender
         .alerter
@@ -253,24 +354,31 @@ pub async fn run_sender(sender: Sender, shutdown: CancellationToken) {
         .sender_poll
         .max(Duration::from_millis(50));
     let wake = sender.waker();
-    let mut last_prune = sender.clock.now();
+    let mut last_prune: Option<DateTime<Utc>> = None;
+    let mut last_halt: Option<String> = None;
     loop {
-        match sender.deliver_due().await {
-            Ok(r) if !r.failed.is_empty() => {
-                tracing::error!(
-                    failed = r.failed.len(),
-                    "some alerts could not be delivered (see `overhear db` / outbox)"
-                )
+        match sender.deliver_due_until(&shutdown).await {
+            Ok(r) => {
+                if !r.failed.is_empty() {
+                    tracing::error!(
+                        failed = r.failed.len(),
+                        "some alerts could not be delivered (see `overhear outbox list --failed`)"
+                    )
+                }
+                last_halt = None;
             }
-            Ok(_) => {}
+            // said once (the sender logged it), not at every poll
+            Err(AlertError::Halted(why)) if last_halt.as_ref() == Some(&why) => {}
+            Err(AlertError::Halted(why)) => {
+                tracing::error!("alert sender stopped: {why}");
+                last_halt = Some(why);
+            }
             Err(e) => tracing::error!("alert sender: {e}"),
         }
         let now = sender.clock.now();
-        if now - last_prune > chrono::Duration::hours(1) {
-            let _ = sender
-                .store
-                .prune_sent_log(now - chrono::Duration::hours(2));
-            last_prune = now;
+        if last_prune.map_or(true, |t| now - t > chrono::Duration::hours(1)) {
+            sender.prune(now);
+            last_prune = Some(now);
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::alerts::config::{EmailConfig, TransportKind};
 use crate::alerts::AlertError;
@@ -40,9 +40,11 @@ pub enum Transport {
     Smtp {
         inner: AsyncSmtpTransport<Tokio1Executor>,
         server: String,
+        /// The whole of one email, connection to the last answer (lettre's own
+        /// timeout covers only the connection).
+        deadline: std::time::Duration,
     },
     File {
-        inner: AsyncFileTransport<Tokio1Executor>,
         dir: PathBuf,
     },
 }
@@ -79,30 +81,45 @@ impl Transport {
     pub fn describe(&self) -> String {
         match self {
             Transport::Smtp { server, .. } => server.clone(),
-            Transport::File { dir, .. } => format!("file:{}", dir.display()),
+            Transport::File { dir } => format!("file:{}", dir.display()),
         }
     }
 
     /// Sends one message; returns the server's answer (or where the file went).
     pub async fn send(&self, msg: Message) -> Result<String, SendError> {
         match self {
-            Transport::Smtp { inner, .. } => {
-                let r = inner.send(msg).await.map_err(|e| classify(&e))?;
+            Transport::Smtp {
+                inner, deadline, ..
+            } => {
+                let r = tokio::time::timeout(*deadline, inner.send(msg))
+                    .await
+                    .map_err(|_| SendError {
+                        kind: FailureKind::Transient,
+                        message: format!(
+                            "the SMTP server did not finish the email within {} \
+                             (4 x email.timeout); it may or may not have been delivered",
+                            humantime::format_duration(*deadline)
+                        ),
+                    })?
+                    .map_err(|e| classify(&e))?;
                 Ok(format!(
                     "{} {}",
                     r.code(),
                     r.message().collect::<Vec<_>>().join(" ")
                 ))
             }
-            Transport::File { inner, dir } => {
-                let id = inner.send(msg).await.map_err(|e| SendError {
+            Transport::File { dir } => {
+                let failed = |e: String| SendError {
                     kind: FailureKind::Transient,
                     message: format!("cannot write the email to {}: {e}", dir.display()),
-                })?;
-                Ok(format!(
-                    "written to {}",
-                    dir.join(format!("{id}.eml")).display()
-                ))
+                };
+                let d = dir.clone();
+                let bytes = msg.formatted();
+                let path = tokio::task::spawn_blocking(move || super::file::write_eml(&d, &bytes))
+                    .await
+                    .map_err(|e| failed(e.to_string()))?
+                    .map_err(|e| failed(e.to_string()))?;
+                Ok(format!("written to {}", path.display()))
             }
         }
     }
@@ -114,10 +131,9 @@ impl Transport {
 pub fn build_transport(cfg: &EmailConfig, mail_dir: &Path) -> Result<Transport, AlertError> {
     match cfg.transport {
         TransportKind::File => {
-            std::fs::create_dir_all(mail_dir)
+            super::file::create_private_dir(mail_dir)
                 .map_err(|e| AlertError::Io(mail_dir.to_path_buf(), e))?;
             Ok(Transport::File {
-                inner: AsyncFileTransport::new(mail_dir),
                 dir: mail_dir.to_path_buf(),
             })
         }
@@ -125,12 +141,16 @@ pub fn build_transport(cfg: &EmailConfig, mail_dir: &Path) -> Result<Transport, 
             let raw = cfg.smtp_url.as_deref().ok_or_else(|| {
                 AlertError::Config("email.transport = \"smtp\" needs email.smtp_url".into())
             })?;
+            let shown = redact_url(raw);
             let url = url::Url::parse(raw)
-                .map_err(|e| AlertError::Config(format!("email.smtp_url {raw:?}: {e}")))?;
+                .map_err(|e| AlertError::Config(format!("email.smtp_url {shown:?}: {e}")))?;
             let host = url
                 .host_str()
-                .ok_or_else(|| AlertError::Config(format!("email.smtp_url {raw:?} has no host")))?
+                .ok_or_else(|| AlertError::Config(format!("email.smtp_url {shown:?} has no host")))?
                 .to_string();
+            if url.password().is_some() {
+                return Err(AlertError::Config(PASSWORD_IN_URL.into()));
+            }
             let implicit = match url.scheme() {
                 "smtps" => true,
                 "smtp" => false,
@@ -170,6 +190,16 @@ pub fn build_transport(cfg: &EmailConfig, mail_dir: &Path) -> Result<Transport, 
                 .password()
                 .resolve("SMTP password")
                 .map_err(AlertError::Secret)?;
+            let clear = match &tls {
+                Tls::None => Some("none"),
+                Tls::Opportunistic(_) => Some("opportunistic"),
+                _ => None,
+            };
+            if let (Some(mode), Some(_)) = (clear, &user) {
+                if !is_loopback(&url) {
+                    return Err(AlertError::Config(clear_text_auth(mode, &host)));
+                }
+            }
             let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
                 .port(port)
                 .tls(tls)
@@ -187,8 +217,58 @@ pub fn build_transport(cfg: &EmailConfig, mail_dir: &Path) -> Result<Transport, 
             Ok(Transport::Smtp {
                 inner: b.build(),
                 server: format!("{scheme}://{host}:{port}"),
+                deadline: cfg.timeout.saturating_mul(4),
             })
         }
+    }
+}
+
+pub(crate) const PASSWORD_IN_URL: &str =
+    "email.smtp_url holds a password, which overhear does not read from there: remove it \
+     from the URL and name where it is with email.password_env (or email.password_file)";
+
+/// The error for credentials over a connection without TLS.
+pub(crate) fn clear_text_auth(mode: &str, host: &str) -> String {
+    format!(
+        "email.smtp_url: tls={mode} with credentials would send the SMTP password to {host} \
+         in clear text; use smtps:// (implicit TLS) or smtp:// without ?tls= (STARTTLS \
+         required), or a relay on loopback"
+    )
+}
+
+/// Whether the URL's host is this machine (`localhost`, 127.0.0.0/8, ::1).
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    }
+}
+
+/// A URL fit to print: any user name and password in it replaced by `***`.
+pub fn redact_url(raw: &str) -> String {
+    if let Ok(mut u) = url::Url::parse(raw) {
+        if u.username().is_empty() && u.password().is_none() {
+            return raw.to_string();
+        }
+        if u.set_username("***").is_ok() && u.set_password(None).is_ok() {
+            return u.to_string();
+        }
+    }
+    // not a URL we can rebuild: cut whatever sits before an `@` in the authority
+    let (scheme, rest) = raw.split_once("://").unwrap_or(("", raw));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((_, host)) => {
+            if scheme.is_empty() {
+                format!("***@{host}{tail}")
+            } else {
+                format!("{scheme}://***@{host}{tail}")
+            }
+        }
+        None => raw.to_string(),
     }
 }
 
