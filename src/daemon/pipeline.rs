@@ -79,7 +79,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         metrics: metrics.clone(),
         live: RwLock::new(live),
         model_id: classifier.id(),
-        failing: Default::default(),
+        failing: std::sync::Mutex::new(saved_failing(&store, &config)),
         retries: Default::default(),
     });
 
@@ -215,6 +215,20 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     let _ = tokio::time::timeout(Duration::from_secs(2), api_task).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The failing sources saved by the last run, for those still configured.
+fn saved_failing(store: &Store, config: &Config) -> super::shared::Failing {
+    let mut failing: super::shared::Failing = match store.daemon_state(super::shared::FAILING_KEY) {
+        Ok(f) => f.unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read which sources were failing");
+            Default::default()
+        }
+    };
+    let names: Vec<String> = config.sources.iter().map(|s| s.name()).collect();
+    failing.retain(|name, _| names.contains(name));
+    failing
 }
 
 enum Sig {

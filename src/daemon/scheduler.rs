@@ -15,7 +15,13 @@ use crate::store::MentionFilter;
 pub(super) async fn scheduler(shared: Arc<Shared>, cancel: CancellationToken) {
     const TICK: Duration = Duration::from_secs(30);
     let mut tick = tokio::time::interval(TICK);
-    let mut since = Utc::now();
+    let mut since = restored_since(
+        shared.store.daemon_state(SINCE_KEY).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read when the scheduler last ran");
+            None
+        }),
+        Utc::now(),
+    );
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -56,6 +62,48 @@ pub(super) async fn scheduler(shared: Arc<Shared>, cancel: CancellationToken) {
             }
         }
         since = now;
+        if let Err(e) = shared.store.set_daemon_state(SINCE_KEY, &since) {
+            tracing::warn!(error = %e, "cannot save when the scheduler last ran");
+        }
+    }
+}
+
+/// Where the scheduler saves up to when it has looked.
+const SINCE_KEY: &str = "scheduler_since";
+/// How far back a restart catches up on digests and summaries that fell due while the
+/// daemon was down (each is sent once; older ones are not worth an email any more).
+const CATCH_UP: chrono::Duration = chrono::Duration::days(7);
+
+/// Where the first tick starts: where the last run stopped, at most [`CATCH_UP`] ago
+/// (and never in the future: a clock set back).
+fn restored_since(
+    saved: Option<chrono::DateTime<Utc>>,
+    now: chrono::DateTime<Utc>,
+) -> chrono::DateTime<Utc> {
+    match saved {
+        Some(t) if t <= now => t.max(now - CATCH_UP),
+        _ => now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restart_catches_up_from_where_the_last_run_stopped() {
+        let now = Utc::now();
+        let three_hours = now - chrono::Duration::hours(3);
+        assert_eq!(restored_since(Some(three_hours), now), three_hours);
+        assert_eq!(restored_since(None, now), now);
+        assert_eq!(
+            restored_since(Some(now - chrono::Duration::days(30)), now),
+            now - CATCH_UP
+        );
+        assert_eq!(
+            restored_since(Some(now + chrono::Duration::hours(1)), now),
+            now
+        );
     }
 }
 

@@ -29,6 +29,9 @@ pub(super) struct Live {
     pub(super) brands: Vec<String>,
 }
 
+/// Where [`Failing`] is saved in the store.
+pub(super) const FAILING_KEY: &str = "failing_sources";
+
 /// When each failing source started failing, and why (for source-health emails).
 pub(super) type Failing = std::collections::HashMap<String, (chrono::DateTime<Utc>, String)>;
 
@@ -66,15 +69,25 @@ impl Shared {
         wake.notify_one();
     }
 
+    /// Records that `source` failed (`Some(error)`) or works again (`None`). When a
+    /// source starts or stops failing, the set is saved, so that a restart in the
+    /// middle of an outage keeps its start (and sends no second notice).
     pub(super) fn set_failing(&self, source: &str, error: Option<String>) {
-        let mut f = self.failing.lock().unwrap_or_else(|p| p.into_inner());
-        match error {
-            None => {
-                f.remove(source);
-            }
-            Some(e) => {
-                let since = f.get(source).map_or_else(Utc::now, |(t, _)| *t);
-                f.insert(source.to_string(), (since, e));
+        let snapshot = {
+            let mut f = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+            let changed = match error {
+                None => f.remove(source).is_some(),
+                Some(e) => {
+                    let known = f.get(source).map(|(t, _)| *t);
+                    f.insert(source.to_string(), (known.unwrap_or_else(Utc::now), e));
+                    known.is_none()
+                }
+            };
+            changed.then(|| f.clone())
+        };
+        if let Some(failing) = snapshot {
+            if let Err(e) = self.store.set_daemon_state(FAILING_KEY, &failing) {
+                tracing::warn!(error = %e, "cannot save which sources are failing");
             }
         }
     }

@@ -39,6 +39,7 @@ pub mod api;
 pub mod client;
 pub mod compact;
 pub mod cursors;
+mod daemon_state;
 pub mod keys;
 pub mod mentions;
 pub mod outbox;

@@ -1,6 +1,7 @@
-//! The daemon in-process, with the store's failure points: a step that fails for a
-//! moment (here: queuing a mention's alert) is retried while the daemon runs, not
-//! only at the next start.
+//! Faults around the pipeline: a step that fails for a moment (here: queuing a
+//! mention's alert, in-process with the store's failure points) is retried while the
+//! daemon runs; a restart in the middle of a source's outage (the real binary,
+//! SIGKILLed) keeps the outage's start and sends no second notice.
 
 mod daemon_support;
 mod sources_support;
@@ -10,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use daemon_support::{free_port, rss};
+use daemon_support::{
+    free_port, rss, signal, start, wait_exit, wait_healthy, KeepOnFailure, Setup,
+};
 use overhear::store::{Store, StoreError};
 use sources_support::serve_get;
 use wiremock::{MockServer, ResponseTemplate};
@@ -81,4 +84,57 @@ async fn a_transient_failure_to_queue_an_alert_is_retried_without_a_restart() {
         "the alert was delivered once, without a restart"
     );
     daemon.abort();
+}
+
+/// The `.eml` files in `dir` whose text contains `needle`.
+fn mails_containing(dir: &Path, needle: &str) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(needle)))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_during_a_source_outage_sends_no_second_failing_notice() {
+    let fixtures = MockServer::start().await;
+    serve_get(&fixtures, "/feed.xml", ResponseTemplate::new(503)).await;
+    let dir = KeepOnFailure(Some(tempfile::tempdir().unwrap()));
+    let data = dir.path().join("data");
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
+    let api = free_port();
+    let config = dir.path().join("overhear.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\ndata_dir = \"{data}\"\napi_bind = \"127.0.0.1:{api}\"\n\n[model]\npath = \"{model}\"\n\n[email]\ntransport = \"file\"\n\n[alerts]\nadmin_to = [\"ops@acme.test\"]\nsource_failing_after = \"1s\"\n\n[[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"support@acme.test\"]\n\n[[source]]\nkind = \"rss\"\nname = \"flaky-feed\"\nurl = \"{feed}/feed.xml\"\nevery = \"10s\"\n",
+            data = data.display(),
+            model = model.display(),
+            feed = fixtures.uri(),
+        ),
+    )
+    .unwrap();
+    let setup = Setup { dir, config, api };
+    let mail = data.join("mail");
+    let notice = "Source failing: flaky-feed";
+
+    let mut child = start(&setup, "run1.log");
+    wait_healthy(setup.api, &mut child).await;
+    let deadline = Instant::now() + Duration::from_secs(75);
+    while mails_containing(&mail, notice) == 0 {
+        assert!(Instant::now() < deadline, "no source-failing notice");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    signal(&child, "KILL");
+    let _ = wait_exit(&mut child, Duration::from_secs(10));
+
+    // Restarted while the feed still fails: two scheduler ticks later, still one notice.
+    let mut child = start(&setup, "run2.log");
+    wait_healthy(setup.api, &mut child).await;
+    tokio::time::sleep(Duration::from_secs(65)).await;
+    assert_eq!(mails_containing(&mail, notice), 1, "one notice per outage");
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
 }
