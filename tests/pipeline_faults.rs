@@ -138,3 +138,70 @@ async fn a_restart_during_a_source_outage_sends_no_second_failing_notice() {
     signal(&child, "TERM");
     assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
 }
+
+/// An SMTP server that accepts connections and never says a word.
+fn silent_smtp() -> (u16, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().take(8) {
+            held.push(c);
+        }
+        std::thread::sleep(Duration::from_secs(120));
+    });
+    (port, t)
+}
+
+/// SIGTERM while the outbox sender waits on a mail server that hangs: the daemon
+/// still exits within `[daemon] shutdown_timeout` (systemd would SIGKILL it later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_fits_its_budget_while_the_mail_server_hangs() {
+    let fixtures = MockServer::start().await;
+    let body = "Acme support kept me on hold for three hours and then refused my refund. Awful.";
+    serve_get(
+        &fixtures,
+        "/feed.xml",
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/rss+xml")
+            .set_body_string(rss(&[("p1", "Support", body)])),
+    )
+    .await;
+    let (smtp, _server) = silent_smtp();
+    let dir = KeepOnFailure(Some(tempfile::tempdir().unwrap()));
+    let data = dir.path().join("data");
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
+    let api = free_port();
+    let config = dir.path().join("overhear.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\ndata_dir = \"{data}\"\napi_bind = \"127.0.0.1:{api}\"\nshutdown_timeout = \"4s\"\n\n[model]\npath = \"{model}\"\nalert_threshold = 0.5\n\n[email]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{smtp}?tls=none\"\n\n[[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"support@acme.test\"]\n\n[[source]]\nkind = \"rss\"\nurl = \"{feed}/feed.xml\"\nevery = \"10s\"\n",
+            data = data.display(),
+            model = model.display(),
+            feed = fixtures.uri(),
+        ),
+    )
+    .unwrap();
+    let setup = Setup { dir, config, api };
+    let mut child = start(&setup, "run.log");
+    wait_healthy(setup.api, &mut child).await;
+    // wait until the alert is queued and the sender is stuck talking to the server
+    let setup_ref = &setup;
+    daemon_support::wait_for("the mention classified", Duration::from_secs(40), || {
+        daemon_support::mentions(setup_ref)
+            .iter()
+            .any(|m| m["sentiment"]["label"] == "negative")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let asked = Instant::now();
+    signal(&child, "TERM");
+    let status = wait_exit(&mut child, Duration::from_secs(60));
+    let took = asked.elapsed();
+    assert!(status.success(), "{status}");
+    assert!(
+        took < Duration::from_millis(5500),
+        "shutdown took {took:?} with a 4s budget"
+    );
+}

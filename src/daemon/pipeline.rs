@@ -100,7 +100,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
             source,
         })?;
     let api_cancel = CancellationToken::new();
-    let api_task = {
+    let mut api_task = {
         let c = api_cancel.clone();
         tokio::spawn(async move {
             api::serve(listener, app, c).await;
@@ -189,8 +189,13 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     super::notify::notify("STOPPING=1");
     tracing::info!("shutting down: no more polls; finishing in-flight work");
     ready.store(false, Ordering::SeqCst);
+    // The whole shutdown fits `shutdown_timeout` (systemd's TimeoutStopSec must be
+    // longer): draining the stages gets what is left after a reserve for the outbox
+    // sender's message in flight, the final flush and the API's goodbye.
     let budget = current.daemon.shutdown_timeout;
-    let drained = tokio::time::timeout(budget, async {
+    let deadline = tokio::time::Instant::now() + budget;
+    let reserve = (budget / 4).min(Duration::from_secs(5));
+    let drained = tokio::time::timeout_at(deadline - reserve, async {
         sources_cancel.cancel();
         while source_tasks.join_next().await.is_some() {}
         drop(ingest_tx);
@@ -204,15 +209,28 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
             ?budget,
             "shutdown budget spent; unfinished work resumes at the next start"
         );
+        sources_cancel.cancel();
+        source_tasks.abort_all();
+        stages.abort_all();
     }
     scheduler_cancel.cancel();
-    let _ = scheduler.await;
-    sender.stop().await;
+    scheduler.abort();
+    let left = |floor: Duration| {
+        deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .max(floor)
+    };
+    sender.stop_within(left(Duration::from_millis(100))).await;
     if let Err(e) = store.flush() {
         tracing::error!(error = %e, "final flush failed");
     }
     api_cancel.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(2), api_task).await;
+    if tokio::time::timeout(left(Duration::from_millis(100)), &mut api_task)
+        .await
+        .is_err()
+    {
+        api_task.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

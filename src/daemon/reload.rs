@@ -27,6 +27,23 @@ pub(super) struct SenderTask {
 }
 
 impl SenderTask {
+    /// Stops the sender at shutdown: a send in progress may finish within `within`;
+    /// after that the task is abandoned (what it had not marked sent goes out at the
+    /// next start, with the same Message-ID).
+    pub(super) async fn stop_within(mut self, within: Duration) {
+        self.cancel.cancel();
+        if tokio::time::timeout(within, &mut self.handle)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?within,
+                "the outbox sender did not stop in time; unsent alerts go out at the next start"
+            );
+            self.handle.abort();
+        }
+    }
+
     pub(super) async fn stop(self) {
         self.cancel.cancel();
         // a send in progress is finished first
