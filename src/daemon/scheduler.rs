@@ -86,27 +86,6 @@ fn restored_since(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_restart_catches_up_from_where_the_last_run_stopped() {
-        let now = Utc::now();
-        let three_hours = now - chrono::Duration::hours(3);
-        assert_eq!(restored_since(Some(three_hours), now), three_hours);
-        assert_eq!(restored_since(None, now), now);
-        assert_eq!(
-            restored_since(Some(now - chrono::Duration::days(30)), now),
-            now - CATCH_UP
-        );
-        assert_eq!(
-            restored_since(Some(now + chrono::Duration::hours(1)), now),
-            now
-        );
-    }
-}
-
 /// Everything the clock (rather than a new mention) makes due in `(since, now]`.
 fn scheduled_items(
     shared: &Shared,
@@ -170,4 +149,25 @@ fn scheduled_items(
         items.extend(alerter.source_health_items(&source, since, &error, now));
     }
     Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restart_catches_up_from_where_the_last_run_stopped() {
+        let now = Utc::now();
+        let three_hours = now - chrono::Duration::hours(3);
+        assert_eq!(restored_since(Some(three_hours), now), three_hours);
+        assert_eq!(restored_since(None, now), now);
+        assert_eq!(
+            restored_since(Some(now - chrono::Duration::days(30)), now),
+            now - CATCH_UP
+        );
+        assert_eq!(
+            restored_since(Some(now + chrono::Duration::hours(1)), now),
+            now
+        );
+    }
 }
