@@ -159,3 +159,144 @@ async fn source_tokens_are_read_from_a_file() {
     );
     assert_eq!(c.problems(0).len(), 1, "{:?}", c.problems(0));
 }
+
+/// An Algolia `search_by_date` over `hits` (created_at_i), newest first, honouring
+/// `numericFilters` (`created_at_i>=A`, `created_at_i<=B`), `page` and `hitsPerPage`.
+struct Algolia(std::sync::Arc<std::sync::Mutex<Vec<i64>>>);
+
+impl wiremock::Respond for Algolia {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let mut from = i64::MIN;
+        let mut to = i64::MAX;
+        let mut page = 0usize;
+        let mut per = 20usize;
+        for (k, v) in req.url.query_pairs() {
+            match k.as_ref() {
+                "page" => page = v.parse().unwrap(),
+                "hitsPerPage" => per = v.parse().unwrap(),
+                "numericFilters" => {
+                    for f in v.split(',') {
+                        if let Some(x) = f.strip_prefix("created_at_i>=") {
+                            from = x.parse().unwrap();
+                        } else if let Some(x) = f.strip_prefix("created_at_i<=") {
+                            to = x.parse().unwrap();
+                        } else {
+                            panic!("unknown filter {f}");
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut all: Vec<i64> = self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .filter(|t| *t >= from && *t <= to)
+            .collect();
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        let nb_pages = all.len().div_ceil(per).min(10); // Algolia's 1,000-hit ceiling
+        let hits: Vec<serde_json::Value> = all
+            .iter()
+            .skip(page * per)
+            .take(per)
+            .map(|t| json!({"objectID": t.to_string(), "created_at_i": t, "title": "acme", "_tags": ["story"]}))
+            .collect();
+        json_body(
+            &json!({"hits": hits, "nbPages": nb_pages, "nbHits": all.len(), "hitsPerPage": per}),
+        )
+    }
+}
+
+/// 700 new hits since the last poll (more than the 500 one poll takes) used to move the
+/// cursor to the newest, and the 200 oldest were never fetched. Now the rest is paged
+/// back to the cursor in the next polls.
+#[tokio::test]
+async fn hackernews_pages_back_to_the_cursor_across_polls() {
+    let db = std::sync::Arc::new(std::sync::Mutex::new(vec![1000i64]));
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/search_by_date"))
+        .respond_with(Algolia(db.clone()))
+        .mount(&server)
+        .await;
+    let (mut s, _) = fresh_source(&hn_toml(&server), &["acme"]);
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(ids(&b), vec!["hackernews:1000"]);
+    db.lock().unwrap().extend(1001..=1700);
+    let mut got: Vec<String> = Vec::new();
+    for _ in 0..4 {
+        let b = poll_commit(&mut s).await.unwrap();
+        got.extend(ids(&b));
+    }
+    let mut want: Vec<String> = (1001..=1700).map(|t| format!("hackernews:{t}")).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got.len(), 700, "no duplicates");
+    assert_eq!(got, want, "every hit since the cursor, none skipped");
+    assert_eq!(s.health().skipped, 0);
+}
+
+/// Stack Exchange's `search/advanced` over `items` (creation_date): `fromdate`,
+/// `todate` (both inclusive), `page` (from 1), `pagesize`, newest first.
+struct StackExchangeApi(std::sync::Arc<std::sync::Mutex<Vec<i64>>>);
+
+impl wiremock::Respond for StackExchangeApi {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let (mut from, mut to, mut page, mut size) = (i64::MIN, i64::MAX, 1usize, 30usize);
+        for (k, v) in req.url.query_pairs() {
+            match k.as_ref() {
+                "fromdate" => from = v.parse().unwrap(),
+                "todate" => to = v.parse().unwrap(),
+                "page" => page = v.parse().unwrap(),
+                "pagesize" => size = v.parse().unwrap(),
+                _ => {}
+            }
+        }
+        let mut all: Vec<i64> = self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .filter(|t| *t >= from && *t <= to)
+            .collect();
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        let items: Vec<serde_json::Value> = all
+            .iter()
+            .skip((page - 1) * size)
+            .take(size)
+            .map(|t| json!({"question_id": t, "title": "acme", "body": "<p>acme</p>", "creation_date": t}))
+            .collect();
+        json_body(&json!({"items": items, "has_more": all.len() > page * size}))
+    }
+}
+
+/// 400 new questions (more than the 300 one poll takes) used to move the cursor to the
+/// newest; now the rest is paged back in the next polls.
+#[tokio::test]
+async fn stackexchange_pages_back_to_the_cursor_across_polls() {
+    let db = std::sync::Arc::new(std::sync::Mutex::new(vec![1000i64]));
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(StackExchangeApi(db.clone()))
+        .mount(&server)
+        .await;
+    let (mut s, _) = fresh_source(&se_toml(&server), &[]);
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(ids(&b), vec!["stackexchange:stackoverflow:1000"]);
+    db.lock().unwrap().extend(1001..=1400);
+    let mut got: Vec<String> = Vec::new();
+    for _ in 0..3 {
+        got.extend(ids(&poll_commit(&mut s).await.unwrap()));
+    }
+    got.sort();
+    let mut want: Vec<String> = (1001..=1400)
+        .map(|t| format!("stackexchange:stackoverflow:{t}"))
+        .collect();
+    want.sort();
+    assert_eq!(got.len(), 400, "no duplicates");
+    assert_eq!(got, want, "every question since the cursor, none skipped");
+}

@@ -67,6 +67,11 @@ impl Metrics {
                 "Source tasks rebuilt after a panic, by source.",
             ),
             (
+                "overhear_posts_skipped_total",
+                "counter",
+                "Posts given up because more arrived between two polls than the paging bounds allow, by source.",
+            ),
+            (
                 "overhear_posts_rejected_total",
                 "counter",
                 "Posts the store refused (dropped alone, the rest of the poll kept), by source.",
@@ -90,6 +95,11 @@ impl Metrics {
                 "overhear_outbox_depth",
                 "gauge",
                 "Alerts waiting in the outbox.",
+            ),
+            (
+                "overhear_outbox_halted",
+                "gauge",
+                "1 while the alert sender is stopped because the outbox cannot record deliveries.",
             ),
             (
                 "overhear_alerts_queued_total",

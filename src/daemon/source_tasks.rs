@@ -191,6 +191,7 @@ async fn poll_loop(
 ) -> Exit {
     let metrics = shared.metrics.clone();
     let name = source.name().to_string();
+    let mut skipped = source.health().skipped;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return Exit::Cancelled,
@@ -201,6 +202,15 @@ async fn poll_loop(
             _ = cancel.cancelled() => return Exit::Cancelled,
             r = source.poll() => r,
         };
+        let now_skipped = source.health().skipped;
+        if now_skipped > skipped {
+            metrics.inc(
+                "overhear_posts_skipped_total",
+                &[("source", &name)],
+                (now_skipped - skipped) as f64,
+            );
+        }
+        skipped = now_skipped;
         match polled {
             Ok(batch) => {
                 *polled_ok = true;

@@ -88,13 +88,85 @@ pub(crate) struct NewestState {
     pub newest: BTreeMap<String, i64>,
     #[serde(default)]
     pub seen: Seen,
+    /// Per query, the time ranges not fetched yet: more arrived since the last poll
+    /// than one poll may page through, so the rest is paged back in the next polls.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub gaps: BTreeMap<String, Vec<Gap>>,
 }
+
+/// A time range of one query still to fetch (seconds, both ends included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Gap {
+    pub from: i64,
+    pub to: i64,
+    /// Posts the server said were left in it, when it said (what is lost if the gap
+    /// has to be given up).
+    #[serde(default)]
+    pub left: u64,
+}
+
+impl Gap {
+    /// What is left of this gap after paging through it found `oldest` (newest
+    /// first) and stopped before the end: `None` when `complete`. Always progresses,
+    /// even past a page of posts from one second.
+    pub fn rest(self, complete: bool, oldest: Option<i64>, left: u64) -> Option<Gap> {
+        (!complete).then(|| Gap {
+            from: self.from,
+            to: oldest
+                .filter(|o| *o < self.to)
+                .unwrap_or(self.to.saturating_sub(1)),
+            left,
+        })
+    }
+}
+
+/// Gaps kept per query at most; past that the oldest is given up (and counted).
+pub(crate) const MAX_GAPS: usize = 8;
 
 impl NewestState {
     /// Records that `key` has seen a post from `t` (seconds).
     pub fn saw(&mut self, key: &str, t: i64) {
         let e = self.newest.entry(key.to_string()).or_insert(t);
         *e = (*e).max(t);
+    }
+
+    /// `key`'s gaps, newest first.
+    pub fn gaps_of(&self, key: &str) -> Vec<Gap> {
+        let mut g = self.gaps.get(key).cloned().unwrap_or_default();
+        g.sort_by_key(|g| std::cmp::Reverse(g.to));
+        g
+    }
+
+    /// Records that `key`'s posts in `from..=to` were not all fetched. Returns how
+    /// many posts were given up (an old gap dropped past [`MAX_GAPS`]).
+    pub fn open_gap(&mut self, key: &str, gap: Gap) -> u64 {
+        if gap.from > gap.to {
+            return 0;
+        }
+        let gaps = self.gaps.entry(key.to_string()).or_default();
+        gaps.push(gap);
+        gaps.sort_by_key(|g| std::cmp::Reverse(g.to));
+        let mut lost = 0u64;
+        while gaps.len() > MAX_GAPS {
+            if let Some(old) = gaps.pop() {
+                lost = lost.saturating_add(old.left.max(1));
+            }
+        }
+        lost
+    }
+
+    /// `gap` of `key` was paged through: done (`rest` `None`), or what is left of it.
+    pub fn update_gap(&mut self, key: &str, gap: Gap, rest: Option<Gap>) {
+        let Some(gaps) = self.gaps.get_mut(key) else {
+            return;
+        };
+        gaps.retain(|g| *g != gap);
+        if let Some(r) = rest.filter(|r| r.from <= r.to) {
+            gaps.push(r);
+        }
+        if gaps.is_empty() {
+            self.gaps.remove(key);
+        }
     }
 }
 
@@ -123,6 +195,8 @@ pub(crate) struct Gather<S> {
     pub next: S,
     pub posts: Vec<Post>,
     pub wait: Option<Duration>,
+    /// Posts known to be given up (a paging bound really hit).
+    pub skipped: u64,
 }
 
 impl<S: Clone + HasSeen> Gather<S> {
@@ -132,6 +206,7 @@ impl<S: Clone + HasSeen> Gather<S> {
             next: state.clone(),
             posts: Vec::new(),
             wait: None,
+            skipped: 0,
         }
     }
 
@@ -150,6 +225,7 @@ impl<S: Clone + HasSeen> Gather<S> {
             state: self.next,
             wait_at_least: self.wait,
             note,
+            skipped: self.skipped,
         }
     }
 }
@@ -220,6 +296,54 @@ pub(crate) fn from_unix(secs: i64) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gaps_are_bounded_and_what_is_given_up_is_counted() {
+        let mut s = NewestState::default();
+        for i in 0..MAX_GAPS as i64 {
+            assert_eq!(
+                s.open_gap(
+                    "q",
+                    Gap {
+                        from: i * 10,
+                        to: i * 10 + 5,
+                        left: 7
+                    }
+                ),
+                0
+            );
+        }
+        assert_eq!(
+            s.open_gap(
+                "q",
+                Gap {
+                    from: 500,
+                    to: 600,
+                    left: 3
+                }
+            ),
+            7
+        );
+        let g = s.gaps_of("q");
+        assert_eq!(g.len(), MAX_GAPS);
+        assert_eq!(g[0].to, 600, "newest first");
+        assert!(g.iter().all(|g| g.from != 0), "the oldest went");
+        let first = g[0];
+        s.update_gap(
+            "q",
+            first,
+            Some(Gap {
+                from: 500,
+                to: 550,
+                left: 1,
+            }),
+        );
+        assert_eq!(s.gaps_of("q")[0].to, 550);
+        for g in s.gaps_of("q") {
+            s.update_gap("q", g, None);
+        }
+        assert!(s.gaps.is_empty());
+    }
 
     #[test]
     fn endpoints_keep_the_base_path() {

@@ -7,8 +7,8 @@ use url::Url;
 use super::fetch::{Expect, GetOpts};
 use super::text::html_to_text_and_links;
 use super::{
-    from_unix, Api, Fetched, Gather, HackerNewsConfig, Kind, NewestState, Queries, SourceContext,
-    SourceError,
+    from_unix, Api, Fetched, Gap, Gather, HackerNewsConfig, Kind, NewestState, Queries,
+    SourceContext, SourceError,
 };
 use crate::post::Post;
 
@@ -31,6 +31,8 @@ struct Page {
     hits: Vec<Hit>,
     #[serde(default, rename = "nbPages")]
     nb_pages: Option<u32>,
+    #[serde(default, rename = "nbHits")]
+    nb_hits: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +121,85 @@ impl HackerNews {
     }
 }
 
+/// What paging through one time range of one query found.
+struct Paged {
+    /// Every hit of the range was fetched.
+    complete: bool,
+    /// The oldest `created_at_i` fetched.
+    oldest: Option<i64>,
+    /// Hits the server said were left, when not complete.
+    left: u64,
+    pages: u32,
+}
+
+impl HackerNews {
+    /// Pages through `q`'s hits in `from..=to`, newest first, at most `max_pages`.
+    async fn range(
+        &self,
+        got: &mut Gather<State>,
+        q: &str,
+        (from, to): (Option<i64>, Option<i64>),
+        max_pages: u32,
+    ) -> Result<Paged, SourceError> {
+        let mut paged = Paged {
+            complete: true,
+            oldest: None,
+            left: 0,
+            pages: 0,
+        };
+        let mut fetched = 0u64;
+        let filters: Vec<String> = from
+            .map(|t| format!("created_at_i>={t}"))
+            .into_iter()
+            .chain(to.map(|t| format!("created_at_i<={t}")))
+            .collect();
+        let filter = filters.join(",");
+        loop {
+            let hits_per_page = HITS_PER_PAGE.to_string();
+            let page_s = paged.pages.to_string();
+            let mut params = vec![
+                ("query", q),
+                ("tags", "(story,comment)"),
+                ("hitsPerPage", hits_per_page.as_str()),
+                ("page", page_s.as_str()),
+            ];
+            if !filter.is_empty() {
+                params.push(("numericFilters", filter.as_str()));
+            }
+            let url = self.api.url("search_by_date", &params);
+            let Some(resp) = self
+                .api
+                .http
+                .get(&url, Expect::Json, GetOpts::default())
+                .await?
+            else {
+                return Ok(paged);
+            };
+            got.wait_at_least(resp.wait_hint);
+            let body: Page = resp.json()?;
+            let n = body.hits.len();
+            fetched = fetched.saturating_add(n as u64);
+            for hit in body.hits {
+                if let Some(t) = hit.created_at_i {
+                    got.next.saw(q, t);
+                    paged.oldest = Some(paged.oldest.map_or(t, |o| o.min(t)));
+                }
+                got.posts.push(self.post(hit));
+            }
+            paged.pages += 1;
+            let more = body.nb_pages.is_some_and(|p| paged.pages < p);
+            if n < HITS_PER_PAGE || !more {
+                return Ok(paged);
+            }
+            if paged.pages >= max_pages {
+                paged.complete = false;
+                paged.left = body.nb_hits.unwrap_or(0).saturating_sub(fetched);
+                return Ok(paged);
+            }
+        }
+    }
+}
+
 impl Kind for HackerNews {
     type State = State;
     const KIND: &'static str = "hackernews";
@@ -126,45 +207,35 @@ impl Kind for HackerNews {
     async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
         let mut got = Gather::new(state);
         for q in &self.queries.queries {
-            let since = self.queries.since(state, q);
-            let mut page = 0u32;
-            loop {
-                let hits_per_page = HITS_PER_PAGE.to_string();
-                let page_s = page.to_string();
-                let filter = since.map(|t| format!("created_at_i>={t}"));
-                let mut params = vec![
-                    ("query", q.as_str()),
-                    ("tags", "(story,comment)"),
-                    ("hitsPerPage", hits_per_page.as_str()),
-                    ("page", page_s.as_str()),
-                ];
-                if let Some(f) = &filter {
-                    params.push(("numericFilters", f.as_str()));
-                }
-                let url = self.api.url("search_by_date", &params);
-                let Some(resp) = self
-                    .api
-                    .http
-                    .get(&url, Expect::Json, GetOpts::default())
-                    .await?
-                else {
-                    break;
+            let Some(since) = self.queries.since(state, q) else {
+                // the first poll takes the newest page only
+                self.range(&mut got, q, (None, None), 1).await?;
+                continue;
+            };
+            // what is new since the cursor, newest first; past the bound, the rest is
+            // a gap that the next polls page back through
+            let r = self
+                .range(&mut got, q, (Some(since), None), MAX_PAGES)
+                .await?;
+            if let (false, Some(oldest)) = (r.complete, r.oldest) {
+                let gap = Gap {
+                    from: since,
+                    to: oldest,
+                    left: r.left,
                 };
-                got.wait_at_least(resp.wait_hint);
-                let body: Page = resp.json()?;
-                let n = body.hits.len();
-                for hit in body.hits {
-                    if let Some(t) = hit.created_at_i {
-                        got.next.saw(q, t);
-                    }
-                    got.posts.push(self.post(hit));
-                }
-                page += 1;
-                // The first poll takes one page; later polls page back to the cursor.
-                let more = body.nb_pages.is_some_and(|p| page < p);
-                if since.is_none() || n < HITS_PER_PAGE || !more || page >= MAX_PAGES {
+                got.skipped = got.skipped.saturating_add(got.next.open_gap(q, gap));
+            }
+            let mut budget = MAX_PAGES;
+            for gap in state.gaps_of(q) {
+                if budget == 0 {
                     break;
                 }
+                let r = self
+                    .range(&mut got, q, (Some(gap.from), Some(gap.to)), budget)
+                    .await?;
+                budget = budget.saturating_sub(r.pages);
+                let rest = gap.rest(r.complete, r.oldest, r.left);
+                got.next.update_gap(q, gap, rest);
             }
         }
         // oldest first, as they happened

@@ -64,7 +64,8 @@ mod state;
 pub mod text;
 
 pub(crate) use api::{
-    base_url, endpoint, from_unix, has_seen, secret, Api, Gather, HasSeen, NewestState, Queries,
+    base_url, endpoint, from_unix, has_seen, secret, Api, Gap, Gather, HasSeen, NewestState,
+    Queries,
 };
 pub use config::*;
 pub use context::SourceContext;
@@ -103,9 +104,17 @@ pub struct SourceHealth {
     pub next_poll: Option<DateTime<Utc>>,
     /// Posts returned by the last successful poll.
     pub last_posts: usize,
+    /// Posts given up since the source started: more arrived between two polls than
+    /// its paging bounds allow (Hacker News, Stack Exchange). Also in the log.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped: u64,
     /// Something worth knowing that is not an error (an empty timeline, a disconnect).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 pub type PollFuture<'a> = Pin<Box<dyn Future<Output = Result<Batch, SourceError>> + Send + 'a>>;

@@ -23,6 +23,8 @@ pub(crate) struct Fetched<S> {
     /// The server asked for at least this much time before the next request.
     pub wait_at_least: Option<Duration>,
     pub note: Option<String>,
+    /// Posts known to be given up by this fetch (a paging bound really hit).
+    pub skipped: u64,
 }
 
 /// One kind of source: fetch from a state, return posts and the next state.
@@ -127,6 +129,10 @@ impl<K: Kind> Polled<K> {
                 self.health.consecutive_failures = 0;
                 self.health.last_posts = fetched.posts.len();
                 self.health.note = fetched.note;
+                if fetched.skipped > 0 {
+                    self.health.skipped = self.health.skipped.saturating_add(fetched.skipped);
+                    tracing::warn!(source = %self.name, skipped = fetched.skipped, "more arrived than the paging bound allows: posts given up");
+                }
                 self.wait_at_least = fetched.wait_at_least;
                 self.delay = self.compute_delay();
                 self.health.next_poll = at(now, self.delay);

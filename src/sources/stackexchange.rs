@@ -1,5 +1,7 @@
 //! Stack Exchange: `search/advanced` on one site for each search term, newest first,
-//! resuming from the newest `creation_date` (as `fromdate`), obeying `backoff`.
+//! resuming from the newest `creation_date` (as `fromdate`), obeying `backoff`. What one
+//! poll cannot page through (3 pages a query: the daily quota is small) is a gap
+//! the next polls page back through (`todate`).
 
 use serde::Deserialize;
 use url::Url;
@@ -7,7 +9,7 @@ use url::Url;
 use super::fetch::{server_wait_secs, Expect, GetOpts, MAX_SERVER_WAIT};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
-    from_unix, secret, Api, Fetched, Gather, Kind, NewestState, Queries, SourceContext,
+    from_unix, secret, Api, Fetched, Gap, Gather, Kind, NewestState, Queries, SourceContext,
     SourceError, StackExchangeConfig,
 };
 use crate::post::Post;
@@ -140,77 +142,151 @@ fn api_error(w: &Wrapper) -> SourceError {
     SourceError::Api(msg)
 }
 
+/// What paging through one time range of one query found.
+struct Paged {
+    complete: bool,
+    /// The oldest `creation_date` fetched.
+    oldest: Option<i64>,
+    pages: u32,
+    /// The API said `backoff`: no more requests this poll.
+    stop: bool,
+}
+
+impl StackExchange {
+    /// Pages through `q`'s questions in `from..=to`, newest first, at most `max_pages`.
+    async fn range(
+        &self,
+        got: &mut Gather<State>,
+        q: &str,
+        (from, to): (Option<i64>, Option<i64>),
+        max_pages: u32,
+    ) -> Result<Paged, SourceError> {
+        let from = from.map(|t| t.to_string());
+        let to = to.map(|t| t.to_string());
+        let mut params = vec![
+            ("site", self.site.as_str()),
+            ("q", q),
+            ("sort", "creation"),
+            ("order", "desc"),
+            ("pagesize", "100"),
+            ("filter", "withbody"),
+        ];
+        if let Some(f) = &from {
+            params.push(("fromdate", f.as_str()));
+        }
+        if let Some(t) = &to {
+            params.push(("todate", t.as_str()));
+        }
+        if let Some(k) = &self.key {
+            params.push(("key", k.as_str()));
+        }
+        let mut paged = Paged {
+            complete: true,
+            oldest: None,
+            pages: 0,
+            stop: false,
+        };
+        while paged.pages < max_pages {
+            let page_s = (paged.pages + 1).to_string();
+            let mut params = params.clone();
+            params.push(("page", page_s.as_str()));
+            let url = self.api.url("search/advanced", &params);
+            let resp = match self
+                .api
+                .http
+                .get(&url, Expect::Json, GetOpts::default())
+                .await
+            {
+                Ok(r) => r,
+                Err(SourceError::Status {
+                    detail,
+                    status,
+                    url,
+                }) => {
+                    return Err(match serde_json::from_str::<Wrapper>(&detail) {
+                        Ok(w) if w.error_id.is_some() => api_error(&w),
+                        _ => SourceError::Status {
+                            status,
+                            url,
+                            detail,
+                        },
+                    })
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(resp) = resp else { break };
+            paged.pages += 1;
+            let body: Wrapper = resp.json()?;
+            if body.error_id.is_some() {
+                return Err(api_error(&body));
+            }
+            got.wait_at_least(resp.wait_hint);
+            for item in body.items {
+                if let Some(t) = item.creation_date {
+                    got.next.saw(q, t);
+                    paged.oldest = Some(paged.oldest.map_or(t, |o| o.min(t)));
+                }
+                got.posts.push(self.post(item));
+            }
+            paged.complete = !body.has_more;
+            if let Some(b) = body.backoff {
+                // "wait this many seconds before calling this method again"
+                got.wait_at_least(Some(server_wait_secs(b)));
+                paged.stop = true;
+            }
+            if paged.complete || paged.stop {
+                break;
+            }
+        }
+        Ok(paged)
+    }
+}
+
 impl Kind for StackExchange {
     type State = State;
     const KIND: &'static str = "stackexchange";
 
     async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
         let mut got = Gather::new(state);
-        'queries: for q in &self.queries.queries {
-            let from = self.queries.since(state, q).map(|t| t.to_string());
-            let mut params = vec![
-                ("site", self.site.as_str()),
-                ("q", q.as_str()),
-                ("sort", "creation"),
-                ("order", "desc"),
-                ("pagesize", "100"),
-                ("filter", "withbody"),
-            ];
-            if let Some(f) = &from {
-                params.push(("fromdate", f.as_str()));
-            }
-            if let Some(k) = &self.key {
-                params.push(("key", k.as_str()));
-            }
-            for page in 1..=MAX_PAGES {
-                let page_s = page.to_string();
-                let mut params = params.clone();
-                params.push(("page", page_s.as_str()));
-                let url = self.api.url("search/advanced", &params);
-                let resp = match self
-                    .api
-                    .http
-                    .get(&url, Expect::Json, GetOpts::default())
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(SourceError::Status {
-                        detail,
-                        status,
-                        url,
-                    }) => {
-                        return Err(match serde_json::from_str::<Wrapper>(&detail) {
-                            Ok(w) if w.error_id.is_some() => api_error(&w),
-                            _ => SourceError::Status {
-                                status,
-                                url,
-                                detail,
-                            },
-                        })
-                    }
-                    Err(e) => return Err(e),
-                };
-                let Some(resp) = resp else { break };
-                let body: Wrapper = resp.json()?;
-                if body.error_id.is_some() {
-                    return Err(api_error(&body));
-                }
-                got.wait_at_least(resp.wait_hint);
-                for item in body.items {
-                    if let Some(t) = item.creation_date {
-                        got.next.saw(q, t);
-                    }
-                    got.posts.push(self.post(item));
-                }
-                if let Some(b) = body.backoff {
-                    // "wait this many seconds before calling this method again": no more
-                    // requests this poll; queries not asked keep their cursor
-                    got.wait_at_least(Some(server_wait_secs(b)));
-                    break 'queries;
-                }
-                // the first poll takes one page; later ones page back to `fromdate`
-                if !body.has_more || from.is_none() {
+        for q in &self.queries.queries {
+            // one budget of pages per query, new ones and gaps together: the daily
+            // quota is small
+            let mut budget = MAX_PAGES;
+            let Some(since) = self.queries.since(state, q) else {
+                // the first poll takes the newest page only
+                let r = self.range(&mut got, q, (None, None), 1).await?;
+                if r.stop {
                     break;
+                }
+                continue;
+            };
+            let r = self.range(&mut got, q, (Some(since), None), budget).await?;
+            budget = budget.saturating_sub(r.pages);
+            if let (false, Some(oldest)) = (r.complete, r.oldest) {
+                // the rest is a gap the next polls page back through
+                let gap = Gap {
+                    from: since,
+                    to: oldest,
+                    left: 0,
+                };
+                got.skipped = got.skipped.saturating_add(got.next.open_gap(q, gap));
+            }
+            if r.stop {
+                // queries not asked keep their cursor
+                return Ok(got.finish(None));
+            }
+            for gap in state.gaps_of(q) {
+                if budget == 0 {
+                    break;
+                }
+                let r = self
+                    .range(&mut got, q, (Some(gap.from), Some(gap.to)), budget)
+                    .await?;
+                budget = budget.saturating_sub(r.pages);
+                let rest = gap.rest(r.complete, r.oldest, 0);
+                got.next.update_gap(q, gap, rest);
+                if r.stop {
+                    return Ok(got.finish(None));
                 }
             }
         }

@@ -75,7 +75,9 @@ impl Bluesky {
         )? {
             Some(password) => {
                 let handle = cfg.handle.clone().ok_or_else(|| {
-                    SourceError::Config(format!("source {name:?}: app_password_env or app_password_file needs handle"))
+                    SourceError::Config(format!(
+                        "source {name:?}: app_password_env or app_password_file needs handle"
+                    ))
                 })?;
                 Some(Search {
                     http: ctx.http.clone(),
@@ -228,6 +230,7 @@ impl Kind for Bluesky {
             state: next,
             wait_at_least: None,
             note,
+            skipped: 0,
         })
     }
 
