@@ -126,6 +126,13 @@ pub struct OutboxItem {
 }
 
 impl OutboxItem {
+    /// A short id for the command line (`overhear outbox retry ID`): the first 12 hex
+    /// digits of the key's SHA-256.
+    pub fn short_id(&self) -> String {
+        use sha2::Digest;
+        hex::encode(&sha2::Sha256::digest(self.key.as_bytes())[..6])
+    }
+
     /// The outbox key of (rule, subject, recipient); the recipient is compared case-insensitively.
     pub fn make_key(rule: &str, subject: &str, to: &str) -> String {
         format!("{rule}|{subject}|{}", to.trim().to_lowercase())

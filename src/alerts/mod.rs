@@ -37,8 +37,8 @@ pub use item::{
 pub use render::{Rendered, Renderer};
 pub use rules::{tally, Action, Alerter, BrandRule, SummaryPeriod};
 pub use send::{
-    build_message, build_transport, redact_url, run_sender, DeliveryReport, FailureKind, SendError,
-    Sender, SenderHealth, SenderStatus, Transport,
+    build_message, build_transport, redact_url, run_sender, sender_health, DeliveryReport,
+    FailureKind, SendError, Sender, SenderHealth, SenderStatus, Transport,
 };
 
 /// Why alerting could not do something.

@@ -31,7 +31,7 @@ pub enum Command {
     },
 }
 
-fn open(data_dir: &std::path::Path) -> anyhow::Result<Store> {
+pub(super) fn open(data_dir: &std::path::Path) -> anyhow::Result<Store> {
     match Store::open_existing(data_dir) {
         Err(StoreError::Locked(path)) => anyhow::bail!(
             "the database at {} is held by another process, most likely the running daemon; \

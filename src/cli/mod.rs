@@ -19,6 +19,7 @@ mod db;
 mod eval;
 mod match_cmd;
 mod mentions;
+mod outbox;
 mod poll;
 mod run;
 mod stats;
@@ -85,6 +86,8 @@ pub enum Command {
     Db(db::Args),
     /// Send one test email through the configured transport.
     TestEmail(test_email::Args),
+    /// The alert outbox: list entries, queue a failed alert again.
+    Outbox(outbox::Args),
 }
 
 /// Parses the command line, runs the subcommand, prints errors, returns the exit code.
@@ -104,6 +107,7 @@ pub fn main() -> ExitCode {
         Command::Stats(a) => stats::run(a, &cli.global),
         Command::Db(a) => db::run(a, &cli.global),
         Command::TestEmail(a) => test_email::run(a, &cli.global),
+        Command::Outbox(a) => outbox::run(a, &cli.global),
     };
     match result {
         Ok(code) => code,

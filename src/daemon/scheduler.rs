@@ -45,6 +45,9 @@ pub(super) async fn scheduler(shared: Arc<Shared>, cancel: CancellationToken) {
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the outbox depth"),
         }
+        let halted = crate::alerts::sender_health(&shared.store).status().halted;
+        let halted = if halted.is_some() { 1.0 } else { 0.0 };
+        shared.metrics.set("overhear_outbox_halted", &[], halted);
         let items = match scheduled_items(&shared, since, now) {
             Ok(items) => items,
             Err(e) => {

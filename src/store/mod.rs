@@ -128,11 +128,18 @@ impl Store {
                 reason: "it is a file, but the data directory must be a directory".into(),
             });
         }
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        create_private_dir(data_dir).map_err(|e| {
             StoreError::Invalid(format!("cannot create {}: {e}", data_dir.display()))
         })?;
         compact::recover(data_dir)?;
-        Self::open_at(&data_dir.join("db"), true)
+        let store = Self::open_at(&data_dir.join("db"), true)?;
+        make_private(store.path()).map_err(|e| {
+            StoreError::Invalid(format!(
+                "cannot make {} private (0700/0600): {e}",
+                store.path().display()
+            ))
+        })?;
+        Ok(store)
     }
 
     /// Opens an existing database only: [`StoreError::Missing`] when there is none.
@@ -251,6 +258,34 @@ impl Store {
     pub(crate) fn db(&self) -> &sled::Db {
         &self.db
     }
+}
+
+/// Creates `dir` and any missing parents as 0700, whatever the umask (directories
+/// that exist are left as they are).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Makes the sled directory and what is in it readable by its owner only (0700 for
+/// directories, 0600 for files): sled creates its files with the process's umask,
+/// and they hold every mention and the outbox's copies of them.
+fn make_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            make_private(&entry.path())?;
+        } else if kind.is_file() {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates an empty, stamped database beside `path` and renames it into place, so

@@ -264,6 +264,42 @@ impl Store {
         Ok(out)
     }
 
+    /// Every entry, oldest first (by when it was queued).
+    pub fn outbox_entries(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut out = Vec::new();
+        for v in self.tree(OUTBOX)?.iter().values() {
+            out.push(serde_json::from_slice::<OutboxEntry>(&v?)?);
+        }
+        out.sort_by(|a, b| (a.item.created_at, &a.item.key).cmp(&(b.item.created_at, &b.item.key)));
+        Ok(out)
+    }
+
+    /// Puts a sent or failed entry back in the queue, due at `now`, with a fresh
+    /// give-up clock. `id` is its key or its [`OutboxItem::short_id`]. `None` when no
+    /// entry has that id.
+    pub fn retry_outbox(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxEntry>, StoreError> {
+        let found: Vec<String> = self
+            .outbox_entries()?
+            .into_iter()
+            .filter(|e| e.item.key == id || e.item.short_id() == id)
+            .map(|e| e.item.key)
+            .collect();
+        if found.is_empty() {
+            return Ok(None);
+        }
+        let updated = self.update_entries("retry_outbox", &found, |e| {
+            e.state = OutboxState::Pending;
+            e.next_attempt = now;
+            e.first_attempt = None;
+            e.sent_at = None;
+        })?;
+        Ok(updated.into_iter().next())
+    }
+
     /// Counts of pending, failed and sent entries.
     pub fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
         let mut d = OutboxDepth::default();

@@ -6,18 +6,10 @@
 //! has its whole file, and a reader of the folder never sees half a message.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use rand::Rng;
-
-/// Creates `dir` (and its parents) as 0700 when missing, whatever the umask.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
 
 /// Writes `bytes` as a new `.eml` file in `dir`; returns its path once it is durable.
 pub(super) fn write_eml(dir: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {

@@ -322,6 +322,11 @@ impl Sender {
     }
 }
 
+/// Whether the sender(s) of `store`'s database are sending (for health and metrics).
+pub fn sender_health(store: &Store) -> Arc<SenderHealth> {
+    state::shared_for(store.path()).1
+}
+
 /// The seed of an email's Message-ID: a hash of the outbox key of its oldest alert
 /// (then the smallest key), so that the same alert sent again, alone or with others,
 /// carries the same Message-ID.

@@ -131,7 +131,7 @@ impl Transport {
 pub fn build_transport(cfg: &EmailConfig, mail_dir: &Path) -> Result<Transport, AlertError> {
     match cfg.transport {
         TransportKind::File => {
-            super::file::create_private_dir(mail_dir)
+            crate::store::create_private_dir(mail_dir)
                 .map_err(|e| AlertError::Io(mail_dir.to_path_buf(), e))?;
             Ok(Transport::File {
                 dir: mail_dir.to_path_buf(),
@@ -239,7 +239,11 @@ pub(crate) fn clear_text_auth(mode: &str, host: &str) -> String {
 /// Whether the URL's host is this machine (`localhost`, 127.0.0.0/8, ::1).
 pub(crate) fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        // smtp:// is not a special scheme to `url`: an IPv4 address stays a "domain"
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost")
+                || d.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+        }
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
         Some(url::Host::Ipv6(a)) => a.is_loopback(),
         None => false,
