@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use daemon_support::{
-    brands_of, free_port, log_of, mentions, message_id, rss, signal, start, start_smtp, wait_exit,
-    wait_for, wait_healthy, KeepOnFailure, Setup,
+    brands_of, free_port, log_of, mentions, message_id, rss, rss_source, signal, smtp_email, start,
+    start_smtp, wait_exit, wait_for, wait_healthy, write_test_config, KeepOnFailure, Setup, ACME,
 };
 use serde_json::{json, Value};
 use sources_support::serve_get;
@@ -335,46 +335,18 @@ async fn negative_post_emails_once_through_restart_reload_and_kill() {
 }
 
 fn late_brand_config(s: &Path, api: u16, fixtures: &str, smtp: u16, later: bool) -> PathBuf {
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
-    let mut text = format!(
-        r#"
-[daemon]
-data_dir = "{data}"
-poll_interval = "10s"
-api_bind = "127.0.0.1:{api}"
-
-[model]
-path = "{model}"
-alert_threshold = 0.5
-
-[email]
-transport = "smtp"
-smtp_url = "smtp://127.0.0.1:{smtp}?tls=none"
-from = "overhear <alerts@overhear.test>"
-
-[[brand]]
-name = "Acme"
-query = "acme"
-alert_to = ["support@acme.test"]
-
-[[source]]
-kind = "rss"
-name = "feed-a"
-url = "{fixtures}/feed.xml"
-every = "10s"
-"#,
-        data = s.join("data").display(),
-        model = model.display(),
+    let feed = format!("{fixtures}/feed.xml");
+    let mut rest = format!(
+        "{}\n{ACME}\n{}",
+        smtp_email(smtp),
+        rss_source("feed-a", &feed)
     );
     if later {
         // A brand added on reload, and a second feed that carries the same post.
-        text.push_str(&format!(
-            "\n[[brand]]\nname = \"Initech\"\nquery = \"initech\"\nalert_to = [\"ops@initech.test\"]\n\n[[source]]\nkind = \"rss\"\nname = \"feed-b\"\nurl = \"{fixtures}/feed.xml\"\nevery = \"10s\"\n"
-        ));
+        rest.push_str("\n[[brand]]\nname = \"Initech\"\nquery = \"initech\"\nalert_to = [\"ops@initech.test\"]\n\n");
+        rest.push_str(&rss_source("feed-b", &feed));
     }
-    let path = s.join("overhear.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    write_test_config(s, api, "", &rest)
 }
 
 /// A stored mention that gains a brand later (here: the brand is added on reload and

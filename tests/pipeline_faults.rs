@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use daemon_support::{
-    free_port, rss, signal, start, wait_exit, wait_healthy, KeepOnFailure, Setup,
+    config_text, free_port, rss, rss_source, signal, smtp_email, start, wait_exit, wait_healthy,
+    write_test_config, KeepOnFailure, Setup, ACME,
 };
 use overhear::store::{Store, StoreError};
 use sources_support::serve_get;
@@ -32,14 +33,11 @@ async fn a_transient_failure_to_queue_an_alert_is_retried_without_a_restart() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
-    let text = format!(
-        "[daemon]\ndata_dir = \"{data}\"\napi_bind = \"127.0.0.1:{api}\"\n\n[model]\npath = \"{model}\"\nalert_threshold = 0.5\n\n[email]\ntransport = \"file\"\n\n[[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"support@acme.test\"]\n\n[[source]]\nkind = \"rss\"\nurl = \"{feed}/feed.xml\"\nevery = \"10s\"\n",
-        data = data.display(),
-        api = free_port(),
-        model = model.display(),
-        feed = fixtures.uri(),
+    let rest = format!(
+        "[email]\ntransport = \"file\"\n\n{ACME}\n{}",
+        rss_source("feed", &format!("{}/feed.xml", fixtures.uri()))
     );
+    let text = config_text(dir.path(), free_port(), "", &rest);
     let config = overhear::config::Config::parse(&text, "test.toml").unwrap();
 
     // The first attempt to queue alerts fails (a full disk, say); later ones work.
@@ -103,19 +101,12 @@ async fn a_restart_during_a_source_outage_sends_no_second_failing_notice() {
     serve_get(&fixtures, "/feed.xml", ResponseTemplate::new(503)).await;
     let dir = KeepOnFailure(Some(tempfile::tempdir().unwrap()));
     let data = dir.path().join("data");
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
     let api = free_port();
-    let config = dir.path().join("overhear.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[daemon]\ndata_dir = \"{data}\"\napi_bind = \"127.0.0.1:{api}\"\n\n[model]\npath = \"{model}\"\n\n[email]\ntransport = \"file\"\n\n[alerts]\nadmin_to = [\"ops@acme.test\"]\nsource_failing_after = \"1s\"\n\n[[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"support@acme.test\"]\n\n[[source]]\nkind = \"rss\"\nname = \"flaky-feed\"\nurl = \"{feed}/feed.xml\"\nevery = \"10s\"\n",
-            data = data.display(),
-            model = model.display(),
-            feed = fixtures.uri(),
-        ),
-    )
-    .unwrap();
+    let rest = format!(
+        "[email]\ntransport = \"file\"\n\n[alerts]\nadmin_to = [\"ops@acme.test\"]\nsource_failing_after = \"1s\"\n\n{ACME}\n{}",
+        rss_source("flaky-feed", &format!("{}/feed.xml", fixtures.uri()))
+    );
+    let config = write_test_config(dir.path(), api, "", &rest);
     let setup = Setup { dir, config, api };
     let mail = data.join("mail");
     let notice = "Source failing: flaky-feed";
@@ -169,20 +160,13 @@ async fn shutdown_fits_its_budget_while_the_mail_server_hangs() {
     .await;
     let (smtp, _server) = silent_smtp();
     let dir = KeepOnFailure(Some(tempfile::tempdir().unwrap()));
-    let data = dir.path().join("data");
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
     let api = free_port();
-    let config = dir.path().join("overhear.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[daemon]\ndata_dir = \"{data}\"\napi_bind = \"127.0.0.1:{api}\"\nshutdown_timeout = \"4s\"\n\n[model]\npath = \"{model}\"\nalert_threshold = 0.5\n\n[email]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{smtp}?tls=none\"\n\n[[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"support@acme.test\"]\n\n[[source]]\nkind = \"rss\"\nurl = \"{feed}/feed.xml\"\nevery = \"10s\"\n",
-            data = data.display(),
-            model = model.display(),
-            feed = fixtures.uri(),
-        ),
-    )
-    .unwrap();
+    let rest = format!(
+        "{}\n{ACME}\n{}",
+        smtp_email(smtp),
+        rss_source("feed", &format!("{}/feed.xml", fixtures.uri()))
+    );
+    let config = write_test_config(dir.path(), api, "shutdown_timeout = \"4s\"\n", &rest);
     let setup = Setup { dir, config, api };
     let mut child = start(&setup, "run.log");
     wait_healthy(setup.api, &mut child).await;

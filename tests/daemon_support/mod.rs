@@ -241,3 +241,36 @@ pub fn log_of(setup: &Setup, name: &str) -> String {
     }
     s
 }
+
+/// The brand most tests watch, alerting support@acme.test.
+pub const ACME: &str =
+    "[[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"support@acme.test\"]\n";
+
+/// `[email]` through the SMTP server on `port` (no TLS: loopback).
+pub fn smtp_email(port: u16) -> String {
+    format!("[email]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{port}?tls=none\"\nfrom = \"overhear <alerts@overhear.test>\"\n")
+}
+
+/// An RSS `[[source]]` named `name`, polled every 10 s.
+pub fn rss_source(name: &str, url: &str) -> String {
+    format!("[[source]]\nkind = \"rss\"\nname = \"{name}\"\nurl = \"{url}\"\nevery = \"10s\"\n")
+}
+
+/// A config's text: `[daemon]` on loopback port `api` with its data in `dir/data`
+/// (plus `daemon_extra` keys), the bundled model alerting from P >= 0.5, then `rest`
+/// (email, alerts, brands, sources).
+pub fn config_text(dir: &Path, api: u16, daemon_extra: &str, rest: &str) -> String {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
+    format!(
+        "[daemon]\ndata_dir = \"{data}\"\napi_bind = \"127.0.0.1:{api}\"\n{daemon_extra}\n[model]\npath = \"{model}\"\nalert_threshold = 0.5\n\n{rest}",
+        data = dir.join("data").display(),
+        model = model.display(),
+    )
+}
+
+/// [`config_text`] written to `dir/overhear.toml`; returns its path.
+pub fn write_test_config(dir: &Path, api: u16, daemon_extra: &str, rest: &str) -> PathBuf {
+    let path = dir.join("overhear.toml");
+    std::fs::write(&path, config_text(dir, api, daemon_extra, rest)).unwrap();
+    path
+}
