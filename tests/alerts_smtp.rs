@@ -1,4 +1,7 @@
 //! Alerts through a real SMTP server on loopback (STARTTLS + AUTH PLAIN).
+//!
+//! Outages (a server stopped mid-session, 451, hanging) are in tests/outbox_faults.rs,
+//! kills during a send and between accept and "sent" in tests/outbox_crash.rs.
 
 #[path = "alerts_support/mod.rs"]
 mod support;
@@ -99,51 +102,6 @@ async fn one_negative_mention_sends_one_email_per_recipient() {
 }
 
 #[tokio::test]
-async fn smtp_outage_then_recovery_delivers_every_alert_once() {
-    let port = free_port();
-    let rig = SmtpRig::new("", &["support@acme.test"], port, PW);
-    let s = &rig.sender;
-    for id in ["1", "2", "3"] {
-        rig.store
-            .enqueue(&rig.alerter.evaluate(&mention(id, 0.9), rig.clock.now()))
-            .unwrap();
-    }
-    // server down: everything is retried with backoff (30s, then 60s)
-    let r = s.deliver_due().await.unwrap();
-    assert_eq!(r.retried.len(), 3, "{r:?}");
-    assert!(
-        s.deliver_due().await.unwrap().retried.is_empty(),
-        "not due again before the backoff"
-    );
-    rig.clock.advance(Duration::from_secs(30));
-    assert_eq!(s.deliver_due().await.unwrap().retried.len(), 3);
-    let e = rig.store.pending().unwrap();
-    assert!(
-        e.iter().all(|e| e.attempts == 2 && e.last_error.is_some()),
-        "{e:?}"
-    );
-    assert!(e
-        .iter()
-        .all(|e| e.next_attempt == rig.clock.now() + chrono::Duration::seconds(60)));
-
-    let server = SmtpServer::start(port, PW, &[]);
-    rig.clock.advance(Duration::from_secs(60));
-    let r = s.deliver_due().await.unwrap();
-    assert_eq!(r.sent.len(), 3, "{r:?}");
-    rig.clock.advance(Duration::from_secs(3600));
-    s.deliver_due().await.unwrap();
-    let mut ids: Vec<String> = server
-        .messages()
-        .iter()
-        .map(|m| m.header("Message-ID").unwrap())
-        .collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 3);
-    assert_eq!(server.messages().len(), 3, "each alert exactly once");
-}
-
-#[tokio::test]
 async fn alerts_fail_after_give_up_time() {
     let port = free_port();
     let rig = SmtpRig::new(
@@ -166,33 +124,6 @@ async fn alerts_fail_after_give_up_time() {
     assert!(failed[0].1.contains("gave up"), "{}", failed[0].1);
     assert_eq!(rig.store.failed().unwrap().len(), 1);
     assert_eq!(rig.store.outbox_depth().unwrap().pending, 0);
-}
-
-#[tokio::test]
-async fn crash_between_queue_and_send_delivers_once_after_restart() {
-    let server = SmtpServer::start(free_port(), PW, &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let pw = password_file(dir.path(), PW);
-    let clock = Arc::new(TestClock::new(t(2026, 11, 23, 12, 5)));
-    let alerter = acme_alerter("", &["support@acme.test"]);
-    {
-        let store = Store::open(&dir.path().join("data")).unwrap();
-        store
-            .enqueue(&alerter.evaluate(&mention("7", 0.9), clock.now()))
-            .unwrap();
-        let s = smtp_sender(&store, &alerter, server.port, &pw, &clock);
-        drop(s); // "crash": the sender never ran
-    }
-    for _ in 0..2 {
-        let store = Store::open(&dir.path().join("data")).unwrap();
-        // the daemon re-evaluates the same mention after the restart: still one alert
-        store
-            .enqueue(&alerter.evaluate(&mention("7", 0.9), clock.now()))
-            .unwrap();
-        let s = smtp_sender(&store, &alerter, server.port, &pw, &clock);
-        s.deliver_due().await.unwrap();
-    }
-    assert_eq!(server.messages().len(), 1);
 }
 
 /// Child half of the kill -9 test: queues an alert, says so, then hangs until killed.
