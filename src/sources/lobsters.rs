@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::fetch::{Expect, GetOpts, Response, Validators};
-use super::rss::{feed_posts, parse_feed};
+use super::rss::{feed_posts, off_runtime, parse_feed};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
     has_seen, Api, Fetched, Gather, Kind, LobstersConfig, Seen, SourceContext, SourceError,
@@ -147,19 +147,24 @@ impl Kind for Lobsters {
             .get_changed(&comments_url, Expect::Feed, state, &mut got)
             .await?;
         if let Some(resp) = comments {
-            let feed = parse_feed(&resp)?;
-            let name = &self.api.name;
-            let mut comments = feed_posts(&feed, &comments_url, "lobsters", name, &|key| {
-                // https://lobste.rs/c/abc123 -> c/abc123
-                match key.split_once("/c/") {
-                    Some((_, id)) => format!("c/{}", id.trim_end_matches('/')),
-                    None => key.to_string(),
+            let name = self.api.name.clone();
+            let url = comments_url.clone();
+            let comments = off_runtime(move || {
+                let feed = parse_feed(&resp)?;
+                let mut comments = feed_posts(&feed, &url, "lobsters", &name, &|key| {
+                    // https://lobste.rs/c/abc123 -> c/abc123
+                    match key.split_once("/c/") {
+                        Some((_, id)) => format!("c/{}", id.trim_end_matches('/')),
+                        None => key.to_string(),
+                    }
+                });
+                for c in &mut comments {
+                    c.site = "lobste.rs".into();
+                    c.lang = None;
                 }
-            });
-            for c in &mut comments {
-                c.site = "lobste.rs".into();
-                c.lang = None;
-            }
+                Ok(comments)
+            })
+            .await?;
             got.posts.extend(comments);
         }
         Ok(got.finish(None))

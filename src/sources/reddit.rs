@@ -9,7 +9,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::fetch::{Expect, GetOpts};
-use super::rss::{feed_posts, parse_feed};
+use super::rss::{feed_posts, off_runtime, parse_feed};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
     base_url, endpoint, from_unix, secret, Api, Fetched, Gather, Kind, NewestState, RedditConfig,
@@ -310,24 +310,8 @@ impl Kind for Reddit {
                         .collect::<Vec<_>>()
                 }
                 RedditFormat::Rss => {
-                    let feed = parse_feed(&resp)?;
-                    let mut ps =
-                        feed_posts(&feed, &url, "reddit", &self.api.name, &|k| k.to_string());
-                    for (p, e) in ps.iter_mut().zip(&feed.entries) {
-                        if let Some(sub) = e
-                            .categories
-                            .iter()
-                            .find_map(|c| c.label.as_deref().and_then(|l| l.strip_prefix("r/")))
-                        {
-                            p.site = format!("reddit.com/r/{}", sub.trim());
-                        }
-                        p.author = p
-                            .author
-                            .take()
-                            .map(|a| a.trim_start_matches("/u/").to_string());
-                        p.lang = None;
-                    }
-                    ps
+                    let (url, name) = (url.clone(), self.api.name.clone());
+                    off_runtime(move || atom_posts(&resp, &url, &name)).await?
                 }
             };
             if let Some(newest) = found.iter().map(|p| p.created_at.timestamp()).max() {
@@ -337,4 +321,29 @@ impl Kind for Reddit {
         }
         Ok(got.finish(None))
     }
+}
+
+/// Reddit's Atom feed as posts: the subreddit from the category, `/u/` off authors.
+fn atom_posts(
+    resp: &super::fetch::Response,
+    url: &Url,
+    name: &str,
+) -> Result<Vec<Post>, SourceError> {
+    let feed = parse_feed(resp)?;
+    let mut ps = feed_posts(&feed, url, "reddit", name, &|k| k.to_string());
+    for (p, e) in ps.iter_mut().zip(&feed.entries) {
+        if let Some(sub) = e
+            .categories
+            .iter()
+            .find_map(|c| c.label.as_deref().and_then(|l| l.strip_prefix("r/")))
+        {
+            p.site = format!("reddit.com/r/{}", sub.trim());
+        }
+        p.author = p
+            .author
+            .take()
+            .map(|a| a.trim_start_matches("/u/").to_string());
+        p.lang = None;
+    }
+    Ok(ps)
 }

@@ -56,10 +56,14 @@ impl Kind for Rss {
         let Some(resp) = self.http.get(&self.url, Expect::Feed, opts).await? else {
             return Ok(got.finish(Some("not modified".into())));
         };
-        let feed = parse_feed(&resp)?;
-        got.posts = feed_posts(&feed, &self.url, "rss", &self.name, &|key| {
-            native_id(&self.url, key)
-        });
+        let (url, name) = (self.url.clone(), self.name.clone());
+        let (posts, resp) = off_runtime(move || {
+            let feed = parse_feed(&resp)?;
+            let posts = feed_posts(&feed, &url, "rss", &name, &|key| native_id(&url, key));
+            Ok((posts, resp))
+        })
+        .await?;
+        got.posts = posts;
         got.next.validators = resp.validators.clone();
         got.wait_at_least(resp.wait_hint);
         // oldest first, as they happened (stable: undated items keep feed order)
@@ -194,6 +198,17 @@ fn entry_html(entry: &Entry) -> &str {
                 .find_map(|m| m.description.as_ref().map(|d| d.content.as_str()))
         })
         .unwrap_or("")
+}
+
+/// Runs CPU-bound parsing (a feed of up to the body cap, the HTML of its entries) on
+/// the blocking pool, off the runtime's worker threads, so that a big feed cannot
+/// stall the API or the sender.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SourceError> + Send + 'static,
+) -> Result<T, SourceError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SourceError::Malformed(format!("parsing failed: {e}")))?
 }
 
 /// Every entry of a feed as a post. `native_id` turns an entry's key into the id part
