@@ -231,3 +231,43 @@ async fn message_id_is_stable_per_alert_when_a_retry_regroups_the_batch() {
          the batch (the server may have accepted it before the timeout) can tell"
     );
 }
+
+#[tokio::test]
+async fn healthz_is_degraded_while_the_sender_is_halted() {
+    use overhear::daemon::api::{router, ApiState};
+    use overhear::daemon::metrics::Metrics;
+    let r = rig("");
+    r.mention("1");
+    let full = Arc::new(AtomicBool::new(true));
+    fail_while(&r.store, "mark_sent", &full);
+    let _ = r.sender().deliver_due().await;
+    // what the daemon's scheduler does every tick
+    let metrics = Arc::new(Metrics::new());
+    let halted = overhear::alerts::sender_health(&r.store).status().halted;
+    assert!(
+        halted.is_some(),
+        "the halt is visible through the store's sender health"
+    );
+    metrics.set("overhear_outbox_halted", &[], 1.0);
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let state = ApiState {
+        ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        metrics: metrics.clone(),
+        reload: tx,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let get = || async move {
+        let resp = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    };
+    let (code, body) = get().await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("degraded"), "{body}");
+    assert!(metrics.render().contains("overhear_outbox_halted 1"));
+    metrics.set("overhear_outbox_halted", &[], 0.0);
+    assert_eq!(get().await.0, 200);
+}

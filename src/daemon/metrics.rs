@@ -162,6 +162,15 @@ impl Metrics {
             .unwrap_or(0.0)
     }
 
+    /// A gauge's last value (0 when never set).
+    pub fn gauge(&self, name: &'static str, l: &[(&'static str, &str)]) -> f64 {
+        self.lock()
+            .gauges
+            .get(&(name, labels(l)))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
         let inner = self.lock();

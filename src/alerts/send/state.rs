@@ -7,33 +7,26 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
 /// Held for the whole of a pass: two senders on one database never send at once.
 pub(super) type PassLock = Arc<tokio::sync::Mutex<()>>;
 
-type Shared = (Weak<tokio::sync::Mutex<()>>, Weak<SenderHealth>);
+type Shared = (PassLock, Arc<SenderHealth>);
 
+/// Kept for the life of the process (one entry per database path): a sender that is
+/// dropped and rebuilt (a reload) finds the halt and the emails it must record.
 static SHARED: Mutex<Option<HashMap<PathBuf, Shared>>> = Mutex::new(None);
 
 /// The pass lock and the health of the sender(s) of the database at `path`.
 pub(super) fn shared_for(path: &Path) -> (PassLock, Arc<SenderHealth>) {
     let mut all = SHARED.lock().unwrap_or_else(|p| p.into_inner());
-    let map = all.get_or_insert_with(HashMap::new);
-    map.retain(|_, (l, h)| l.strong_count() > 0 || h.strong_count() > 0);
-    let (lock, health) = map
-        .get(path)
-        .map(|(l, h)| (l.upgrade(), h.upgrade()))
-        .unwrap_or((None, None));
-    let lock = lock.unwrap_or_default();
-    let health = health.unwrap_or_default();
-    map.insert(
-        path.to_path_buf(),
-        (Arc::downgrade(&lock), Arc::downgrade(&health)),
-    );
-    (lock, health)
+    all.get_or_insert_with(HashMap::new)
+        .entry(path.to_path_buf())
+        .or_default()
+        .clone()
 }
 
 /// Whether the sender is sending, for `/healthz` and the metrics.

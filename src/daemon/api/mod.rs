@@ -31,10 +31,15 @@ pub struct ApiState {
 }
 
 async fn healthz(State(s): State<ApiState>) -> impl IntoResponse {
-    if s.ready.load(Ordering::SeqCst) {
-        (StatusCode::OK, "ok\n")
-    } else {
+    if !s.ready.load(Ordering::SeqCst) {
         (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
+    } else if s.metrics.gauge("overhear_outbox_halted", &[]) > 0.0 {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "degraded: the alert sender is stopped, the outbox cannot record deliveries\n",
+        )
+    } else {
+        (StatusCode::OK, "ok\n")
     }
 }
 
