@@ -109,3 +109,17 @@ fn outbox_list_failed_and_retry_commands() {
     assert!(e.next_attempt <= chrono::Utc::now() && e.first_attempt.is_none());
     assert_eq!(store.due(chrono::Utc::now(), 10).unwrap().len(), 2);
 }
+
+#[test]
+fn keep_outbox_shorter_than_a_day_is_refused() {
+    let cfg = alerts_config("keep_outbox = \"1h\"");
+    let problems = cfg.problems(&[brand("Acme", &["support@acme.test"])]);
+    assert!(
+        problems.iter().any(|p| p.key == "alerts.keep_outbox"),
+        "{problems:?}"
+    );
+    assert!(alerts_config("")
+        .problems(&[])
+        .iter()
+        .all(|p| p.key != "alerts.keep_outbox"));
+}

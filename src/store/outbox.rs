@@ -274,8 +274,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Puts a sent or failed entry back in the queue, due at `now`, with a fresh
-    /// give-up clock. `id` is its key or its [`OutboxItem::short_id`]. `None` when no
+    /// Puts a sent or failed entry back in the queue, due at `now`, as if new (no
+    /// attempts, a fresh give-up clock; the last error is kept). `id` is its key or its [`OutboxItem::short_id`]. `None` when no
     /// entry has that id.
     pub fn retry_outbox(
         &self,
@@ -294,6 +294,7 @@ impl Store {
         let updated = self.update_entries("retry_outbox", &found, |e| {
             e.state = OutboxState::Pending;
             e.next_attempt = now;
+            e.attempts = 0;
             e.first_attempt = None;
             e.sent_at = None;
         })?;
