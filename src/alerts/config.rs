@@ -12,7 +12,7 @@ use chrono::{NaiveTime, Weekday};
 
 use serde::Deserialize;
 
-use crate::config::Problem;
+use crate::util::Problem;
 use crate::util::SecretRef;
 
 /// Mail transport.

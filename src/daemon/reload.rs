@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::pipeline::{setup, DaemonError};
 use super::shared::{Live, Shared, SourceBatch};
 use super::source_tasks::{build_sources, spawn_sources, Running};
-use crate::alerts::{run_sender, Sender, SystemClock};
+use crate::alerts::{run_sender, Alerter, Sender, SystemClock};
 use crate::config::Config;
 use crate::matcher::Matcher;
 use crate::sources::StateStore;
@@ -55,8 +55,19 @@ impl SenderTask {
 pub(super) fn build_live(config: &Config, store: &Store) -> Result<(Live, Sender), DaemonError> {
     let matcher =
         Matcher::compile(&config.brands).map_err(|e| DaemonError::Config(e.to_string()))?;
-    let (sender, alerter) = Sender::from_config(store.clone(), config, Arc::new(SystemClock))
-        .map_err(|e| setup("email", e))?;
+    let alerter = Arc::new(Alerter::new(
+        &config.alerts,
+        &config.brands,
+        config.model.alert_threshold,
+    ));
+    let sender = Sender::from_config(
+        store.clone(),
+        alerter.clone(),
+        &config.email,
+        &config.mail_dir(),
+        Arc::new(SystemClock),
+    )
+    .map_err(|e| setup("email", e))?;
     let live = Live {
         matcher: Arc::new(matcher),
         alerter,

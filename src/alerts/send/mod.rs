@@ -40,6 +40,7 @@ use super::item::OutboxEntry;
 use super::render::Renderer;
 use super::rules::{Action, Alerter};
 use super::AlertError;
+use super::EmailConfig;
 use crate::store::Store;
 
 pub use message::build_message;
@@ -115,26 +116,22 @@ impl Sender {
         }
     }
 
-    /// The sender and the rules of a whole configuration, with the configured transport.
+    /// The sender and the rules of a configuration, with the configured transport:
+    /// given as plain values (the daemon takes them from the whole file's `Config`,
+    /// which this module never sees).
     pub fn from_config(
         store: Store,
-        config: &crate::config::Config,
+        alerter: Arc<Alerter>,
+        email: &EmailConfig,
+        mail_dir: &std::path::Path,
         clock: Arc<dyn Clock>,
-    ) -> Result<(Sender, Arc<Alerter>), AlertError> {
-        let alerter = Arc::new(Alerter::new(
-            &config.alerts,
-            &config.brands,
-            config.model.alert_threshold,
-        ));
-        let transport = build_transport(&config.email, &config.mail_dir())?;
-        let from: Mailbox =
-            config.email.from.parse().map_err(|e| {
-                AlertError::Address(format!("email.from {:?}: {e}", config.email.from))
-            })?;
-        Ok((
-            Sender::new(store, alerter.clone(), transport, from, clock),
-            alerter,
-        ))
+    ) -> Result<Sender, AlertError> {
+        let transport = build_transport(email, mail_dir)?;
+        let from: Mailbox = email
+            .from
+            .parse()
+            .map_err(|e| AlertError::Address(format!("email.from {:?}: {e}", email.from)))?;
+        Ok(Sender::new(store, alerter, transport, from, clock))
     }
 
     /// Whether sending is stopped, shared by every sender of this database.
