@@ -300,3 +300,94 @@ async fn stackexchange_pages_back_to_the_cursor_across_polls() {
     assert_eq!(got.len(), 400, "no duplicates");
     assert_eq!(got, want, "every question since the cursor, none skipped");
 }
+
+const ONE_ITEM_FEED: &str = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>Acme news</title><link>https://news.example/1</link><guid>https://news.example/1</guid><description>acme</description></item></channel></rss>"#;
+
+fn one_item_feed() -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "application/rss+xml")
+        .set_body_string(ONE_ITEM_FEED)
+}
+
+/// A source context whose client resolves `feed.example` to `addr`: a public name
+/// (as far as the URL says) served from loopback.
+fn ctx_resolving(addr: std::net::SocketAddr) -> overhear::sources::SourceContext {
+    let mut settings = overhear::sources::HttpSettings {
+        connect_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_millis(700),
+        ..Default::default()
+    };
+    settings.resolve.push(("feed.example".into(), addr));
+    overhear::sources::SourceContext::new(
+        "overhear-test/0.1",
+        Duration::from_secs(60),
+        vec![],
+        std::sync::Arc::new(overhear::sources::MemoryState::default()),
+        settings,
+    )
+    .unwrap()
+}
+
+/// A public feed that redirects into loopback / private / link-local addresses is
+/// refused (a public server must not make overhear fetch from the intranet), unless
+/// the source sets `allow_private = true`.
+#[tokio::test]
+async fn a_public_feed_cannot_redirect_into_a_private_address() {
+    let inner = MockServer::start().await;
+    serve_get(&inner, "/feed", one_item_feed()).await;
+    let outer = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/feed"))
+        .respond_with(
+            ResponseTemplate::new(302).insert_header("location", format!("{}/feed", inner.uri())),
+        )
+        .mount(&outer)
+        .await;
+    let port = outer.address().port();
+    let ctx = ctx_resolving(*outer.address());
+    let entry = format!("[[source]]\nkind = \"rss\"\nurl = \"http://feed.example:{port}/feed\"\n");
+    let mut s = overhear::sources::build(&source_config(&entry), &ctx).unwrap();
+    let e = s.poll().await.unwrap_err();
+    assert!(e.to_string().contains("private"), "{e}");
+    assert!(
+        inner.received_requests().await.unwrap().is_empty(),
+        "never asked"
+    );
+
+    let entry = format!("{entry}allow_private = true\n");
+    let mut s = overhear::sources::build(&source_config(&entry), &ctx).unwrap();
+    let b = s.poll().await.unwrap();
+    assert_eq!(b.posts.len(), 1);
+}
+
+/// A feed on loopback (the source's own URL is there) may redirect within it; at
+/// most 5 redirects are followed.
+#[tokio::test]
+async fn at_most_five_redirects() {
+    let server = MockServer::start().await;
+    for i in 0..6 {
+        Mock::given(method("GET"))
+            .and(path(format!("/r{i}")))
+            .respond_with(
+                ResponseTemplate::new(302).insert_header("location", format!("/r{}", i + 1)),
+            )
+            .mount(&server)
+            .await;
+    }
+    serve_get(&server, "/r6", one_item_feed()).await;
+    let toml = |from: u32| {
+        format!(
+            "[[source]]\nkind = \"rss\"\nurl = \"{}/r{from}\"\n",
+            server.uri()
+        )
+    };
+    let (mut s, _) = fresh_source(&toml(1), &[]);
+    assert_eq!(
+        s.poll().await.unwrap().posts.len(),
+        1,
+        "5 redirects are followed"
+    );
+    let (mut s, _) = fresh_source(&toml(0), &[]);
+    let e = s.poll().await.unwrap_err();
+    assert!(e.to_string().contains("redirect"), "{e}");
+}

@@ -34,16 +34,21 @@ impl SourceConfig {
         }
     }
 
-    fn common(&self) -> (&Option<String>, &Option<Duration>) {
+    fn common(&self) -> (&Option<String>, &Option<Duration>, bool) {
         match self {
-            SourceConfig::Hackernews(c) => (&c.name, &c.every),
-            SourceConfig::Reddit(c) => (&c.name, &c.every),
-            SourceConfig::Mastodon(c) => (&c.name, &c.every),
-            SourceConfig::Bluesky(c) => (&c.name, &c.every),
-            SourceConfig::Lobsters(c) => (&c.name, &c.every),
-            SourceConfig::Stackexchange(c) => (&c.name, &c.every),
-            SourceConfig::Rss(c) => (&c.name, &c.every),
+            SourceConfig::Hackernews(c) => (&c.name, &c.every, c.allow_private),
+            SourceConfig::Reddit(c) => (&c.name, &c.every, c.allow_private),
+            SourceConfig::Mastodon(c) => (&c.name, &c.every, c.allow_private),
+            SourceConfig::Bluesky(c) => (&c.name, &c.every, c.allow_private),
+            SourceConfig::Lobsters(c) => (&c.name, &c.every, c.allow_private),
+            SourceConfig::Stackexchange(c) => (&c.name, &c.every, c.allow_private),
+            SourceConfig::Rss(c) => (&c.name, &c.every, c.allow_private),
         }
+    }
+
+    /// `allow_private = true`: redirects may lead into private addresses.
+    pub fn allow_private(&self) -> bool {
+        self.common().2
     }
 
     /// The entry's `name`, defaulting to its kind.
@@ -187,6 +192,10 @@ macro_rules! source_struct {
             /// Interval between polls; defaults to `[daemon] poll_interval`.
             #[serde(default, with = "crate::util::opt_duration")]
             pub every: Option<Duration>,
+            /// Follow redirects into loopback, link-local and private addresses from a
+            /// public URL (an intranet feed behind a public name). Default false.
+            #[serde(default)]
+            pub allow_private: bool,
             $($(#[$fm])* pub $field: $ty),*
         }
     };

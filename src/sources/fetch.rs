@@ -7,12 +7,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use reqwest::header::{self, HeaderMap};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use url::Url;
 
+pub use super::wait::{
+    rate_limit_wait, retry_after, server_wait_f64, server_wait_secs, MAX_SERVER_WAIT,
+};
 use super::SourceError;
 
 /// HTTP limits shared by every source.
@@ -23,6 +25,8 @@ pub struct HttpSettings {
     pub connect_timeout: Duration,
     /// Whole request, body included.
     pub request_timeout: Duration,
+    /// Host names pinned to addresses, bypassing DNS (tests, split-horizon set-ups).
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
 }
 
 impl Default for HttpSettings {
@@ -31,6 +35,7 @@ impl Default for HttpSettings {
             body_cap: 5 * 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            resolve: Vec::new(),
         }
     }
 }
@@ -156,6 +161,9 @@ pub struct GetOpts<'a> {
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
+    /// The same, following redirects into private addresses (`allow_private`).
+    client_private: reqwest::Client,
+    allow_private: bool,
     settings: HttpSettings,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
 }
@@ -170,19 +178,35 @@ impl std::fmt::Debug for Http {
 
 impl Http {
     pub fn new(user_agent: &str, settings: HttpSettings) -> Result<Http, SourceError> {
-        let client = reqwest::Client::builder()
-            .user_agent(user_agent)
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            .gzip(true)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .map_err(|e| SourceError::Config(format!("HTTP client: {e}")))?;
+        let build = |allow_private: bool| {
+            let mut b = reqwest::Client::builder();
+            for (host, addr) in &settings.resolve {
+                b = b.resolve(host, *addr);
+            }
+            b.user_agent(user_agent)
+                .connect_timeout(settings.connect_timeout)
+                .timeout(settings.request_timeout)
+                .gzip(true)
+                .redirect(super::redirect::policy(allow_private))
+                .build()
+                .map_err(|e| SourceError::Config(format!("HTTP client: {e}")))
+        };
         Ok(Http {
-            client,
+            client: build(false)?,
+            client_private: build(true)?,
+            allow_private: false,
             settings,
             hosts: Arc::default(),
         })
+    }
+
+    /// This client, following redirects into loopback, link-local and private
+    /// addresses too (`allow_private = true` on a `[[source]]`, for intranet feeds).
+    pub fn allowing_private(&self) -> Http {
+        Http {
+            allow_private: true,
+            ..self.clone()
+        }
     }
 
     pub fn settings(&self) -> &HttpSettings {
@@ -190,7 +214,11 @@ impl Http {
     }
 
     pub fn client(&self) -> &reqwest::Client {
-        &self.client
+        if self.allow_private {
+            &self.client_private
+        } else {
+            &self.client
+        }
     }
 
     /// The semaphore that keeps requests to one host one at a time.
@@ -216,7 +244,7 @@ impl Http {
         expect: Expect,
         opts: GetOpts<'_>,
     ) -> Result<Option<Response>, SourceError> {
-        let mut req = self.client.get(url.clone());
+        let mut req = self.client().get(url.clone());
         req = req.header(
             header::ACCEPT,
             match expect {
@@ -355,10 +383,17 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
 
 fn request_error(url: &Url, e: reqwest::Error) -> SourceError {
     if e.is_timeout() {
-        SourceError::Timeout
-    } else {
-        SourceError::Network(format!("{url}: {e}"))
+        return SourceError::Timeout;
     }
+    // the cause says why (a redirect refused, a TLS failure)
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    SourceError::Network(format!("{url}: {text}"))
 }
 
 /// An HTML document where JSON or a feed was expected (a login wall, a CDN error page).
@@ -371,75 +406,6 @@ fn is_html_page(content_type: &str, body: &[u8], expect: Expect) -> bool {
         // feeds are often served as text/html by sloppy servers: judge by the body
         Expect::Feed => html_body,
     }
-}
-
-/// The longest wait a server may impose: a day. A larger (or absurd) value is taken
-/// as a day, so that a broken or hostile server cannot park a source for good.
-pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(86_400);
-
-/// A server-given wait in seconds, made safe: not a number or negative is zero, more
-/// than [`MAX_SERVER_WAIT`] (infinity included) is [`MAX_SERVER_WAIT`].
-pub fn server_wait_f64(secs: f64) -> Duration {
-    if secs.is_nan() || secs <= 0.0 {
-        return Duration::ZERO;
-    }
-    Duration::try_from_secs_f64(secs)
-        .unwrap_or(MAX_SERVER_WAIT)
-        .min(MAX_SERVER_WAIT)
-}
-
-/// A server-given wait in whole seconds, clamped to [`MAX_SERVER_WAIT`].
-pub fn server_wait_secs(secs: u64) -> Duration {
-    Duration::from_secs(secs).min(MAX_SERVER_WAIT)
-}
-
-/// The time until `when`, clamped to `0..=MAX_SERVER_WAIT`.
-fn wait_until(when: DateTime<Utc>) -> Duration {
-    let ms = when
-        .timestamp_millis()
-        .saturating_sub(Utc::now().timestamp_millis());
-    server_wait_f64(ms as f64 / 1000.0)
-}
-
-/// `Retry-After`: seconds or an HTTP date, clamped to [`MAX_SERVER_WAIT`].
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if v.bytes().all(|b| b.is_ascii_digit()) && !v.is_empty() {
-        // more digits than a u64 holds is still "very long"
-        return Some(v.parse::<u64>().map_or(MAX_SERVER_WAIT, server_wait_secs));
-    }
-    let when = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
-    Some(wait_until(when))
-}
-
-/// `x-ratelimit-remaining: 0` with `x-ratelimit-reset` (seconds, as Reddit; or a
-/// timestamp, as Mastodon): how long until the window resets, clamped to
-/// [`MAX_SERVER_WAIT`]. `inf`, `NaN` and `1e20` are parsed, never a panic.
-pub fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
-    let remaining: f64 = headers
-        .get("x-ratelimit-remaining")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    // NaN is not "some left"
-    if remaining >= 1.0 {
-        return None;
-    }
-    let reset = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim();
-    if let Ok(secs) = reset.parse::<f64>() {
-        // a small number is "seconds from now"; a large one an epoch timestamp
-        if secs > 1_000_000_000.0 && secs < 1e12 {
-            let now = Utc::now().timestamp() as f64;
-            return Some(server_wait_f64(secs - now));
-        }
-        return Some(server_wait_f64(secs));
-    }
-    let when = DateTime::parse_from_rfc3339(reset)
-        .ok()?
-        .with_timezone(&Utc);
-    Some(wait_until(when))
 }
 
 #[cfg(test)]
@@ -481,46 +447,6 @@ mod tests {
             String::from_utf8(r.feed_utf8()).unwrap(),
             "<rss><channel><title>Inova\u{e7}\u{e3}o</title></channel></rss>"
         );
-    }
-
-    #[test]
-    fn rate_limit_headers() {
-        let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-remaining", "0.0".parse().unwrap());
-        h.insert("x-ratelimit-reset", "525".parse().unwrap());
-        assert_eq!(rate_limit_wait(&h), Some(Duration::from_secs(525)));
-        h.insert("x-ratelimit-remaining", "599.0".parse().unwrap());
-        assert_eq!(rate_limit_wait(&h), None);
-        h.insert(header::RETRY_AFTER, "120".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
-    }
-
-    #[test]
-    fn absurd_waits_are_clamped() {
-        for reset in [
-            "1e20",
-            "inf",
-            "-inf",
-            "NaN",
-            "1e308",
-            "-1",
-            "99999999999999999999",
-        ] {
-            let mut h = HeaderMap::new();
-            h.insert("x-ratelimit-remaining", "0".parse().unwrap());
-            h.insert("x-ratelimit-reset", reset.parse().unwrap());
-            let w = rate_limit_wait(&h).unwrap();
-            assert!(w <= MAX_SERVER_WAIT, "{reset}: {w:?}");
-        }
-        for ra in [
-            "1000000000000000",
-            "184467440737095516150",
-            "Fri, 31 Dec 9999 23:59:59 GMT",
-        ] {
-            let mut h = HeaderMap::new();
-            h.insert(header::RETRY_AFTER, ra.parse().unwrap());
-            assert_eq!(retry_after(&h), Some(MAX_SERVER_WAIT), "{ra}");
-        }
     }
 
     #[test]

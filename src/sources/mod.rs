@@ -57,11 +57,13 @@ mod lobsters;
 mod mastodon;
 mod polled;
 mod reddit;
+pub mod redirect;
 mod rss;
 mod seen;
 mod stackexchange;
 mod state;
 pub mod text;
+mod wait;
 
 pub(crate) use api::{
     base_url, endpoint, from_unix, has_seen, secret, Api, Gap, Gather, HasSeen, NewestState,
@@ -137,6 +139,16 @@ pub trait Source: Send {
 
 /// Builds the source of one `[[source]]` entry.
 pub fn build(cfg: &SourceConfig, ctx: &SourceContext) -> Result<Box<dyn Source>, SourceError> {
+    let private;
+    let ctx = if cfg.allow_private() {
+        private = SourceContext {
+            http: ctx.http.allowing_private(),
+            ..ctx.clone()
+        };
+        &private
+    } else {
+        ctx
+    };
     let name = cfg.name();
     let every = cfg.every().unwrap_or(ctx.default_every);
     let n = name.as_str();

@@ -41,6 +41,7 @@ pub fn ctx(state: Arc<dyn StateStore>, terms: &[&str]) -> SourceContext {
             body_cap: 1024 * 1024,
             connect_timeout: Duration::from_millis(500),
             request_timeout: Duration::from_millis(700),
+            ..HttpSettings::default()
         },
     )
     .unwrap();
