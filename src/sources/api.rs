@@ -230,6 +230,17 @@ impl<S: Clone + HasSeen> Gather<S> {
     }
 }
 
+/// Runs CPU-bound parsing (a body of up to the cap: JSON, a feed, the HTML in them) on
+/// the blocking pool, off the runtime's worker threads, so that a big feed cannot
+/// stall the API or the sender.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SourceError> + Send + 'static,
+) -> Result<T, SourceError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SourceError::Malformed(format!("parsing failed: {e}")))?
+}
+
 /// Parses a base URL from config, or the default.
 pub(crate) fn base_url(configured: Option<&str>, default: &str) -> Result<url::Url, SourceError> {
     let raw = configured.unwrap_or(default).trim_end_matches('/');

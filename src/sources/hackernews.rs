@@ -7,8 +7,8 @@ use url::Url;
 use super::fetch::{Expect, GetOpts};
 use super::text::html_to_text_and_links;
 use super::{
-    from_unix, Api, Fetched, Gap, Gather, HackerNewsConfig, Kind, NewestState, Queries,
-    SourceContext, SourceError,
+    from_unix, off_runtime, Api, Fetched, Gap, Gather, HackerNewsConfig, Kind, NewestState,
+    Queries, SourceContext, SourceError,
 };
 use crate::post::Post;
 
@@ -75,49 +75,50 @@ impl HackerNews {
             queries,
         })
     }
+}
 
-    fn post(&self, hit: Hit) -> Post {
-        let is_comment = hit.tags.iter().any(|t| t == "comment") || hit.comment_text.is_some();
-        let html = if is_comment {
-            hit.comment_text.as_deref()
-        } else {
-            hit.story_text.as_deref()
+/// A hit as a post of source `name`.
+fn post(name: &str, hit: Hit) -> Post {
+    let is_comment = hit.tags.iter().any(|t| t == "comment") || hit.comment_text.is_some();
+    let html = if is_comment {
+        hit.comment_text.as_deref()
+    } else {
+        hit.story_text.as_deref()
+    }
+    .unwrap_or("");
+    let item_url = format!("{ITEM_URL}{}", hit.object_id);
+    let base = Url::parse(&item_url).ok();
+    let (text, mut links) = html_to_text_and_links(html, base.as_ref());
+    if let Some(u) = hit.url.as_deref().filter(|u| !u.is_empty()) {
+        if let Ok(u) = Url::parse(u) {
+            links.insert(0, u.to_string());
         }
-        .unwrap_or("");
-        let item_url = format!("{ITEM_URL}{}", hit.object_id);
-        let base = Url::parse(&item_url).ok();
-        let (text, mut links) = html_to_text_and_links(html, base.as_ref());
-        if let Some(u) = hit.url.as_deref().filter(|u| !u.is_empty()) {
-            if let Ok(u) = Url::parse(u) {
-                links.insert(0, u.to_string());
-            }
-        }
-        let title = if is_comment {
-            hit.story_title
-                .map(|t| format!("Re: {}", super::text::decode_entities(&t)))
-        } else {
-            hit.title.map(|t| super::text::decode_entities(&t))
-        };
-        Post {
-            id: format!("hackernews:{}", hit.object_id),
-            url: item_url,
-            author: hit.author,
-            title,
-            text,
-            created_at: hit
-                .created_at_i
-                .map(from_unix)
-                .unwrap_or_else(chrono::Utc::now),
-            created_at_is_first_seen: hit.created_at_i.is_none(),
-            source: "hackernews".into(),
-            source_name: self.api.name.clone(),
-            site: "news.ycombinator.com".into(),
-            parent_id: hit.parent_id.map(|p| format!("hackernews:{p}")),
-            thread_id: hit.story_id.map(|s| format!("hackernews:{s}")),
-            engagement: hit.points,
-            lang: None,
-            links,
-        }
+    }
+    let title = if is_comment {
+        hit.story_title
+            .map(|t| format!("Re: {}", super::text::decode_entities(&t)))
+    } else {
+        hit.title.map(|t| super::text::decode_entities(&t))
+    };
+    Post {
+        id: format!("hackernews:{}", hit.object_id),
+        url: item_url,
+        author: hit.author,
+        title,
+        text,
+        created_at: hit
+            .created_at_i
+            .map(from_unix)
+            .unwrap_or_else(chrono::Utc::now),
+        created_at_is_first_seen: hit.created_at_i.is_none(),
+        source: "hackernews".into(),
+        source_name: name.to_string(),
+        site: "news.ycombinator.com".into(),
+        parent_id: hit.parent_id.map(|p| format!("hackernews:{p}")),
+        thread_id: hit.story_id.map(|s| format!("hackernews:{s}")),
+        engagement: hit.points,
+        lang: None,
+        links,
     }
 }
 
@@ -176,24 +177,34 @@ impl HackerNews {
                 return Ok(paged);
             };
             got.wait_at_least(resp.wait_hint);
-            let body: Page = resp.json()?;
-            let n = body.hits.len();
+            let name = self.api.name.clone();
+            let (nb_pages, nb_hits, hits) = off_runtime(move || {
+                let body: Page = resp.json()?;
+                let hits: Vec<(Option<i64>, Post)> = body
+                    .hits
+                    .into_iter()
+                    .map(|h| (h.created_at_i, post(&name, h)))
+                    .collect();
+                Ok((body.nb_pages, body.nb_hits, hits))
+            })
+            .await?;
+            let n = hits.len();
             fetched = fetched.saturating_add(n as u64);
-            for hit in body.hits {
-                if let Some(t) = hit.created_at_i {
+            for (t, p) in hits {
+                if let Some(t) = t {
                     got.next.saw(q, t);
                     paged.oldest = Some(paged.oldest.map_or(t, |o| o.min(t)));
                 }
-                got.posts.push(self.post(hit));
+                got.posts.push(p);
             }
             paged.pages += 1;
-            let more = body.nb_pages.is_some_and(|p| paged.pages < p);
+            let more = nb_pages.is_some_and(|p| paged.pages < p);
             if n < HITS_PER_PAGE || !more {
                 return Ok(paged);
             }
             if paged.pages >= max_pages {
                 paged.complete = false;
-                paged.left = body.nb_hits.unwrap_or(0).saturating_sub(fetched);
+                paged.left = nb_hits.unwrap_or(0).saturating_sub(fetched);
                 return Ok(paged);
             }
         }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::fetch::{Expect, GetOpts, Response, Validators};
-use super::rss::{feed_posts, off_runtime, parse_feed};
+use super::off_runtime;
+use super::rss::{feed_posts, parse_feed};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
     has_seen, Api, Fetched, Gather, Kind, LobstersConfig, Seen, SourceContext, SourceError,

@@ -66,8 +66,8 @@ pub mod text;
 mod wait;
 
 pub(crate) use api::{
-    base_url, endpoint, from_unix, has_seen, secret, Api, Gap, Gather, HasSeen, NewestState,
-    Queries,
+    base_url, endpoint, from_unix, has_seen, off_runtime, secret, Api, Gap, Gather, HasSeen,
+    NewestState, Queries,
 };
 pub use config::*;
 pub use context::SourceContext;

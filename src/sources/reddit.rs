@@ -9,7 +9,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::fetch::{Expect, GetOpts};
-use super::rss::{feed_posts, off_runtime, parse_feed};
+use super::off_runtime;
+use super::rss::{feed_posts, parse_feed};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
     base_url, endpoint, from_unix, secret, Api, Fetched, Gather, Kind, NewestState, RedditConfig,

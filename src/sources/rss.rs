@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::fetch::{Expect, GetOpts, Http, Response, Validators};
+use super::off_runtime;
 use super::text::html_to_text_and_links;
 use super::{has_seen, Fetched, Gather, Kind, RssConfig, Seen, SourceContext, SourceError};
 use crate::post::Post;
@@ -198,17 +199,6 @@ fn entry_html(entry: &Entry) -> &str {
                 .find_map(|m| m.description.as_ref().map(|d| d.content.as_str()))
         })
         .unwrap_or("")
-}
-
-/// Runs CPU-bound parsing (a feed of up to the body cap, the HTML of its entries) on
-/// the blocking pool, off the runtime's worker threads, so that a big feed cannot
-/// stall the API or the sender.
-pub(crate) async fn off_runtime<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, SourceError> + Send + 'static,
-) -> Result<T, SourceError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| SourceError::Malformed(format!("parsing failed: {e}")))?
 }
 
 /// Every entry of a feed as a post. `native_id` turns an entry's key into the id part

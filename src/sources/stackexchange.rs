@@ -9,8 +9,8 @@ use url::Url;
 use super::fetch::{server_wait_secs, Expect, GetOpts, MAX_SERVER_WAIT};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
-    from_unix, secret, Api, Fetched, Gap, Gather, Kind, NewestState, Queries, SourceContext,
-    SourceError, StackExchangeConfig,
+    from_unix, off_runtime, secret, Api, Fetched, Gap, Gather, Kind, NewestState, Queries,
+    SourceContext, SourceError, StackExchangeConfig,
 };
 use crate::post::Post;
 
@@ -80,40 +80,41 @@ impl StackExchange {
             key: secret(cfg.key_env.as_ref(), cfg.key_file.as_ref())?,
         })
     }
+}
 
-    fn post(&self, q: Question) -> Post {
-        let url = q
-            .link
-            .clone()
-            .unwrap_or_else(|| format!("https://{}.com/q/{}", self.site, q.question_id));
-        let base = Url::parse(&url).ok();
-        let (text, links) = html_to_text_and_links(q.body.as_deref().unwrap_or(""), base.as_ref());
-        Post {
-            id: format!("stackexchange:{}:{}", self.site, q.question_id),
-            site: base
-                .as_ref()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_else(|| self.site.clone()),
-            url,
-            author: q
-                .owner
-                .and_then(|o| o.display_name)
-                .map(|n| decode_entities(&n)),
-            title: q.title.as_deref().map(decode_entities),
-            text,
-            created_at: q
-                .creation_date
-                .map(from_unix)
-                .unwrap_or_else(chrono::Utc::now),
-            created_at_is_first_seen: q.creation_date.is_none(),
-            source: "stackexchange".into(),
-            source_name: self.api.name.clone(),
-            parent_id: None,
-            thread_id: None,
-            engagement: q.score,
-            lang: None,
-            links,
-        }
+/// A question on `site` as a post of source `name`.
+fn post(site: &str, name: &str, q: Question) -> Post {
+    let url = q
+        .link
+        .clone()
+        .unwrap_or_else(|| format!("https://{}.com/q/{}", site, q.question_id));
+    let base = Url::parse(&url).ok();
+    let (text, links) = html_to_text_and_links(q.body.as_deref().unwrap_or(""), base.as_ref());
+    Post {
+        id: format!("stackexchange:{}:{}", site, q.question_id),
+        site: base
+            .as_ref()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| site.to_string()),
+        url,
+        author: q
+            .owner
+            .and_then(|o| o.display_name)
+            .map(|n| decode_entities(&n)),
+        title: q.title.as_deref().map(decode_entities),
+        text,
+        created_at: q
+            .creation_date
+            .map(from_unix)
+            .unwrap_or_else(chrono::Utc::now),
+        created_at_is_first_seen: q.creation_date.is_none(),
+        source: "stackexchange".into(),
+        source_name: name.to_string(),
+        parent_id: None,
+        thread_id: None,
+        engagement: q.score,
+        lang: None,
+        links,
     }
 }
 
@@ -216,17 +217,26 @@ impl StackExchange {
             };
             let Some(resp) = resp else { break };
             paged.pages += 1;
-            let body: Wrapper = resp.json()?;
+            got.wait_at_least(resp.wait_hint);
+            let (site, name) = (self.site.clone(), self.api.name.clone());
+            let (body, items) = off_runtime(move || {
+                let mut body: Wrapper = resp.json()?;
+                let items: Vec<(Option<i64>, Post)> = std::mem::take(&mut body.items)
+                    .into_iter()
+                    .map(|i| (i.creation_date, post(&site, &name, i)))
+                    .collect();
+                Ok((body, items))
+            })
+            .await?;
             if body.error_id.is_some() {
                 return Err(api_error(&body));
             }
-            got.wait_at_least(resp.wait_hint);
-            for item in body.items {
-                if let Some(t) = item.creation_date {
+            for (t, p) in items {
+                if let Some(t) = t {
                     got.next.saw(q, t);
                     paged.oldest = Some(paged.oldest.map_or(t, |o| o.min(t)));
                 }
-                got.posts.push(self.post(item));
+                got.posts.push(p);
             }
             paged.complete = !body.has_more;
             if let Some(b) = body.backoff {

@@ -1,7 +1,8 @@
 //! HTML to plain text: tags stripped, entities decoded, links collected, with
 //! html5ever's tokenizer (linear in the input, whatever it repeats). Total: any input
 //! (even random bytes decoded lossily) gives some text, never a panic. CPU-bound: the
-//! feed sources call it off the runtime's worker threads (`rss::off_runtime`).
+//! feed sources, Hacker News and Stack Exchange call it off the runtime's worker
+//! threads (`api::off_runtime`).
 
 use std::cell::RefCell;
 
