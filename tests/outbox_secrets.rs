@@ -32,9 +32,7 @@ fn credentials_without_tls_are_refused_unless_the_relay_is_on_loopback() {
         assert!(err.to_string().contains("clear text"), "{err}");
         let problems = with_auth(&url, &pw).problems();
         assert!(
-            problems
-                .iter()
-                .any(|p| p.message.contains("clear text")),
+            problems.iter().any(|p| p.message.contains("clear text")),
             "check must say so too: {problems:?}"
         );
     }

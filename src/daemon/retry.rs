@@ -257,9 +257,15 @@ mod tests {
             vec!["old".to_string()]
         );
         r.sent("old");
-        assert!(r.due(std::slice::from_ref(&old), now).is_empty(), "in flight");
+        assert!(
+            r.due(std::slice::from_ref(&old), now).is_empty(),
+            "in flight"
+        );
         r.finished(["old"]);
-        assert!(r.due(std::slice::from_ref(&old), now).is_empty(), "backing off");
+        assert!(
+            r.due(std::slice::from_ref(&old), now).is_empty(),
+            "backing off"
+        );
         // once recorded it leaves the index and is forgotten
         assert!(r.due(&[], now).is_empty());
         assert!(r.lock().is_empty());
