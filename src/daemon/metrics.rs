@@ -92,6 +92,11 @@ impl Metrics {
                 "Time per classifier batch.",
             ),
             (
+                "overhear_mentions_stuck",
+                "gauge",
+                "Stored mentions still unclassified after 5 minutes (retried with backoff).",
+            ),
+            (
                 "overhear_outbox_depth",
                 "gauge",
                 "Alerts waiting in the outbox.",

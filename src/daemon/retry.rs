@@ -273,6 +273,17 @@ mod tests {
     }
 
     #[test]
+    fn the_stuck_gauge_is_rendered() {
+        let m = crate::daemon::metrics::Metrics::new();
+        m.set("overhear_mentions_stuck", &[], 2.0);
+        assert!(
+            m.render().contains("overhear_mentions_stuck 2"),
+            "{}",
+            m.render()
+        );
+    }
+
+    #[test]
     fn backoff_doubles_and_is_capped() {
         assert_eq!(backoff(1), Duration::from_secs(30));
         assert_eq!(backoff(2), Duration::from_secs(60));
