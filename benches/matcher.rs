@@ -86,6 +86,7 @@ fn brands(names: &[String]) -> Vec<BrandConfig> {
                 queries: Default::default(),
                 search_terms: Vec::new(),
                 alert_to: Vec::new(),
+                alert_webhooks: Vec::new(),
                 alert_threshold: None,
             }
         })

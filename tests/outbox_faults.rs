@@ -254,6 +254,7 @@ async fn healthz_is_degraded_while_the_sender_is_halted() {
         ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         metrics: metrics.clone(),
         reload: tx,
+        senders: overhear::alerts::sender_health(&r.store),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

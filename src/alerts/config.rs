@@ -12,6 +12,7 @@ use chrono::{NaiveTime, Weekday};
 
 use serde::Deserialize;
 
+use super::webhook::{is_webhook_name, WebhookConfig};
 use crate::util::Problem;
 use crate::util::SecretRef;
 
@@ -182,8 +183,9 @@ pub struct BrandRules {
 }
 
 /// One `[[alerts.route]]`: mentions of `brand` (all brands when absent) from `source`
-/// (a source kind such as `"reddit"`, or a `[[source]]` name) go to `to` instead of
-/// the brand's `alert_to`.
+/// (a source kind such as `"reddit"`, or a `[[source]]` name) go to `to` (addresses
+/// and `[[alerts.webhook]]` names) instead of the brand's `alert_to` and
+/// `alert_webhooks`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
@@ -244,8 +246,8 @@ pub struct AlertsConfig {
     /// Source health: alert when a source has failed for this long.
     #[serde(with = "crate::util::duration")]
     pub source_failing_after: Duration,
-    /// Who hears about failing sources and undeliverable alerts (default: every
-    /// brand's `alert_to`).
+    /// Who hears about failing sources and undeliverable alerts: addresses and
+    /// webhook names (default: every brand's `alert_to` and `alert_webhooks`).
     pub admin_to: Vec<String>,
     /// Outbox sender: first retry delay, doubled on each failure up to `retry_max`.
     #[serde(with = "crate::util::duration")]
@@ -267,6 +269,8 @@ pub struct AlertsConfig {
     pub brand: BTreeMap<String, BrandRules>,
     /// Per-source recipients: `[[alerts.route]]`.
     pub route: Vec<Route>,
+    /// Chat and JSON webhook destinations: `[[alerts.webhook]]`.
+    pub webhook: Vec<WebhookConfig>,
 }
 
 impl Default for AlertsConfig {
@@ -296,6 +300,47 @@ impl Default for AlertsConfig {
             keep_outbox: Duration::from_secs(30 * 24 * 3600),
             brand: BTreeMap::new(),
             route: Vec::new(),
+            webhook: Vec::new(),
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// Whether `name` is the name of an `[[alerts.webhook]]` (case-insensitive).
+    pub fn is_webhook(&self, name: &str) -> bool {
+        self.webhook
+            .iter()
+            .any(|w| w.name.eq_ignore_ascii_case(name.trim()))
+    }
+
+    fn webhook_problems(&self, brands: &[crate::matcher::BrandConfig], out: &mut Vec<Problem>) {
+        let mut seen = std::collections::HashSet::new();
+        for (i, w) in self.webhook.iter().enumerate() {
+            out.extend(w.problems(i));
+            if !seen.insert(w.name.to_lowercase()) {
+                out.push(Problem::new(
+                    format!("alerts.webhook[{i}].name"),
+                    format!("another [[alerts.webhook]] is already named {:?}", w.name),
+                ));
+            }
+        }
+        for (i, b) in brands.iter().enumerate() {
+            for (j, name) in b.alert_webhooks.iter().enumerate() {
+                if !self.is_webhook(name) {
+                    let known: Vec<&str> = self.webhook.iter().map(|w| w.name.as_str()).collect();
+                    out.push(Problem::new(
+                        format!("brand[{i}].alert_webhooks[{j}]"),
+                        if known.is_empty() {
+                            format!("no [[alerts.webhook]] is named {name:?} (none is configured)")
+                        } else {
+                            format!(
+                                "no [[alerts.webhook]] is named {name:?} (configured: {})",
+                                known.join(", ")
+                            )
+                        },
+                    ));
+                }
+            }
         }
     }
 }
@@ -349,14 +394,22 @@ impl AlertsConfig {
         };
         let addr_ok = |key: String, to: &[String], out: &mut Vec<Problem>| {
             for (i, a) in to.iter().enumerate() {
+                if self.is_webhook(a) {
+                    continue;
+                }
                 if a.parse::<lettre::message::Mailbox>().is_err() {
                     out.push(Problem::new(
                         format!("{key}[{i}]"),
-                        format!("{a:?} is not an email address"),
+                        if is_webhook_name(a) {
+                            format!("{a:?} is neither an email address nor the name of an [[alerts.webhook]]")
+                        } else {
+                            format!("{a:?} is not an email address")
+                        },
                     ));
                 }
             }
         };
+        self.webhook_problems(brands, &mut out);
         tz_ok("alerts.timezone".into(), &self.timezone, &mut out);
         if let Some(t) = &self.digest_at {
             time_ok("alerts.digest_at".into(), t, &mut out);

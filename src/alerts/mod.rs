@@ -1,8 +1,10 @@
-//! Alerts: rules decide which mentions produce email; each alert is queued in the
-//! store's outbox before a sender delivers it through lettre.
+//! Alerts: rules decide which mentions produce email or chat messages; each alert
+//! is queued in the store's outbox before a sender delivers it through lettre or
+//! an HTTP webhook (Slack, Discord, Teams, signed JSON).
 //!
 //! `rules/` (pure decisions, one file per kind of alert), `render/` (subjects and
-//! bodies), `send/` (transports, the MIME message, the sender task), `item.rs` (what
+//! bodies), `send/` (transports, the MIME message, the sender task), `webhook/`
+//! (chat and JSON webhook destinations and their formats), `item.rs` (what
 //! the outbox holds), `config.rs` (`[alerts]` and `[email]`), `clock.rs`.
 //!
 //! Alerts never classify, match or poll, and never write mentions: they read what
@@ -22,6 +24,7 @@ mod item;
 pub mod render;
 mod rules;
 mod send;
+pub mod webhook;
 
 use std::path::PathBuf;
 
@@ -37,9 +40,11 @@ pub use item::{
 pub use render::{Rendered, Renderer};
 pub use rules::{tally, Action, Alerter, BrandRule, SummaryPeriod};
 pub use send::{
-    build_message, build_transport, redact_url, run_sender, sender_health, DeliveryReport,
-    FailureKind, SendError, Sender, SenderHealth, SenderStatus, Transport,
+    build_message, build_transport, redact_url, run_sender, sender_health, DeliveryObserver,
+    DeliveryReport, DestinationStatus, FailureKind, Outcome, SendError, Sender, SenderHealth,
+    SenderStatus, Transport,
 };
+pub use webhook::{build_webhooks, Webhook, WebhookConfig, WebhookKind};
 
 /// Why alerting could not do something.
 #[derive(Debug, thiserror::Error)]

@@ -37,6 +37,17 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         eprintln!("{shown}: {e}");
         return Ok(ExitCode::from(2));
     }
+    // what the daemon reads at start: each webhook's URL and secret
+    let mut bad = 0;
+    for w in &config.alerts.webhook {
+        if let Err(e) = crate::alerts::Webhook::build(w) {
+            eprintln!("{shown}: {e}");
+            bad += 1;
+        }
+    }
+    if bad > 0 {
+        return Ok(ExitCode::from(2));
+    }
     if args.model {
         let c = crate::classifier::load(&config.model)?;
         println!(
@@ -46,12 +57,18 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             c.labels()
         );
     }
+    let hooks = config.alerts.webhook.len();
     println!(
-        "{shown}: ok ({} brand{}, {} source{})",
+        "{shown}: ok ({} brand{}, {} source{}{})",
         config.brands.len(),
         if config.brands.len() == 1 { "" } else { "s" },
         config.sources.len(),
         if config.sources.len() == 1 { "" } else { "s" },
+        match hooks {
+            0 => String::new(),
+            1 => ", 1 webhook".to_string(),
+            n => format!(", {n} webhooks"),
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -24,6 +24,7 @@ mod poll;
 mod run;
 mod stats;
 mod test_email;
+mod test_webhook;
 
 /// Hears what the public internet says about your brand.
 #[derive(Debug, Parser)]
@@ -86,6 +87,8 @@ pub enum Command {
     Db(db::Args),
     /// Send one test email through the configured transport.
     TestEmail(test_email::Args),
+    /// Send one test message to an [[alerts.webhook]] and print its server's answer.
+    TestWebhook(test_webhook::Args),
     /// The alert outbox: list entries, queue a failed alert again.
     Outbox(outbox::Args),
 }
@@ -107,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Stats(a) => stats::run(a, &cli.global),
         Command::Db(a) => db::run(a, &cli.global),
         Command::TestEmail(a) => test_email::run(a, &cli.global),
+        Command::TestWebhook(a) => test_webhook::run(a, &cli.global),
         Command::Outbox(a) => outbox::run(a, &cli.global),
     };
     match result {

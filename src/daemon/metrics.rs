@@ -116,6 +116,31 @@ impl Metrics {
                 "gauge",
                 "Alerts in the outbox that were sent or gave up, by result.",
             ),
+            (
+                "overhear_destination_sent_total",
+                "counter",
+                "Alerts accepted by a destination (email, or a webhook by name).",
+            ),
+            (
+                "overhear_destination_retried_total",
+                "counter",
+                "Alerts a destination did not take for now (retried with backoff or after its Retry-After).",
+            ),
+            (
+                "overhear_destination_failed_total",
+                "counter",
+                "Alerts given up on, by destination (refused, or undelivered for give_up_after).",
+            ),
+            (
+                "overhear_destination_latency_seconds",
+                "histogram",
+                "Time a destination took to answer one message, by destination.",
+            ),
+            (
+                "overhear_destination_up",
+                "gauge",
+                "1 when the last message to the destination was accepted.",
+            ),
         ] {
             m.describe(name, kind, help);
         }
@@ -140,10 +165,21 @@ impl Metrics {
     }
 
     pub fn observe(&self, name: &'static str, bounds: &'static [f64], value: f64) {
+        self.observe_with(name, &[], bounds, value)
+    }
+
+    /// [`Metrics::observe`] for the series with these labels.
+    pub fn observe_with(
+        &self,
+        name: &'static str,
+        l: &[(&'static str, &str)],
+        bounds: &'static [f64],
+        value: f64,
+    ) {
         let mut inner = self.lock();
         let h = inner
             .histograms
-            .entry((name, Vec::new()))
+            .entry((name, labels(l)))
             .or_insert_with(|| Histogram {
                 bounds,
                 counts: vec![0; bounds.len()],
@@ -230,6 +266,34 @@ fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// Every delivery attempt of the outbox sender, per destination.
+impl crate::alerts::DeliveryObserver for Metrics {
+    fn attempt(
+        &self,
+        destination: &str,
+        outcome: crate::alerts::Outcome,
+        alerts: usize,
+        latency: std::time::Duration,
+    ) {
+        use crate::alerts::Outcome;
+        let l = [("destination", destination)];
+        let name = match outcome {
+            Outcome::Sent => "overhear_destination_sent_total",
+            Outcome::Retried => "overhear_destination_retried_total",
+            Outcome::Failed => "overhear_destination_failed_total",
+        };
+        self.inc(name, &l, alerts as f64);
+        self.observe_with(
+            "overhear_destination_latency_seconds",
+            &l,
+            LATENCY_BUCKETS,
+            latency.as_secs_f64(),
+        );
+        let up = if outcome == Outcome::Sent { 1.0 } else { 0.0 };
+        self.set("overhear_destination_up", &l, up);
+    }
 }
 
 #[cfg(test)]

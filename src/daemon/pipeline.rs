@@ -72,7 +72,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         dir: config.daemon.data_dir.clone(),
         source,
     })?;
-    let (live, sender) = build_live(&config, &store)?;
+    let (live, sender) = build_live(&config, &store, &metrics)?;
 
     let shared = Arc::new(Shared {
         store: store.clone(),
@@ -90,6 +90,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         ready: ready.clone(),
         metrics: metrics.clone(),
         reload: reload_tx,
+        senders: crate::alerts::sender_health(&store),
     };
     let app = api::router(api_state).merge(crate::store::api_router(store.clone()));
     let app = api::guarded(app, access);

@@ -52,7 +52,11 @@ impl SenderTask {
 }
 
 /// Compiles the queries and builds the alert rules and the outbox sender of a config.
-pub(super) fn build_live(config: &Config, store: &Store) -> Result<(Live, Sender), DaemonError> {
+pub(super) fn build_live(
+    config: &Config,
+    store: &Store,
+    metrics: &Arc<super::metrics::Metrics>,
+) -> Result<(Live, Sender), DaemonError> {
     let matcher =
         Matcher::compile(&config.brands).map_err(|e| DaemonError::Config(e.to_string()))?;
     let alerter = Arc::new(Alerter::new(
@@ -67,7 +71,8 @@ pub(super) fn build_live(config: &Config, store: &Store) -> Result<(Live, Sender
         &config.mail_dir(),
         Arc::new(SystemClock),
     )
-    .map_err(|e| setup("email", e))?;
+    .map_err(|e| setup("alert delivery", e))?
+    .with_observer(metrics.clone());
     let live = Live {
         matcher: Arc::new(matcher),
         alerter,
@@ -107,7 +112,7 @@ pub(super) async fn reload(
     };
     tracing::info!(config = %path.display(), "re-reading the configuration");
     let new = Config::load(path).map_err(|e| DaemonError::Config(e.to_string()))?;
-    let (live, sender) = build_live(&new, &shared.store)?;
+    let (live, sender) = build_live(&new, &shared.store, &shared.metrics)?;
     let sources = build_sources(&new, &live.matcher, state.clone())?;
     if new.model != gen.config.model {
         tracing::warn!("[model] changed: a restart is needed for that part to take effect");

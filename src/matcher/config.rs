@@ -22,9 +22,13 @@ pub struct BrandConfig {
     /// Exchange, Bluesky); defaults to the query's positive terms.
     #[serde(default)]
     pub search_terms: Vec<String>,
-    /// Who receives this brand's alerts.
+    /// Who receives this brand's alerts by email.
     #[serde(default)]
     pub alert_to: Vec<String>,
+    /// The `[[alerts.webhook]]` destinations (Slack, Discord, Teams, JSON) that
+    /// receive this brand's alerts, by name (checked by the alerts config).
+    #[serde(default)]
+    pub alert_webhooks: Vec<String>,
     /// Overrides `[model] alert_threshold` for this brand.
     #[serde(default)]
     pub alert_threshold: Option<f32>,
@@ -39,6 +43,7 @@ impl BrandConfig {
             queries: BTreeMap::new(),
             search_terms: Vec::new(),
             alert_to: Vec::new(),
+            alert_webhooks: Vec::new(),
             alert_threshold: None,
         }
     }

@@ -19,7 +19,42 @@ use super::item::{MentionAlert, OutboxEntry, Payload};
 use super::AlertError;
 use notice::Notice;
 
+pub(crate) use text::floor_boundary;
 pub use text::{header_safe, segments, Segment};
+
+/// A notice (summary, spike, failing source, undeliverable alert, test) as plain
+/// text, unescaped: for chat messages, which escape it for their own format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainNotice {
+    pub title: String,
+    pub lines: Vec<String>,
+    /// (title, lines)
+    pub sections: Vec<(String, Vec<String>)>,
+}
+
+/// The notice of a payload that is not about mentions (`None` for mention alerts and
+/// digest ticks).
+pub fn plain_notice(payload: &Payload) -> Option<PlainNotice> {
+    let n = match payload {
+        Payload::Mention(_) | Payload::DigestTick { .. } => return None,
+        Payload::Summary(s) => notice::summary(s),
+        Payload::Spike(s) => notice::spike(s),
+        Payload::DeliveryFailed(f) => notice::delivery_failed(f),
+        Payload::SourceHealth(h) => notice::source_health(h),
+    };
+    Some(n.plain())
+}
+
+/// The test message of `overhear test-webhook`, as plain text.
+pub fn plain_test_notice(transport: &str) -> PlainNotice {
+    let mut n = notice::test(transport);
+    n.heading = "overhear test message".into();
+    n.lines = vec![
+        "This is a test message from overhear.".into(),
+        format!("It was sent to {transport}; alerts will arrive the same way."),
+    ];
+    n.plain()
+}
 
 /// A rendered email.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,6 +18,21 @@ pub(super) struct Notice {
     pub sections: Vec<Section>,
 }
 
+impl Notice {
+    /// The notice as plain strings, for chat messages (each format escapes them).
+    pub(super) fn plain(self) -> super::PlainNotice {
+        super::PlainNotice {
+            title: self.heading,
+            lines: self.lines,
+            sections: self
+                .sections
+                .into_iter()
+                .map(|s| (s.title, s.lines))
+                .collect(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub(super) struct Section {
     title: String,
@@ -183,7 +198,7 @@ pub(super) fn source_health(h: &SourceHealth) -> Notice {
     }
 }
 
-/// The `overhear test-email` message.
+/// The `overhear test-email` (or `test-webhook`) message.
 pub(super) fn test(transport: &str) -> Notice {
     Notice {
         subject: "[overhear] test email".to_string(),

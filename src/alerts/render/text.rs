@@ -72,7 +72,7 @@ pub fn segments(text: &str, spans: &[(usize, usize)]) -> Vec<Segment> {
     out
 }
 
-pub(super) fn floor_boundary(s: &str, mut i: usize) -> usize {
+pub(crate) fn floor_boundary(s: &str, mut i: usize) -> usize {
     i = i.min(s.len());
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;

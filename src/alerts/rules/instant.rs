@@ -31,9 +31,17 @@ impl Alerter {
             if !seen.insert(rule.brand.clone()) {
                 continue;
             }
-            if rule.mode == AlertMode::Off
-                || !rule.labels.iter().any(|l| l.eq_ignore_ascii_case(&s.label))
-            {
+            let hears = |to: &str| {
+                self.labels_for(rule, to)
+                    .iter()
+                    .any(|l| l.eq_ignore_ascii_case(&s.label))
+            };
+            let recipients: Vec<String> = self
+                .recipients(rule, &m.post.source, &m.post.source_name)
+                .into_iter()
+                .filter(|to| hears(to))
+                .collect();
+            if rule.mode == AlertMode::Off || recipients.is_empty() {
                 continue;
             }
             let p = s
@@ -84,7 +92,7 @@ impl Alerter {
                 ),
             };
             let rule_id = format!("mention:{}", s.label.to_lowercase());
-            for to in self.recipients(rule, &m.post.source, &m.post.source_name) {
+            for to in recipients {
                 out.push(OutboxItem {
                     key: OutboxItem::make_key(
                         &rule_id,

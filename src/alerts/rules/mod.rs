@@ -22,6 +22,7 @@ use chrono_tz::Tz;
 
 use super::config::{parse_time_of_day, parse_weekday, AlertMode, AlertsConfig, SummaryEvery};
 use super::item::OutboxEntry;
+use super::webhook;
 use crate::matcher::BrandConfig;
 
 pub use summary::{tally, SummaryPeriod};
@@ -30,6 +31,7 @@ pub use summary::{tally, SummaryPeriod};
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrandRule {
     pub brand: String,
+    /// Addresses, then `webhook:NAME` destinations (`alert_to`, `alert_webhooks`).
     pub to: Vec<String>,
     pub threshold: f32,
     pub mode: AlertMode,
@@ -62,11 +64,24 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub struct Alerter {
     cfg: AlertsConfig,
+    /// `webhook:NAME` -> the labels that destination hears, when it sets its own.
+    webhook_labels: Vec<(String, Vec<String>)>,
     rules: Vec<BrandRule>,
     quiet: Option<(NaiveTime, NaiveTime)>,
     tz: Tz,
     summary_at: NaiveTime,
     summary_weekday: chrono::Weekday,
+}
+
+/// A recipient as the outbox keeps it: an address as written, or `webhook:NAME`
+/// for the name of an `[[alerts.webhook]]`.
+fn resolve(webhooks: &[webhook::WebhookConfig], to: &str) -> String {
+    let name = to.trim();
+    if !name.contains('@') && webhooks.iter().any(|w| w.name.eq_ignore_ascii_case(name)) {
+        webhook::destination(name)
+    } else {
+        to.to_string()
+    }
 }
 
 fn dedup_addrs(list: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -108,7 +123,12 @@ impl Alerter {
                     .map(|(_, v)| v.clone())
                     .unwrap_or_default();
                 let digest_at = o.digest_at.as_deref().or(cfg.digest_at.as_deref());
-                let to = dedup_addrs(b.alert_to.iter().cloned());
+                let to = dedup_addrs(
+                    b.alert_to
+                        .iter()
+                        .chain(&b.alert_webhooks)
+                        .map(|a| resolve(&cfg.webhook, a)),
+                );
                 BrandRule {
                     brand: b.name.clone(),
                     threshold: b.alert_threshold.unwrap_or(default_threshold),
@@ -124,7 +144,10 @@ impl Alerter {
                     labels: o.labels.unwrap_or_else(|| cfg.labels.clone()),
                     tz: o.timezone.and_then(|t| t.parse().ok()).unwrap_or(tz),
                     summary: o.summary.unwrap_or(cfg.summary),
-                    summary_to: o.summary_to.map(dedup_addrs).unwrap_or_else(|| to.clone()),
+                    summary_to: o
+                        .summary_to
+                        .map(|l| dedup_addrs(l.iter().map(|a| resolve(&cfg.webhook, a))))
+                        .unwrap_or_else(|| to.clone()),
                     spike_factor: o.spike_factor.unwrap_or(cfg.spike_factor),
                     spike_min_count: o.spike_min_count.unwrap_or(cfg.spike_min_count),
                     to,
@@ -135,18 +158,36 @@ impl Alerter {
             .quiet_hours
             .as_ref()
             .and_then(|q| Some((parse_time_of_day(&q.start)?, parse_time_of_day(&q.end)?)));
+        let mut cfg = cfg.clone();
+        let hooks = cfg.webhook.clone();
+        for r in &mut cfg.route {
+            r.to = r.to.iter().map(|a| resolve(&hooks, a)).collect();
+        }
+        cfg.admin_to = cfg.admin_to.iter().map(|a| resolve(&hooks, a)).collect();
         Alerter {
-            cfg: cfg.clone(),
+            webhook_labels: hooks
+                .iter()
+                .filter_map(|w| Some((webhook::destination(&w.name), w.labels.clone()?)))
+                .collect(),
+            summary_at: parse_time_of_day(&cfg.summary_at).unwrap_or(NaiveTime::MIN),
+            summary_weekday: parse_weekday(&cfg.summary_weekday).unwrap_or(chrono::Weekday::Mon),
+            cfg,
             rules,
             quiet,
             tz,
-            summary_at: parse_time_of_day(&cfg.summary_at).unwrap_or(NaiveTime::MIN),
-            summary_weekday: parse_weekday(&cfg.summary_weekday).unwrap_or(chrono::Weekday::Mon),
         }
     }
 
     pub fn config(&self) -> &AlertsConfig {
         &self.cfg
+    }
+
+    /// The labels `to` hears for `rule`: a webhook's own `labels`, else the brand's.
+    pub fn labels_for<'a>(&'a self, rule: &'a BrandRule, to: &str) -> &'a [String] {
+        self.webhook_labels
+            .iter()
+            .find(|(d, _)| d == to)
+            .map_or(&rule.labels, |(_, l)| l)
     }
 
     /// The resolved rule of a brand (by name, case-insensitive).

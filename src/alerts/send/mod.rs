@@ -15,7 +15,10 @@
 //! runs at a time per database, whichever [`Sender`] runs it.
 //!
 //! `transport.rs` holds the lettre transports (SMTP or `.eml` files) and how a
-//! failure is classified; `message.rs` builds the MIME message.
+//! failure is classified; `message.rs` builds the MIME message; `webhook.rs` holds
+//! the webhook lanes (one per `[[alerts.webhook]]`, each with its own pass, so a
+//! failing Slack never delays email); `outcome.rs` records what an attempt did,
+//! the same way for both.
 //!
 //! The sender decides nothing itself: which entries go out together, and which wait
 //! (rate cap, quiet hours), comes from [`Alerter::plan`]. It never deletes an outbox
@@ -23,8 +26,10 @@
 
 mod file;
 mod message;
+mod outcome;
 mod state;
 mod transport;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,12 +44,15 @@ use super::clock::Clock;
 use super::item::OutboxEntry;
 use super::render::Renderer;
 use super::rules::{Action, Alerter};
+use super::webhook::{build_webhooks, webhook_name, Webhook};
 use super::AlertError;
 use super::EmailConfig;
 use crate::store::Store;
+use outcome::Dest;
+use webhook::Lane;
 
 pub use message::build_message;
-pub use state::{SenderHealth, SenderStatus};
+pub use state::{DeliveryObserver, DestinationStatus, Outcome, SenderHealth, SenderStatus};
 pub use transport::{build_transport, redact_url, FailureKind, SendError, Transport};
 pub(crate) use transport::{clear_text_auth, is_loopback, PASSWORD_IN_URL};
 
@@ -61,6 +69,27 @@ pub struct DeliveryReport {
     pub folded: Vec<String>,
     /// Emails accepted by the server.
     pub emails: usize,
+    /// Webhook requests (chat messages, JSON bodies) accepted by their servers.
+    pub webhook_messages: usize,
+}
+
+impl DeliveryReport {
+    fn merge(&mut self, other: DeliveryReport) {
+        self.sent.extend(other.sent);
+        self.retried.extend(other.retried);
+        self.failed.extend(other.failed);
+        self.folded.extend(other.folded);
+        self.emails += other.emails;
+        self.webhook_messages += other.webhook_messages;
+    }
+}
+
+/// Which destinations one pass serves.
+#[derive(Clone, Copy)]
+enum LaneRef<'a> {
+    /// Email, and entries for webhooks no longer configured (they are marked failed).
+    Email,
+    Webhook(&'a Lane),
 }
 
 /// Delivers the outbox.
@@ -74,6 +103,8 @@ pub struct Sender {
     wake: Arc<Notify>,
     pass: state::PassLock,
     health: Arc<SenderHealth>,
+    lanes: Vec<Lane>,
+    observer: Option<Arc<dyn DeliveryObserver>>,
 }
 
 impl Sender {
@@ -113,10 +144,32 @@ impl Sender {
             clock,
             renderer: Renderer::new(),
             wake: Arc::new(Notify::new()),
+            lanes: Vec::new(),
+            observer: None,
         }
     }
 
-    /// The sender and the rules of a configuration, with the configured transport:
+    /// Adds webhook destinations (each gets its own lane).
+    pub fn with_webhooks(mut self, hooks: Vec<Webhook>) -> Sender {
+        let db = self.store.path().to_path_buf();
+        self.lanes
+            .extend(hooks.into_iter().map(|h| Lane::new(h, &db)));
+        self
+    }
+
+    /// Tells `observer` of every delivery attempt.
+    pub fn with_observer(mut self, observer: Arc<dyn DeliveryObserver>) -> Sender {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The webhook destinations, as `name (kind)`.
+    pub fn webhooks(&self) -> Vec<String> {
+        self.lanes.iter().map(|l| l.hook.describe()).collect()
+    }
+
+    /// The sender and the rules of a configuration, with the configured transport
+    /// and the webhooks of `[[alerts.webhook]]` (their URLs and secrets read now):
     /// given as plain values (the daemon takes them from the whole file's `Config`,
     /// which this module never sees).
     pub fn from_config(
@@ -131,7 +184,8 @@ impl Sender {
             .from
             .parse()
             .map_err(|e| AlertError::Address(format!("email.from {:?}: {e}", email.from)))?;
-        Ok(Sender::new(store, alerter, transport, from, clock))
+        let hooks = build_webhooks(&alerter.config().webhook)?;
+        Ok(Sender::new(store, alerter, transport, from, clock).with_webhooks(hooks))
     }
 
     /// Whether sending is stopped, shared by every sender of this database.
@@ -161,20 +215,66 @@ impl Sender {
     }
 
     /// [`Sender::deliver_due`], stopping at the next message boundary once `cancel` is
-    /// cancelled. Waits for a pass of another sender of the same database to end.
+    /// cancelled: email first, then each webhook. Waits for a pass of another sender
+    /// of the same database to end.
     pub async fn deliver_due_until(
         &self,
         cancel: &CancellationToken,
     ) -> Result<DeliveryReport, AlertError> {
-        let _pass = self.pass.lock().await;
+        let mut report = self.deliver_lane(LaneRef::Email, cancel).await?;
+        for lane in &self.lanes {
+            report.merge(self.deliver_lane(LaneRef::Webhook(lane), cancel).await?);
+        }
+        Ok(report)
+    }
+
+    /// Whether the pass of `lane` delivers to the outbox recipient `to`.
+    fn owns(&self, lane: LaneRef<'_>, to: &str) -> bool {
+        match lane {
+            LaneRef::Webhook(l) => l.owns(to),
+            LaneRef::Email => !self.lanes.iter().any(|l| l.owns(to)),
+        }
+    }
+
+    /// One pass of one lane: everything due now for its destinations.
+    async fn deliver_lane(
+        &self,
+        lane: LaneRef<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<DeliveryReport, AlertError> {
+        let lock = match lane {
+            LaneRef::Email => &self.pass,
+            LaneRef::Webhook(l) => &l.pass,
+        };
+        let _pass = lock.lock().await;
         self.record_unrecorded()?;
         let now = self.clock.now();
         let mut report = DeliveryReport::default();
-        let due = self.store.due(now, 1000)?;
+        if let LaneRef::Webhook(l) = lane {
+            if l.paused(now) {
+                return Ok(report);
+            }
+        }
+        let pending: Vec<OutboxEntry> = self
+            .store
+            .pending()?
+            .into_iter()
+            .filter(|e| self.owns(lane, &e.item.to))
+            .collect();
+        let mut due: Vec<OutboxEntry> = pending
+            .iter()
+            .filter(|e| e.next_attempt <= now)
+            .cloned()
+            .collect();
         if due.is_empty() {
             return Ok(report);
         }
-        let pending = self.store.pending()?;
+        due.sort_by(|a, b| {
+            a.next_attempt
+                .cmp(&b.next_attempt)
+                .then(a.item.key.cmp(&b.item.key))
+        });
+        due.truncate(1000);
         let since = now - chrono::Duration::hours(1);
         let store = &self.store;
         let actions = self.alerter.plan(&due, &pending, now, |to| {
@@ -190,7 +290,14 @@ impl Sender {
                     self.store.fold_into_digest(&keys, at)?;
                     report.folded.extend(keys);
                 }
-                Action::Send(entries) => self.send_email(entries, now, &mut report).await?,
+                Action::Send(entries) => match lane {
+                    LaneRef::Email => self.send_email(entries, now, &mut report).await?,
+                    LaneRef::Webhook(l) => {
+                        if !self.send_webhook(l, entries, now, &mut report).await? {
+                            break;
+                        }
+                    }
+                },
             }
         }
         Ok(report)
@@ -241,6 +348,21 @@ impl Sender {
             return Ok(());
         };
         let to = first.item.to.clone();
+        if let Some(name) = webhook_name(&to) {
+            // queued for a webhook that a later config no longer has
+            let e = format!(
+                "the webhook {name:?} is no longer configured ([[alerts.webhook]]); add it back and run `overhear outbox retry` to send these"
+            );
+            tracing::error!(to = %to, alerts = keys.len(), "{e}");
+            self.store.mark_failed(&keys, now, &e)?;
+            for entry in &entries {
+                self.report_failure(entry, &e, now)?;
+            }
+            report
+                .failed
+                .extend(keys.into_iter().map(|k| (k, e.clone())));
+            return Ok(());
+        }
         let id = message_id_seed(&entries);
         let msg = self
             .renderer
@@ -258,63 +380,14 @@ impl Sender {
                 return Ok(());
             }
         };
-        match self.transport.send(msg).await {
-            Ok(answer) => {
-                let at = self.clock.now();
-                if let Err(e) = self.store.mark_sent(&keys, at) {
-                    let why = halt_message(&e);
-                    tracing::error!(
-                        to = %to,
-                        alerts = keys.len(),
-                        "alert email accepted ({answer}) but {why}"
-                    );
-                    self.health.halt(keys, at, why.clone());
-                    return Err(AlertError::Halted(why));
-                }
-                tracing::info!(to = %to, alerts = keys.len(), "alert email accepted: {answer}");
-                report.sent.extend(keys);
-                report.emails += 1;
-            }
-            Err(e) if e.kind == FailureKind::Permanent => {
-                tracing::error!(to = %to, alerts = keys.len(), "alert email refused, marked failed: {e}");
-                self.store.mark_failed(&keys, now, &e.message)?;
-                for entry in &entries {
-                    self.report_failure(entry, &e.message, now)?;
-                }
-                report
-                    .failed
-                    .extend(keys.into_iter().map(|k| (k, e.message.clone())));
-            }
-            Err(e) => {
-                let give_up = chrono::Duration::from_std(self.alerter.config().give_up_after)
-                    .unwrap_or(chrono::Duration::days(1));
-                for entry in &entries {
-                    let key = vec![entry.item.key.clone()];
-                    let first = entry.first_attempt.unwrap_or(now);
-                    if now - first >= give_up {
-                        let msg = format!(
-                            "gave up after {} attempts since {first}: {e}",
-                            entry.attempts + 1
-                        );
-                        tracing::error!(to = %to, key = %entry.item.key, "alert undeliverable: {msg}");
-                        self.store.mark_failed(&key, now, &msg)?;
-                        self.report_failure(entry, &msg, now)?;
-                        report.failed.push((entry.item.key.clone(), msg));
-                    } else {
-                        let next = now + self.backoff(entry.attempts);
-                        if e.kind == FailureKind::Auth {
-                            tracing::error!(to = %to, retry_at = %next, "{e}");
-                        } else {
-                            tracing::warn!(to = %to, retry_at = %next, "alert email not delivered, will retry: {e}");
-                        }
-                        self.store.mark_retry(&key, now, next, &e.message)?;
-                        report
-                            .retried
-                            .push((entry.item.key.clone(), e.message.clone()));
-                    }
-                }
-            }
-        }
+        let started = std::time::Instant::now();
+        let result = self.transport.send(msg).await;
+        let dest = Dest {
+            name: "email",
+            kind: "email",
+            shown: &to,
+        };
+        self.settle(&dest, &entries, result, started.elapsed(), now, report)?;
         Ok(())
     }
 }
@@ -347,19 +420,53 @@ fn halt_message(e: &crate::store::StoreError) -> String {
 
 /// The sender task: delivers due alerts every `[alerts] sender_poll` (or when woken
 /// through [`Sender::waker`]) until `shutdown` is cancelled, and forgets finished
-/// outbox entries older than `[alerts] keep_outbox` every hour. A pass in progress
-/// stops at the next message boundary once `shutdown` is cancelled.
+/// outbox entries older than `[alerts] keep_outbox` every hour. Email and each
+/// webhook destination run in their own loop, each woken by the one waker. A pass
+/// in progress stops at the next message boundary once `shutdown` is cancelled.
 pub async fn run_sender(sender: Sender, shutdown: CancellationToken) {
+    let sender = Arc::new(sender);
+    let wake = sender.waker();
+    let wakes: Vec<Arc<Notify>> = (0..=sender.lanes.len())
+        .map(|_| Arc::new(Notify::new()))
+        .collect();
+    let mut loops = tokio::task::JoinSet::new();
+    for (i, w) in wakes.iter().enumerate() {
+        loops.spawn(lane_loop(
+            sender.clone(),
+            i.checked_sub(1),
+            w.clone(),
+            shutdown.clone(),
+        ));
+    }
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = wake.notified() => wakes.iter().for_each(|w| w.notify_one()),
+        }
+    }
+    while loops.join_next().await.is_some() {}
+}
+
+/// The loop of one lane: `None` is email, `Some(i)` the i-th webhook.
+async fn lane_loop(
+    sender: Arc<Sender>,
+    lane: Option<usize>,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
     let poll = sender
         .alerter
         .config()
         .sender_poll
         .max(Duration::from_millis(50));
-    let wake = sender.waker();
     let mut last_prune: Option<DateTime<Utc>> = None;
     let mut last_halt: Option<String> = None;
     loop {
-        match sender.deliver_due_until(&shutdown).await {
+        let lane_ref = match lane.and_then(|i| sender.lanes.get(i)) {
+            Some(l) => LaneRef::Webhook(l),
+            None => LaneRef::Email,
+        };
+        match sender.deliver_lane(lane_ref, &shutdown).await {
             Ok(r) => {
                 if !r.failed.is_empty() {
                     tracing::error!(
@@ -378,7 +485,7 @@ pub async fn run_sender(sender: Sender, shutdown: CancellationToken) {
             Err(e) => tracing::error!("alert sender: {e}"),
         }
         let now = sender.clock.now();
-        if last_prune.map_or(true, |t| now - t > chrono::Duration::hours(1)) {
+        if lane.is_none() && last_prune.map_or(true, |t| now - t > chrono::Duration::hours(1)) {
             sender.prune(now);
             last_prune = Some(now);
         }

@@ -32,6 +32,28 @@ pub enum FailureKind {
 pub struct SendError {
     pub kind: FailureKind,
     pub message: String,
+    /// The server said when to try again (a webhook's 429 or 503 `Retry-After`).
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl SendError {
+    /// A failure that retrying will not fix.
+    pub fn permanent(message: impl Into<String>) -> SendError {
+        SendError {
+            kind: FailureKind::Permanent,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A failure worth retrying.
+    pub fn transient(message: impl Into<String>) -> SendError {
+        SendError {
+            kind: FailureKind::Transient,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
 }
 
 /// A lettre transport: SMTP, or .eml files in a folder.
@@ -73,7 +95,11 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendError {
             "SMTP authentication failed ({message}): check email.username and the password (email.password_env / email.password_file)"
         );
     }
-    SendError { kind, message }
+    SendError {
+        kind,
+        message,
+        retry_after: None,
+    }
 }
 
 impl Transport {
@@ -93,13 +119,12 @@ impl Transport {
             } => {
                 let r = tokio::time::timeout(*deadline, inner.send(msg))
                     .await
-                    .map_err(|_| SendError {
-                        kind: FailureKind::Transient,
-                        message: format!(
+                    .map_err(|_| {
+                        SendError::transient(format!(
                             "the SMTP server did not finish the email within {} \
                              (4 x email.timeout); it may or may not have been delivered",
                             humantime::format_duration(*deadline)
-                        ),
+                        ))
                     })?
                     .map_err(|e| classify(&e))?;
                 Ok(format!(
@@ -109,9 +134,11 @@ impl Transport {
                 ))
             }
             Transport::File { dir } => {
-                let failed = |e: String| SendError {
-                    kind: FailureKind::Transient,
-                    message: format!("cannot write the email to {}: {e}", dir.display()),
+                let failed = |e: String| {
+                    SendError::transient(format!(
+                        "cannot write the email to {}: {e}",
+                        dir.display()
+                    ))
                 };
                 let d = dir.clone();
                 let bytes = msg.formatted();

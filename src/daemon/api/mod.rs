@@ -28,10 +28,42 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     /// Asks the daemon to re-read its config; the reply says whether it took.
     pub reload: mpsc::Sender<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    /// How the alert destinations (email, webhooks) are doing, for `/healthz`.
+    pub senders: Arc<crate::alerts::SenderHealth>,
 }
 
+/// One line per alert destination tried since the start: `ok` or why not. Names
+/// and errors only: a webhook's URL never appears.
+fn destination_lines(s: &ApiState) -> String {
+    let mut out = String::new();
+    for (name, d) in s.senders.destinations() {
+        let line = match (&d.failing_since, &d.last_error) {
+            (Some(since), Some(e)) => format!(
+                "destination {name} ({}): failing since {}: {e}{}\n",
+                d.kind,
+                since.to_rfc3339(),
+                d.next_attempt
+                    .map(|t| format!(" (next try {})", t.to_rfc3339()))
+                    .unwrap_or_default()
+            ),
+            _ => format!(
+                "destination {name} ({}): ok{}\n",
+                d.kind,
+                d.last_sent
+                    .map(|t| format!(", last sent {}", t.to_rfc3339()))
+                    .unwrap_or_default()
+            ),
+        };
+        out.push_str(&line);
+    }
+    out
+}
+
+/// `ok` (200), `starting` or `degraded: …` (503) on the first line, then one line
+/// per alert destination (a failing webhook is told, but does not make the daemon
+/// unhealthy: the other destinations and everything upstream keep working).
 async fn healthz(State(s): State<ApiState>) -> impl IntoResponse {
-    if !s.ready.load(Ordering::SeqCst) {
+    let (code, first) = if !s.ready.load(Ordering::SeqCst) {
         (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
     } else if s.metrics.gauge("overhear_outbox_halted", &[]) > 0.0 {
         (
@@ -40,7 +72,8 @@ async fn healthz(State(s): State<ApiState>) -> impl IntoResponse {
         )
     } else {
         (StatusCode::OK, "ok\n")
-    }
+    };
+    (code, format!("{first}{}", destination_lines(&s)))
 }
 
 async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {

@@ -31,10 +31,11 @@ fn config_text(data: &Path, hn: &str, query: &str) -> String {
 
 fn shared_for(config: &Config) -> (Arc<Shared>, crate::alerts::Sender) {
     let store = crate::store::Store::open(&config.daemon.data_dir).unwrap();
-    let (live, sender) = build_live(config, &store).unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let (live, sender) = build_live(config, &store, &metrics).unwrap();
     let shared = Arc::new(Shared {
         store,
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         live: RwLock::new(live),
         model_id: "test".into(),
         failing: Default::default(),
