@@ -18,7 +18,8 @@ pub struct Args {
 pub enum Command {
     /// Rewrite the database to give back the space deletions left behind.
     Compact,
-    /// Check that every index and alias agrees with the stored mentions.
+    /// Check that every index (the status index too) and alias agrees with the
+    /// stored mentions, and count mentions per triage state.
     Check {
         #[arg(long)]
         json: bool,
@@ -68,12 +69,20 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
                 if r.problem_count > r.problems.len() as u64 {
                     println!("... and {} more", r.problem_count - r.problems.len() as u64);
                 }
+                let states: Vec<String> =
+                    r.statuses.iter().map(|(s, n)| format!("{n} {s}")).collect();
                 println!(
-                    "{}: {} mentions, {} index entries, {} aliases: {}",
+                    "{}: {} mentions ({}), {} index entries, {} aliases, {} feedback: {}",
                     store.path().display(),
                     r.mentions,
+                    if states.is_empty() {
+                        "none".to_string()
+                    } else {
+                        states.join(", ")
+                    },
                     r.index_entries,
                     r.aliases,
+                    r.feedback,
                     if r.is_ok() {
                         "ok".to_string()
                     } else {

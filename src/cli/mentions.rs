@@ -1,5 +1,6 @@
-//! `overhear mentions list|show|export`: read stored mentions, through the running
-//! daemon's API when it answers, else from the database directly.
+//! `overhear mentions list|show|export` (and `ack|resolve|dismiss|reopen`, in
+//! `triage.rs`): read stored mentions and change their triage state, through the
+//! running daemon's API when it answers, else in the database directly.
 
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -8,7 +9,10 @@ use anyhow::Context;
 use chrono::{DateTime, Local, NaiveDate, TimeZone, Utc};
 
 use crate::store::client::{ApiToken, Reader};
-use crate::store::{MentionFilter, StoredMention};
+use crate::store::{MentionFilter, Status, StoredMention};
+
+#[path = "triage.rs"]
+mod triage;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,6 +43,8 @@ pub enum Command {
         #[command(flatten)]
         filters: Filters,
     },
+    #[command(flatten)]
+    Triage(triage::Command),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -60,6 +66,12 @@ pub struct Filters {
     /// Only posts from this source kind (reddit) or source name.
     #[arg(long)]
     pub source: Option<String>,
+    /// Only mentions in this triage state.
+    #[arg(long, value_enum)]
+    pub status: Option<Status>,
+    /// Only mentions assigned to this user (case-insensitive).
+    #[arg(long, value_name = "NAME")]
+    pub assignee: Option<String>,
     /// Only posts since: a duration back from now (7d, 12h), a date (2025-01-31,
     /// local midnight) or an RFC 3339 time.
     #[arg(long, value_parser = parse_since)]
@@ -80,6 +92,8 @@ impl Filters {
             source: self.source.clone(),
             since: self.since,
             until: self.until,
+            status: self.status,
+            assignee: self.assignee.clone(),
             limit: self.limit.or(default_limit),
         }
     }
@@ -175,6 +189,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
                 ExportFormat::Csv => write_csv(&mut out, &rows),
             }
         }
+        Command::Triage(cmd) => return triage::run(cmd, &reader, &mut out),
     };
     finish(result.and_then(|_| out.flush()))
 }
@@ -272,11 +287,12 @@ fn write_table(out: &mut impl Write, rows: &[StoredMention]) -> std::io::Result<
                 p.source.clone(),
                 brands(m),
                 sentiment(m),
+                triage::state(m),
                 p.classifier_text(),
             ]
         })
         .collect();
-    let fixed: usize = (0..5)
+    let fixed: usize = (0..6)
         .map(|i| {
             cells
                 .iter()
@@ -290,13 +306,21 @@ fn write_table(out: &mut impl Write, rows: &[StoredMention]) -> std::io::Result<
     let cells: Vec<Vec<String>> = cells
         .into_iter()
         .map(|mut r| {
-            r[5] = one_line(&r[5], text_width);
+            r[6] = one_line(&r[6], text_width);
             r
         })
         .collect();
     write_columns(
         out,
-        &["ID", "TIME", "SOURCE", "BRANDS", "SENTIMENT", "TEXT"],
+        &[
+            "ID",
+            "TIME",
+            "SOURCE",
+            "BRANDS",
+            "SENTIMENT",
+            "STATUS",
+            "TEXT",
+        ],
         &cells,
     )
 }
@@ -343,6 +367,7 @@ fn write_show(out: &mut impl Write, m: &StoredMention) -> std::io::Result<()> {
             .collect();
         writeln!(out, "brand:      {} ({})", b.brand, terms.join(", "))?;
     }
+    triage::write_state(out, m)?;
     if let Some(t) = &p.title {
         writeln!(out, "title:      {t}")?;
     }
@@ -361,7 +386,7 @@ fn csv_field(s: &str) -> String {
 fn write_csv(out: &mut impl Write, rows: &[StoredMention]) -> std::io::Result<()> {
     writeln!(
         out,
-        "id,post_id,created_at,first_seen,source,site,url,author,brands,sentiment,score,title,text"
+        "id,post_id,created_at,first_seen,source,site,url,author,brands,sentiment,score,title,text,status,assignee"
     )?;
     for m in rows {
         let p = &m.mention.post;
@@ -388,6 +413,8 @@ fn write_csv(out: &mut impl Write, rows: &[StoredMention]) -> std::io::Result<()
             score,
             p.title.clone().unwrap_or_default(),
             p.text.clone(),
+            m.triage.status.to_string(),
+            m.triage.assignee.clone().unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         writeln!(out, "{}", line.join(","))?;

@@ -242,6 +242,7 @@ mod tests {
                 updated_at: None,
             },
             alerted_at: None,
+            triage: Default::default(),
         }
     }
 

@@ -157,4 +157,4 @@ fn dedup_folded(terms: Vec<String>) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

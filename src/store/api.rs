@@ -1,6 +1,7 @@
-//! The daemon's read API for the CLI: three GET routes over the store.
+//! The daemon's API for the CLI over the store: three GET routes that read, one POST
+//! route that changes a mention's triage state.
 //!
-//! - `GET /api/mentions?brand=&sentiment=&source=&since=RFC3339&until=RFC3339&limit=N&cursor=C`:
+//! - `GET /api/mentions?brand=&sentiment=&source=&status=&assignee=&since=RFC3339&until=RFC3339&limit=N&cursor=C`:
 //!   one page, newest first: `{"mentions": [StoredMention...], "next_cursor": C | null}`.
 //!   `limit` defaults to [`DEFAULT_PAGE`] and is capped at [`MAX_PAGE`]; pass
 //!   `next_cursor` back as `cursor` (same filters) for the next page. A cursor is
@@ -8,19 +9,27 @@
 //! - `GET /api/mentions/{id}`: one [`StoredMention`] (the id may also be a post id or
 //!   URL); 404 if none.
 //! - `GET /api/stats?brand=&since=RFC3339&by=day|week`: JSON array of [`StatsRow`].
+//! - `POST /api/mentions/{id}/{ack|resolve|dismiss|reopen}` with a JSON
+//!   [`TriageRequest`] (`{"by": "dana", "note": "...", "reason": "not-relevant"}`):
+//!   the mention as it is after the change; 404 if there is no such mention, 409 if
+//!   the change cannot be made from its state (or it is already there), 400 for a
+//!   malformed request. Recorded as made `via` `api` (the default) or `cli`.
 //!
 //! These routes check nothing about the caller: the daemon wraps them in its access
-//! guard (token, Host, Origin) before it serves them.
+//! guard (token, Host, cross-site POSTs) before it serves them.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{keys, Bucket, MentionFilter, StatsRow, Store, StoreError, StoredMention};
+use super::{
+    keys, Action, Bucket, DismissReason, MentionFilter, StatsRow, Status, Store, StoreError,
+    StoredMention, Transition, TriageError, Via,
+};
 
 /// Mentions per page when the request names no `limit`.
 pub const DEFAULT_PAGE: usize = 50;
@@ -36,6 +45,8 @@ pub struct ListQuery {
     pub source: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    pub status: Option<Status>,
+    pub assignee: Option<String>,
     pub limit: Option<usize>,
     pub cursor: Option<String>,
 }
@@ -49,6 +60,8 @@ impl ListQuery {
             source: f.source.clone(),
             since: f.since,
             until: f.until,
+            status: f.status,
+            assignee: f.assignee.clone(),
             limit: Some(limit),
             cursor,
         }
@@ -71,11 +84,76 @@ pub struct StatsQuery {
     pub by: Option<Bucket>,
 }
 
-/// The three read routes, ready to be merged into the daemon's router.
+/// The body of `POST /api/mentions/{id}/{action}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriageRequest {
+    /// Who makes the change (a user name).
+    pub by: String,
+    /// `api` (the default) or `cli`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Required by `dismiss`, refused by the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<DismissReason>,
+    /// With `dismiss` and reason `not-negative`: the label it should have had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected: Option<String>,
+}
+
+impl TriageRequest {
+    /// The body that asks for `t`.
+    pub fn of(t: &Transition) -> TriageRequest {
+        TriageRequest {
+            by: t.by.clone(),
+            via: Some(t.via),
+            note: t.note.clone(),
+            reason: match t.action {
+                Action::Dismiss(r) => Some(r),
+                _ => None,
+            },
+            corrected: t.corrected.clone(),
+        }
+    }
+
+    /// The change this body asks for under the route's `verb`.
+    pub fn transition(self, verb: &str) -> Result<Transition, String> {
+        let action = match (verb, self.reason) {
+            ("ack", None) => Action::Ack,
+            ("resolve", None) => Action::Resolve,
+            ("reopen", None) => Action::Reopen,
+            ("dismiss", Some(r)) => Action::Dismiss(r),
+            ("dismiss", None) => {
+                return Err("dismiss needs a reason: not-relevant, not-negative, spam or                             duplicate"
+                    .into())
+            }
+            ("ack" | "resolve" | "reopen", Some(_)) => {
+                return Err(format!("{verb} takes no reason (only dismiss does)"))
+            }
+            _ => return Err(format!("no action {verb:?}: ack, resolve, dismiss or reopen")),
+        };
+        let via = match self.via.unwrap_or(Via::Api) {
+            v @ (Via::Api | Via::Cli) => v,
+            _ => return Err("via must be api or cli".into()),
+        };
+        Ok(Transition {
+            action,
+            by: self.by,
+            via,
+            note: self.note,
+            corrected: self.corrected,
+        })
+    }
+}
+
+/// The routes, ready to be merged into the daemon's router.
 pub fn api_router(store: Store) -> Router {
     Router::new()
         .route("/api/mentions", get(list))
         .route("/api/mentions/:id", get(show))
+        .route("/api/mentions/:id/:action", post(change))
         .route("/api/stats", get(stats))
         .with_state(store)
 }
@@ -83,11 +161,24 @@ pub fn api_router(store: Store) -> Router {
 enum ApiError {
     Store(String),
     BadRequest(&'static str),
+    Refused(StatusCode, String),
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Store(e.to_string())
+        match e {
+            StoreError::Triage(t) => {
+                let status = match &t {
+                    TriageError::NoMention(_) => StatusCode::NOT_FOUND,
+                    TriageError::Invalid { .. } | TriageError::Already { .. } => {
+                        StatusCode::CONFLICT
+                    }
+                    TriageError::Input(_) => StatusCode::BAD_REQUEST,
+                };
+                ApiError::Refused(status, t.to_string())
+            }
+            e => ApiError::Store(e.to_string()),
+        }
     }
 }
 
@@ -96,6 +187,7 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Store(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
             ApiError::BadRequest(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+            ApiError::Refused(s, e) => (s, e).into_response(),
         }
     }
 }
@@ -171,6 +263,8 @@ fn read_page(store: &Store, q: ListQuery) -> Result<MentionPage, ApiError> {
         source: q.source.filter(|s| !s.is_empty()),
         since: q.since,
         until: q.until,
+        status: q.status,
+        assignee: q.assignee.filter(|s| !s.is_empty()),
         limit: None,
     };
     if limit == 0 {
@@ -228,6 +322,23 @@ async fn show(State(store): State<Store>, Path(id): Path<String>) -> Result<Resp
     })
 }
 
+async fn change(
+    State(store): State<Store>,
+    Path((id, verb)): Path<(String, String)>,
+    Json(body): Json<TriageRequest>,
+) -> Result<Json<StoredMention>, ApiError> {
+    let t = body
+        .transition(&verb)
+        .map_err(|e| ApiError::Refused(StatusCode::BAD_REQUEST, e))?;
+    let m = blocking(move || {
+        let found = store.resolve(&id)?;
+        let id = found.ok_or(StoreError::Triage(TriageError::NoMention(id)))?;
+        Ok(store.triage(&id, &t, Utc::now())?)
+    })
+    .await?;
+    Ok(Json(m))
+}
+
 async fn stats(
     State(store): State<Store>,
     Query(q): Query<StatsQuery>,
@@ -264,5 +375,35 @@ mod tests {
             id: "0123456789abcdef".into(),
         };
         assert_eq!(last.until(), None);
+    }
+
+    #[test]
+    fn triage_requests_name_one_change_or_say_why_not() {
+        let body = |reason: Option<DismissReason>, via: Option<Via>| TriageRequest {
+            by: "dana".into(),
+            via,
+            reason,
+            ..Default::default()
+        };
+        let t = body(None, None).transition("ack").unwrap();
+        assert_eq!(
+            (t.action, t.via, t.by.as_str()),
+            (Action::Ack, Via::Api, "dana")
+        );
+        let spam = Some(DismissReason::Spam);
+        let t = body(spam, Some(Via::Cli)).transition("dismiss").unwrap();
+        assert_eq!(
+            (t.action, t.via),
+            (Action::Dismiss(DismissReason::Spam), Via::Cli)
+        );
+        assert_eq!(TriageRequest::of(&t).transition("dismiss"), Ok(t));
+        for (b, verb) in [
+            (body(None, None), "dismiss"),
+            (body(spam, None), "resolve"),
+            (body(None, None), "promote"),
+            (body(None, Some(Via::Email)), "ack"),
+        ] {
+            assert!(b.transition(verb).is_err(), "{verb}");
+        }
     }
 }

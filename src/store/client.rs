@@ -1,5 +1,6 @@
-//! How the CLI reads mentions: through the running daemon's API when one answers,
-//! else by opening the database itself (sled allows one process at a time).
+//! How the CLI reads mentions and changes their triage state: through the running
+//! daemon's API when one answers, else by opening the database itself (sled allows
+//! one process at a time).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,8 +8,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::api::{ListQuery, MentionPage, StatsQuery, MAX_PAGE};
-use super::{Bucket, MentionFilter, StatsRow, Store, StoreError, StoredMention};
+use super::api::{ListQuery, MentionPage, StatsQuery, TriageRequest, MAX_PAGE};
+use super::{
+    Bucket, MentionFilter, StatsRow, Store, StoreError, StoredMention, Transition, TriageError,
+};
 
 /// How long the CLI waits for the daemon's API before opening the database itself.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -31,6 +34,9 @@ pub enum ClientError {
     Api { api: SocketAddr, why: String },
     #[error("the daemon's API at http://{api} answered 401 Unauthorized: {why}")]
     Unauthorized { api: SocketAddr, why: String },
+    /// A triage change that cannot be made (the daemon's or the store's reason).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// The API token the CLI sends, and where it comes from (named in errors; the token
@@ -156,6 +162,15 @@ impl Reader {
         path: &str,
         query: &Q,
     ) -> Result<Option<T>, ClientError> {
+        self.call(|c, api| c.get(format!("http://{api}{path}")).query(query))
+    }
+
+    /// Sends the request `build` makes and decodes its JSON answer: `None` for a 404
+    /// (and with no API); a 409 is [`ClientError::Refused`] with the daemon's reason.
+    fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        build: impl FnOnce(&reqwest::Client, SocketAddr) -> reqwest::RequestBuilder,
+    ) -> Result<Option<T>, ClientError> {
         let Reader::Api {
             api,
             client,
@@ -168,8 +183,7 @@ impl Reader {
         let api = *api;
         let fail = |why: String| ClientError::Api { api, why };
         rt.block_on(async {
-            let req = client.get(format!("http://{api}{path}")).query(query);
-            let r = authorized(req, token)
+            let r = authorized(build(client, api), token)
                 .send()
                 .await
                 .map_err(|e| fail(e.to_string()))?;
@@ -182,6 +196,10 @@ impl Reader {
                     why: token.refused(),
                 });
             }
+            if r.status() == reqwest::StatusCode::CONFLICT {
+                let body = r.text().await.unwrap_or_default();
+                return Err(ClientError::Refused(body.trim().to_string()));
+            }
             if !r.status().is_success() {
                 let status = r.status();
                 let body = r.text().await.unwrap_or_default();
@@ -192,6 +210,33 @@ impl Reader {
                 .map(Some)
                 .map_err(|e| fail(e.to_string()))
         })
+    }
+
+    /// Changes the triage state of the mention `what` names (id, post id or URL):
+    /// through the daemon's API (`POST /api/mentions/{id}/{verb}`) when it answers,
+    /// else in the database. `None` if there is no such mention.
+    pub fn triage(&self, what: &str, t: &Transition) -> Result<Option<StoredMention>, ClientError> {
+        match self {
+            Reader::Direct(s) => {
+                let Some(id) = s.resolve(what)? else {
+                    return Ok(None);
+                };
+                match s.triage(&id, t, Utc::now()) {
+                    Err(StoreError::Triage(TriageError::NoMention(_))) => Ok(None),
+                    Err(StoreError::Triage(e)) => Err(ClientError::Refused(e.to_string())),
+                    r => Ok(Some(r?)),
+                }
+            }
+            Reader::Api { .. } => {
+                let seg = segment(what);
+                let body = TriageRequest::of(t);
+                let verb = t.action.verb();
+                self.call(|c, api| {
+                    c.post(format!("http://{api}/api/mentions/{seg}/{verb}"))
+                        .json(&body)
+                })
+            }
+        }
     }
 
     /// Mentions matching `f`, newest first: up to `f.limit`, else all of them
@@ -226,10 +271,7 @@ impl Reader {
                 Some(id) => Ok(s.get_stored(&id)?),
                 None => Ok(None),
             },
-            Reader::Api { .. } => {
-                let seg: String = url::form_urlencoded::byte_serialize(what.as_bytes()).collect();
-                self.get_json(&format!("/api/mentions/{seg}"), &())
-            }
+            Reader::Api { .. } => self.get_json(&format!("/api/mentions/{}", segment(what)), &()),
         }
     }
 
@@ -251,6 +293,11 @@ impl Reader {
             }
         }
     }
+}
+
+/// `what` (an id, a post id or a URL) as one path segment.
+fn segment(what: &str) -> String {
+    url::form_urlencoded::byte_serialize(what.as_bytes()).collect()
 }
 
 /// `req` with the bearer token, when there is one.

@@ -16,19 +16,23 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `meta` | `schema_version` | the version, decimal ASCII |
-//! | `mentions` | id | JSON [`mentions::Record`] (the [`Mention`](crate::post::Mention) + aliases + alert state) |
+//! | `mentions` | id | JSON [`mentions::Record`] (the [`Mention`](crate::post::Mention) + aliases + alert state + [`Triage`]) |
 //! | `ids` | `p:{post id}` or `u:{canonical url}` | id (the dedup aliases) |
-//! | `idx_time` | ts(created_at) ++ id | `label \0 source` |
-//! | `idx_brand` | brand ++ `\0` ++ ts(created_at) ++ id | `label \0 source` |
-//! | `idx_sentiment` | label ++ `\0` ++ ts(created_at) ++ id | source |
+//! | `idx_time` | ts(created_at) ++ id | `label \0 source \0 source_name` [`\0 status \0 assignee`] |
+//! | `idx_brand` | brand ++ `\0` ++ ts(created_at) ++ id | as `idx_time` |
+//! | `idx_sentiment` | label ++ `\0` ++ ts(created_at) ++ id | as `idx_time` |
 //! | `idx_unclassified` | ts(first_seen) ++ id | empty |
+//! | `idx_status` | status ++ `\0` ++ ts(created_at) ++ id | as `idx_time` |
+//! | `feedback` | id | JSON [`Feedback`]: a "not negative" correction (outlives the mention) |
 //! | `source_state` | source name | the source's own bytes |
 //! | `outbox*` | owned by the alerts outbox | |
 //!
 //! `list --brand B --since T` is one reverse range scan of `idx_brand` between
 //! `B\0ts(T)` and `B\0ts(now)`; the sentiment and source filters are answered from
 //! the index value without decoding the mention, which is loaded only for rows
-//! that are returned.
+//! that are returned. The status and assignee filters are answered from the value
+//! too (its status part is left out for an untriaged mention: `new`, unassigned);
+//! `list --status S` alone scans `idx_status` under `S\0`.
 
 use std::path::{Path, PathBuf};
 
@@ -45,10 +49,13 @@ pub mod mentions;
 pub mod outbox;
 
 pub use api::api_router;
-pub use mentions::{mention_id, Bucket, CheckReport, StatsRow, StoredMention, Upsert};
+pub use mentions::{
+    mention_id, Action, Bucket, Change, CheckReport, DismissReason, Feedback, StatsRow, Status,
+    StoredMention, Transition, Triage, TriageError, Upsert, Via,
+};
 
-/// The layout this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The layout this build reads and writes (2: triage state and `idx_status`).
+pub const SCHEMA_VERSION: u32 = 2;
 
 const META: &str = "meta";
 /// How long open waits for a lock that is being let go of.
@@ -64,6 +71,9 @@ pub enum StoreError {
     Codec(#[from] serde_json::Error),
     #[error("{0}")]
     Invalid(String),
+    /// A triage change that cannot be made (no such mention, not from this state).
+    #[error(transparent)]
+    Triage(#[from] TriageError),
     /// Another process (normally the daemon) holds the database.
     #[error(
         "the database at {0} is in use by another process (is `overhear run` running?); \
@@ -97,6 +107,12 @@ pub struct MentionFilter {
     pub since: Option<DateTime<Utc>>,
     /// Post time before this.
     pub until: Option<DateTime<Utc>>,
+    /// Triage state (read from `idx_status` when no brand is given).
+    #[serde(default)]
+    pub status: Option<Status>,
+    /// Current assignee, case-insensitive.
+    #[serde(default)]
+    pub assignee: Option<String>,
     pub limit: Option<usize>,
 }
 
@@ -378,11 +394,25 @@ fn classify_open_error(path: &Path, e: sled::Error) -> StoreError {
     }
 }
 
-/// Brings an older layout up to [`SCHEMA_VERSION`]. Version 1 is the first layout,
-/// so there is nothing older to migrate yet; a stamp below 1 is not ours.
-fn migrate(path: &Path, _db: &sled::Db, found: u32) -> Result<(), StoreError> {
-    Err(StoreError::NotOurs {
-        path: path.to_path_buf(),
-        reason: format!("unknown schema version {found}"),
-    })
+/// Brings an older layout up to [`SCHEMA_VERSION`]. Version 1 had no triage: every
+/// mention is `new`, so 2 adds each one's `idx_status` entry, flushes, and only then
+/// stamps 2 (a crash before the stamp redoes it; the entries are the same). A stamp
+/// below 1 is not ours.
+fn migrate(path: &Path, db: &sled::Db, found: u32) -> Result<(), StoreError> {
+    if found != 1 {
+        return Err(StoreError::NotOurs {
+            path: path.to_path_buf(),
+            reason: format!("unknown schema version {found}"),
+        });
+    }
+    let n = mentions::Trees::open(db)?.add_status_index()?;
+    db.flush()?;
+    db.open_tree(META)?
+        .insert(SCHEMA_KEY, SCHEMA_VERSION.to_string().as_bytes())?;
+    db.flush()?;
+    tracing::info!(
+        "database {} upgraded to schema {SCHEMA_VERSION}: {n} mentions in the status index",
+        path.display()
+    );
+    Ok(())
 }

@@ -1,6 +1,10 @@
-//! `db check`: every index entry and alias agrees with the mentions, both ways.
+//! `db check`: every index entry (the status index among them) and alias agrees
+//! with the mentions, both ways; each mention's triage state agrees with its
+//! history; every feedback entry is readable.
 //!
 //! Reads only: it reports what is wrong and never repairs it.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +18,12 @@ pub struct CheckReport {
     pub mentions: u64,
     pub index_entries: u64,
     pub aliases: u64,
+    /// Mentions per triage state (`new`, `acknowledged`, ...).
+    #[serde(default)]
+    pub statuses: BTreeMap<String, u64>,
+    /// Entries in the `feedback` tree.
+    #[serde(default)]
+    pub feedback: u64,
     /// Each inconsistency, in words (at most [`CheckReport::MAX_PROBLEMS`]).
     pub problems: Vec<String>,
     /// How many inconsistencies there were in all.
@@ -39,8 +49,8 @@ impl Store {
     /// Checks that every index entry and alias agrees with the mentions, both ways.
     pub fn check(&self) -> Result<CheckReport, StoreError> {
         let mut report = CheckReport::default();
-        let mut expected = [0u64; 4];
-        let mut missing = [false; 4];
+        let mut expected = [0u64; 5];
+        let mut missing = [false; 5];
         let mut expected_aliases = 0u64;
         for item in self.t.mentions.iter() {
             let (k, v) = item?;
@@ -56,7 +66,19 @@ impl Store {
                     continue;
                 }
             };
-            for (i, key, value) in entries(&id, &rec.mention) {
+            *report
+                .statuses
+                .entry(rec.triage.status.to_string())
+                .or_insert(0) += 1;
+            if let Some(last) = rec.triage.history.last() {
+                if last.to != rec.triage.status {
+                    report.problem(format!(
+                        "mention {id}: it is {} but its history ends at {}",
+                        rec.triage.status, last.to
+                    ));
+                }
+            }
+            for (i, key, value) in entries(&id, &rec) {
                 expected[i] += 1;
                 match self.t.index(i).get(&key)? {
                     None => {
@@ -102,7 +124,7 @@ impl Store {
                     continue;
                 };
                 let ok = match self.record(id) {
-                    Ok(Some(rec)) => entries(id, &rec.mention)
+                    Ok(Some(rec)) => entries(id, &rec)
                         .iter()
                         .any(|(j, key, _)| *j == i && **key == *k),
                     _ => false,
@@ -110,6 +132,14 @@ impl Store {
                 if !ok {
                     report.problem(format!("{}: dangling entry for {id}", INDEX_NAMES[i]));
                 }
+            }
+        }
+        for item in self.t.feedback.iter() {
+            let (k, v) = item?;
+            report.feedback += 1;
+            if serde_json::from_slice::<super::Feedback>(&v).is_err() {
+                let id = String::from_utf8_lossy(&k);
+                report.problem(format!("feedback for {id} is unreadable"));
             }
         }
         let have_aliases = self.t.ids.len() as u64;

@@ -14,6 +14,7 @@ use sled::Transactional;
 
 use super::super::keys::{grouped, timed};
 use super::super::StoreError;
+use super::triage::{Status, Triage};
 use super::{Record, UNCLASSIFIED};
 use crate::post::{Mention, Post};
 
@@ -25,6 +26,9 @@ pub(crate) struct Trees {
     pub(super) brand: sled::Tree,
     pub(super) sentiment: sled::Tree,
     pub(super) unclassified: sled::Tree,
+    pub(super) status: sled::Tree,
+    /// Mention id -> JSON [`Feedback`](super::triage::Feedback): not an index.
+    pub(super) feedback: sled::Tree,
 }
 
 impl Trees {
@@ -36,6 +40,8 @@ impl Trees {
             brand: db.open_tree("idx_brand")?,
             sentiment: db.open_tree("idx_sentiment")?,
             unclassified: db.open_tree("idx_unclassified")?,
+            status: db.open_tree("idx_status")?,
+            feedback: db.open_tree("feedback")?,
         })
     }
 
@@ -44,8 +50,34 @@ impl Trees {
             0 => &self.time,
             1 => &self.brand,
             2 => &self.sentiment,
-            _ => &self.unclassified,
+            3 => &self.unclassified,
+            _ => &self.status,
         }
+    }
+
+    /// Adds every mention's `idx_status` entry (the schema 1 -> 2 upgrade); a record
+    /// that does not decode is left for `check` to report. Returns how many.
+    pub(crate) fn add_status_index(&self) -> Result<u64, StoreError> {
+        let mut n = 0u64;
+        let mut batch = sled::Batch::default();
+        for item in self.mentions.iter() {
+            let (k, v) = item?;
+            let id = String::from_utf8_lossy(&k).into_owned();
+            let Ok(rec) = decode(&id, &v) else {
+                continue;
+            };
+            for (i, key, value) in entries(&id, &rec) {
+                if i == STATUS {
+                    batch.insert(key, value);
+                    n += 1;
+                }
+            }
+            if n % 1000 == 0 {
+                self.status.apply_batch(std::mem::take(&mut batch))?;
+            }
+        }
+        self.status.apply_batch(batch)?;
+        Ok(n)
     }
 
     /// Runs `f` in one transaction over every mention tree.
@@ -60,12 +92,15 @@ impl Trees {
             &self.brand,
             &self.sentiment,
             &self.unclassified,
+            &self.status,
+            &self.feedback,
         )
-            .transaction(|(m, ids, t, b, s, u)| {
+            .transaction(|(m, ids, t, b, s, u, st, feedback)| {
                 f(&View {
                     mentions: m,
                     ids,
-                    idx: [t, b, s, u],
+                    idx: [t, b, s, u, st],
+                    feedback,
                 })
             });
         r.map_err(|e| match e {
@@ -75,13 +110,21 @@ impl Trees {
     }
 }
 
-pub(super) const INDEX_NAMES: [&str; 4] =
-    ["idx_time", "idx_brand", "idx_sentiment", "idx_unclassified"];
+pub(super) const INDEX_NAMES: [&str; 5] = [
+    "idx_time",
+    "idx_brand",
+    "idx_sentiment",
+    "idx_unclassified",
+    "idx_status",
+];
+/// The status index's number in [`INDEX_NAMES`] and [`View::idx`].
+pub(super) const STATUS: usize = 4;
 
 pub(super) struct View<'a> {
     pub(super) mentions: &'a TransactionalTree,
     pub(super) ids: &'a TransactionalTree,
-    pub(super) idx: [&'a TransactionalTree; 4],
+    pub(super) idx: [&'a TransactionalTree; 5],
+    pub(super) feedback: &'a TransactionalTree,
 }
 
 pub(super) type Entry = (usize, Vec<u8>, Vec<u8>);
@@ -105,13 +148,21 @@ pub(super) fn source_name(p: &Post) -> &str {
     }
 }
 
-/// The index value: `label \0 source \0 source_name`.
-fn index_value(m: &Mention) -> Vec<u8> {
+/// The index value: `label \0 source \0 source_name`, then `\0 status \0 assignee`
+/// unless the mention is untriaged (`new`, nobody assigned), so that values written
+/// before triage existed still read right.
+fn index_value(m: &Mention, t: &Triage) -> Vec<u8> {
     let mut v = label_of(m).into_bytes();
     v.push(0);
     v.extend_from_slice(m.post.source.as_bytes());
     v.push(0);
     v.extend_from_slice(m.post.source_name.as_bytes());
+    if t.status != Status::New || t.assignee.is_some() {
+        v.push(0);
+        v.extend_from_slice(t.status.as_str().as_bytes());
+        v.push(0);
+        v.extend_from_slice(t.assignee.as_deref().unwrap_or("").as_bytes());
+    }
     v
 }
 
@@ -119,6 +170,9 @@ pub(super) struct IndexValue<'a> {
     pub(super) label: &'a str,
     pub(super) source: &'a str,
     pub(super) source_name: &'a str,
+    pub(super) status: &'a str,
+    /// Empty when nobody is assigned.
+    pub(super) assignee: &'a str,
 }
 
 pub(super) fn parse_value(v: &[u8]) -> IndexValue<'_> {
@@ -129,13 +183,16 @@ pub(super) fn parse_value(v: &[u8]) -> IndexValue<'_> {
         label: it.next().unwrap_or(""),
         source: it.next().unwrap_or(""),
         source_name: it.next().unwrap_or(""),
+        status: it.next().unwrap_or(Status::New.as_str()),
+        assignee: it.next().unwrap_or(""),
     }
 }
 
 /// Every index entry a mention should have: (index number, key, value).
-pub(super) fn entries(id: &str, m: &Mention) -> Vec<Entry> {
+pub(super) fn entries(id: &str, rec: &Record) -> Vec<Entry> {
+    let m = &rec.mention;
     let t = m.post.created_at;
-    let value = index_value(m);
+    let value = index_value(m, &rec.triage);
     let mut out = vec![(0, timed(t, id), value.clone())];
     let mut brands: Vec<String> = m.brands.iter().map(|b| b.brand.to_lowercase()).collect();
     brands.sort();
@@ -143,10 +200,11 @@ pub(super) fn entries(id: &str, m: &Mention) -> Vec<Entry> {
     for b in brands {
         out.push((1, grouped(&b, t, id), value.clone()));
     }
-    out.push((2, grouped(&label_of(m), t, id), value));
+    out.push((2, grouped(&label_of(m), t, id), value.clone()));
     if m.sentiment.is_none() {
         out.push((3, timed(m.first_seen, id), Vec::new()));
     }
+    out.push((STATUS, grouped(rec.triage.status.as_str(), t, id), value));
     out
 }
 

@@ -4,7 +4,8 @@
 //! The files split the work: `index` owns the trees and what an index entry holds,
 //! `write` dedups on upsert and records sentiment and alert state, `read` answers
 //! queries, `stats` counts per day or week, `check` verifies indexes against the
-//! mentions, `retention` deletes old ones. Every write changes a mention and its index
+//! mentions, `retention` deletes old ones, `triage` keeps each mention's state,
+//! assignee and history (and the classifier feedback). Every write changes a mention and its index
 //! entries in one sled transaction, so they never disagree after a crash. This module
 //! never touches the other trees (`meta`, `source_state`, `outbox*`).
 
@@ -19,11 +20,16 @@ mod index;
 mod read;
 mod retention;
 mod stats;
+mod triage;
 mod write;
 
 pub use check::CheckReport;
 pub(crate) use index::Trees;
 pub use stats::{Bucket, StatsRow};
+pub use triage::{
+    Action, Change, DismissReason, Feedback, Status, Transition, Triage, TriageError, Via,
+    MAX_HISTORY, MAX_NAME, MAX_NOTE,
+};
 
 /// The label a mention has in the sentiment index before it is classified.
 pub const UNCLASSIFIED: &str = "unclassified";
@@ -61,10 +67,14 @@ pub struct Record {
     /// When an alert for it was queued, if one was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerted_at: Option<DateTime<Utc>>,
+    /// Its triage state; absent in records stored before triage existed (`new`).
+    #[serde(default, skip_serializing_if = "Triage::is_untouched")]
+    pub triage: Triage,
 }
 
 /// A mention with its id, as listed and served by the API (JSON: the [`Mention`]'s
-/// fields plus `id`, so it also reads as a plain `Mention`).
+/// fields plus `id`, `alerted_at` and the [`Triage`] fields `status`, `assignee`,
+/// `note`, `reason`, `history`, so it also reads as a plain `Mention`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredMention {
     pub id: String,
@@ -72,6 +82,19 @@ pub struct StoredMention {
     pub mention: Mention,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerted_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub triage: Triage,
+}
+
+impl StoredMention {
+    pub(crate) fn from_record(id: &str, r: Record) -> StoredMention {
+        StoredMention {
+            id: id.to_string(),
+            mention: r.mention,
+            alerted_at: r.alerted_at,
+            triage: r.triage,
+        }
+    }
 }
 
 /// The id a mention first seen as this post gets (when no other mention has it).

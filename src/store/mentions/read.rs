@@ -1,5 +1,6 @@
 //! Reads: one mention by id, post id or URL, and filtered lists and counts that walk
-//! the best index newest first. Nothing here writes.
+//! the best index newest first (brand, else status, else sentiment, else time); the
+//! other filters are answered from the index value. Nothing here writes.
 
 use super::super::keys::{self, canonical_url, group, split_tail};
 use super::super::{MentionFilter, Store, StoreError};
@@ -27,11 +28,7 @@ impl Store {
 
     /// The mention with this id, with the id and alert state.
     pub fn get_stored(&self, id: &str) -> Result<Option<StoredMention>, StoreError> {
-        Ok(self.record(id)?.map(|r| StoredMention {
-            id: id.to_string(),
-            mention: r.mention,
-            alerted_at: r.alerted_at,
-        }))
+        Ok(self.record(id)?.map(|r| StoredMention::from_record(id, r)))
     }
 
     /// The id of the mention `what` names: a mention id, a post id
@@ -61,10 +58,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let sentiment = f.sentiment.as_ref().map(|s| s.to_lowercase());
         let source = f.source.as_ref().map(|s| s.to_lowercase());
-        let (tree, prefix) = match (&f.brand, &sentiment) {
-            (Some(b), _) => (&self.t.brand, group(b)),
-            (None, Some(s)) => (&self.t.sentiment, group(s)),
-            (None, None) => (&self.t.time, Vec::new()),
+        let status = f.status.map(|s| s.as_str());
+        let (tree, prefix) = match (&f.brand, status, &sentiment) {
+            (Some(b), _, _) => (&self.t.brand, group(b)),
+            (None, Some(s), _) => (&self.t.status, group(s)),
+            (None, None, Some(s)) => (&self.t.sentiment, group(s)),
+            (None, None, None) => (&self.t.time, Vec::new()),
         };
         let mut lo = prefix.clone();
         if let Some(since) = f.since {
@@ -99,6 +98,14 @@ impl Store {
                 if !value.source.eq_ignore_ascii_case(s)
                     && !value.source_name.eq_ignore_ascii_case(s)
                 {
+                    continue;
+                }
+            }
+            if status.is_some_and(|s| value.status != s) {
+                continue;
+            }
+            if let Some(a) = &f.assignee {
+                if !value.assignee.eq_ignore_ascii_case(a) {
                     continue;
                 }
             }

@@ -2,6 +2,8 @@
 //!
 //! Each call is one transaction over the mention trees followed by a flush, so it is
 //! durable on return. Deleting old mentions is `retention`'s job, not this file's.
+//! Every update starts from the stored record, so a merge, an edit or a new
+//! sentiment never resets the mention's triage state (`triage` changes that).
 
 use chrono::{DateTime, Utc};
 use sled::transaction::ConflictableTransactionResult;
@@ -37,15 +39,15 @@ fn validate(post: &Post, brands: &[BrandMatch]) -> Result<(), StoreError> {
 
 impl View<'_> {
     /// Stores `new` under `id`, moving its index entries from what `old` had.
-    fn write(
+    pub(super) fn write(
         &self,
         id: &str,
         old: Option<&Record>,
         new: &Record,
     ) -> ConflictableTransactionResult<(), StoreError> {
-        let fresh = entries(id, &new.mention);
+        let fresh = entries(id, new);
         if let Some(old) = old {
-            for (i, k, _) in entries(id, &old.mention) {
+            for (i, k, _) in entries(id, old) {
                 if !fresh.iter().any(|(j, k2, _)| *j == i && *k2 == k) {
                     self.idx[i].remove(k)?;
                 }
@@ -64,7 +66,7 @@ impl View<'_> {
         id: &str,
         rec: &Record,
     ) -> ConflictableTransactionResult<(), StoreError> {
-        for (i, k, _) in entries(id, &rec.mention) {
+        for (i, k, _) in entries(id, rec) {
             self.idx[i].remove(k)?;
         }
         for a in &rec.aliases {
@@ -133,6 +135,7 @@ impl View<'_> {
                 },
                 aliases,
                 alerted_at: None,
+                triage: Default::default(),
             };
             self.write(&id, None, &rec)?;
             return Ok(Upsert::New { id });
