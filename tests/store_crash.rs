@@ -1,5 +1,7 @@
 //! kill -9 during a burst of writes: every write the store acknowledged is there
-//! exactly once after reopening, and the database passes `check`.
+//! exactly once after reopening, every triage change it acknowledged (ack, resolve,
+//! a not-negative dismissal and its feedback) is still in force, the status index
+//! agrees, and the database passes `check`.
 //!
 //! The test binary re-executes itself as the writer (`crash_child_writer`, switched
 //! on by an environment variable), which prints each acknowledged write to stdout
@@ -13,7 +15,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use overhear::store::{MentionFilter, Store, StoreError, Upsert};
+use overhear::store::{
+    Action, DismissReason, MentionFilter, Status, Store, StoreError, Transition, Upsert, Via,
+};
 use rand::Rng;
 use store_support::*;
 
@@ -77,7 +81,88 @@ fn crash_child_writer() {
             );
             println!("EDIT {}", e.id());
         }
+        let change = |action, note: Option<&str>| Transition {
+            action,
+            by: "dana".into(),
+            via: Via::Cli,
+            note: note.map(str::to_string),
+            corrected: None,
+        };
+        match i % 6 {
+            0 | 1 => {
+                s.triage(u.id(), &change(Action::Ack, None), now).unwrap();
+                println!("ACKED {}", u.id());
+                if i % 6 == 1 {
+                    println!("RESOLVING {}", u.id());
+                    s.triage(u.id(), &change(Action::Resolve, Some("done")), now)
+                        .unwrap();
+                    println!("RESOLVED {}", u.id());
+                }
+            }
+            2 => {
+                let d = change(Action::Dismiss(DismissReason::NotNegative), None);
+                s.triage(u.id(), &d, now).unwrap();
+                println!("DISMISSED {}", u.id());
+            }
+            _ => {}
+        }
     }
+}
+
+/// Every triage change reported done is in force, and the status index lists each
+/// mention under its state only.
+fn check_triage(
+    s: &Store,
+    round: u32,
+    acked: &[String],
+    resolving: &[String],
+    resolved: &[String],
+    dismissed: &[String],
+) {
+    let state = |id: &String| s.get_stored(id).unwrap().unwrap().triage;
+    for id in acked {
+        let t = state(id);
+        let ok = t.status == Status::Acknowledged
+            || (t.status == Status::Resolved && resolving.contains(id));
+        assert!(ok, "round {round}: {id} is {}", t.status);
+        assert_eq!(t.assignee.as_deref(), Some("dana"), "round {round}: {id}");
+    }
+    for id in resolved {
+        let t = state(id);
+        assert_eq!(t.status, Status::Resolved, "round {round}: {id}");
+        assert_eq!(t.note.as_deref(), Some("done"));
+        assert_eq!(t.history.len(), 2, "round {round}: {id}");
+    }
+    let feedback: Vec<String> = s
+        .feedback()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.mention)
+        .collect();
+    for id in dismissed {
+        assert_eq!(state(id).status, Status::Dismissed, "round {round}: {id}");
+        assert!(feedback.contains(id), "round {round}: no feedback for {id}");
+    }
+    let mut listed = 0;
+    for st in Status::ALL {
+        let f = MentionFilter {
+            status: Some(st),
+            ..Default::default()
+        };
+        for m in s.list_stored(&f).unwrap() {
+            assert_eq!(
+                m.triage.status, st,
+                "round {round}: {} listed as {st}",
+                m.id
+            );
+            listed += 1;
+        }
+    }
+    assert_eq!(
+        listed,
+        s.len(),
+        "round {round}: the status index lists every mention once"
+    );
 }
 
 fn reopen(dir: &std::path::Path) -> Store {
@@ -103,6 +188,8 @@ fn acknowledged_writes_survive_kill_9() {
     let mut classified: Vec<String> = Vec::new();
     let mut edited: Vec<String> = Vec::new();
     let mut editing: Vec<String> = Vec::new();
+    let (mut triaged, mut resolving, mut resolved, mut dismissed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..20u32 {
         let mut child = Command::new(&exe)
             .args([
@@ -154,6 +241,10 @@ fn acknowledged_writes_survive_kill_9() {
                 ["SENT", id] => classified.push(id.to_string()),
                 ["EDIT", id] => edited.push(id.to_string()),
                 ["EDITING", id] => editing.push(id.to_string()),
+                ["ACKED", id] => triaged.push(id.to_string()),
+                ["RESOLVING", id] => resolving.push(id.to_string()),
+                ["RESOLVED", id] => resolved.push(id.to_string()),
+                ["DISMISSED", id] => dismissed.push(id.to_string()),
                 _ => {}
             }
         }
@@ -205,7 +296,9 @@ fn acknowledged_writes_survive_kill_9() {
             );
         }
         assert_eq!(all.len(), s.len());
+        check_triage(&s, round, &triaged, &resolving, &resolved, &dismissed);
     }
     assert!(acked.len() >= 20);
+    assert!(!triaged.is_empty() && !resolved.is_empty() && !dismissed.is_empty());
     eprintln!("{} acknowledged mentions over 20 kills", acked.len());
 }
