@@ -1,0 +1,482 @@
+//! Webhook delivery through the outbox, against a real HTTP receiver on loopback:
+//! exactly once per mention and destination, the Standard Webhooks signature,
+//! retries (500s, a receiver down for a minute, 429 with `Retry-After`), permanent
+//! refusals, SIGKILL at the two moments that matter, and hostile post text.
+
+#[path = "webhook_support/mod.rs"]
+mod hooks;
+#[path = "alerts_support/mod.rs"]
+mod support;
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hooks::{verify_standard_webhook, Receiver, SECRET};
+use overhear::alerts::{
+    build_transport, build_webhooks, Alerter, AlertsConfig, Clock, OutboxState, Sender,
+    SystemClock, TestClock,
+};
+use overhear::post::Mention;
+use overhear::store::Store;
+use support::{alerts_config, file_email, mention, t};
+
+/// Alert settings with one `[[webhook]]` per (name, kind), each posting to
+/// `receiver` at `/{name}`, and `extra` (top-level `[alerts]` keys).
+fn hooks_config(
+    dir: &Path,
+    receiver_port: u16,
+    hooks: &[(&str, &str)],
+    extra: &str,
+) -> AlertsConfig {
+    let mut text = format!("{extra}\n");
+    for (name, kind) in hooks {
+        let url = dir.join(format!("url-{name}"));
+        std::fs::write(&url, format!("http://127.0.0.1:{receiver_port}/{name}\n")).unwrap();
+        text.push_str(&format!(
+            "[[webhook]]\nname = \"{name}\"\nkind = \"{kind}\"\nurl_file = {:?}\nmin_interval = \"0s\"\n",
+            url.display().to_string()
+        ));
+        if *kind == "json" {
+            let secret = dir.join("hook-secret");
+            std::fs::write(&secret, SECRET).unwrap();
+            text.push_str(&format!(
+                "secret_file = {:?}\n",
+                secret.display().to_string()
+            ));
+        }
+    }
+    alerts_config(&text)
+}
+
+struct Rig {
+    dir: tempfile::TempDir,
+    store: Store,
+    clock: Arc<TestClock>,
+    alerter: Arc<Alerter>,
+    cfg: AlertsConfig,
+}
+
+impl Rig {
+    fn new(port: u16, hooks: &[(&str, &str)], extra: &str) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        Rig::on(dir, store, port, hooks, extra)
+    }
+
+    fn on(
+        dir: tempfile::TempDir,
+        store: Store,
+        port: u16,
+        hooks: &[(&str, &str)],
+        extra: &str,
+    ) -> Rig {
+        let cfg = hooks_config(dir.path(), port, hooks, extra);
+        let names: Vec<String> = hooks.iter().map(|(n, _)| format!("{n:?}")).collect();
+        let brand = toml::from_str(&format!(
+            "name = \"Acme\"\nquery = '\"acme corp\"'\nalert_webhooks = [{}]\n",
+            names.join(", ")
+        ))
+        .unwrap();
+        let alerter = Arc::new(Alerter::new(&cfg, &[brand], 0.8));
+        Rig {
+            clock: Arc::new(TestClock::new(t(2026, 11, 23, 12, 5))),
+            dir,
+            store,
+            alerter,
+            cfg,
+        }
+    }
+
+    fn sender_with_clock(&self, clock: Arc<dyn Clock>) -> Sender {
+        let email = file_email(&self.dir.path().join("mail"));
+        let transport = build_transport(&email, &self.dir.path().join("mail")).unwrap();
+        Sender::new(
+            self.store.clone(),
+            self.alerter.clone(),
+            transport,
+            email.from.parse().unwrap(),
+            clock,
+        )
+        .with_webhooks(build_webhooks(&self.cfg.webhook).unwrap())
+    }
+
+    fn sender(&self) -> Sender {
+        self.sender_with_clock(self.clock.clone())
+    }
+
+    fn queue(&self, m: &Mention) -> usize {
+        self.store
+            .enqueue(&self.alerter.evaluate(m, self.clock.now()))
+            .unwrap()
+    }
+
+    fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+
+    fn states(&self) -> Vec<OutboxState> {
+        self.store
+            .outbox_entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.state)
+            .collect()
+    }
+}
+
+/// A negative mention whose post tries chat control sequences, mass mentions,
+/// markdown and HTML.
+fn hostile(id: &str) -> Mention {
+    let mut m = mention(id, 0.95);
+    m.post.text = "<!channel> @everyone @here acme corp ate my data <script>alert(1)</script> **now** <https://evil.example|click>".into();
+    let at = m.post.text.find("acme corp").unwrap();
+    m.brands[0].terms[0].start = at;
+    m.brands[0].terms[0].end = at + 9;
+    m
+}
+
+#[tokio::test]
+async fn slack_and_json_each_get_the_negative_post_once_and_the_signature_verifies() {
+    let rx = Receiver::start();
+    let r = Rig::new(rx.port, &[("slack", "slack"), ("hook", "json")], "");
+    assert_eq!(r.queue(&mention("7", 0.95)), 2, "one entry per destination");
+    let rep = r.sender().deliver_due().await.unwrap();
+    assert_eq!(rep.webhook_messages, 2, "{rep:?}");
+    // nothing twice: a second pass and a re-queue of the same mention send nothing
+    assert_eq!(r.queue(&mention("7", 0.95)), 0);
+    assert_eq!(r.sender().deliver_due().await.unwrap().webhook_messages, 0);
+    let slack = rx.to("/slack");
+    assert_eq!(slack.len(), 1);
+    let msg = slack[0].json();
+    let blocks = msg["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    let section = blocks[1]["text"]["text"].as_str().unwrap();
+    assert!(
+        section.contains("*acme corp*"),
+        "matched term in bold: {section}"
+    );
+    let button = &blocks[3]["elements"][0];
+    assert_eq!(button["text"]["text"], "Reply on Hacker News");
+    assert_eq!(button["url"], "https://news.ycombinator.com/item?id=7");
+    let json = rx.to("/hook");
+    assert_eq!(json.len(), 1);
+    assert!(
+        verify_standard_webhook(SECRET, &json[0]),
+        "{:?}",
+        json[0].headers
+    );
+    let body = json[0].json();
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["kind"], "mention");
+    assert_eq!(body["id"], json[0].header("webhook-id").unwrap());
+    assert_eq!(body["mention"]["post"]["id"], "hackernews:7");
+    assert_eq!(body["alert"]["label"], "negative");
+    // a tampered body does not verify
+    let mut forged = json[0].clone();
+    forged.body = forged.text().replace("negative", "positive").into_bytes();
+    assert!(!verify_standard_webhook(SECRET, &forged));
+}
+
+#[tokio::test]
+async fn a_receiver_answering_500_twice_then_200_gets_the_message_once_with_one_id() {
+    let rx = Receiver::start();
+    rx.respond(500, &[]);
+    rx.respond(500, &[]);
+    let r = Rig::new(
+        rx.port,
+        &[("hook", "json")],
+        "retry_initial = \"10s\"\nretry_max = \"1m\"",
+    );
+    r.queue(&mention("8", 0.95));
+    let s = r.sender();
+    assert_eq!(s.deliver_due().await.unwrap().retried.len(), 1);
+    // nothing before the backoff
+    r.advance(5);
+    s.deliver_due().await.unwrap();
+    assert_eq!(rx.requests().len(), 1);
+    r.advance(10);
+    assert_eq!(s.deliver_due().await.unwrap().retried.len(), 1);
+    r.advance(30);
+    assert_eq!(s.deliver_due().await.unwrap().webhook_messages, 1);
+    r.advance(3600);
+    s.deliver_due().await.unwrap();
+    let seen = rx.requests();
+    let statuses: Vec<u16> = seen.iter().map(|q| q.status).collect();
+    assert_eq!(statuses, [500, 500, 200]);
+    let ids: Vec<&str> = seen
+        .iter()
+        .map(|q| q.header("webhook-id").unwrap())
+        .collect();
+    assert!(
+        ids.iter().all(|i| *i == ids[0]),
+        "the same webhook-id on every retry: {ids:?}"
+    );
+    assert!(seen.iter().all(|q| verify_standard_webhook(SECRET, q)));
+    assert_eq!(r.states(), [OutboxState::Sent]);
+}
+
+#[tokio::test]
+async fn a_receiver_down_for_a_minute_then_back_gets_every_message_once() {
+    let port = support::free_port();
+    let r = Rig::new(
+        port,
+        &[("slack", "slack"), ("hook", "json")],
+        "retry_initial = \"5s\"\nretry_max = \"20s\"",
+    );
+    for id in ["21", "22", "23"] {
+        r.queue(&mention(id, 0.95));
+    }
+    let s = r.sender();
+    // nobody listens for a minute: every pass fails to connect, nothing is lost
+    for _ in 0..12 {
+        let rep = s.deliver_due().await.unwrap();
+        assert!(rep.sent.is_empty() && rep.failed.is_empty(), "{rep:?}");
+        r.advance(5);
+    }
+    let rx = Receiver::start_on(port);
+    r.advance(30);
+    let rep = s.deliver_due().await.unwrap();
+    assert_eq!(rep.sent.len(), 6, "{rep:?}");
+    r.advance(3600);
+    s.deliver_due().await.unwrap();
+    assert_eq!(rx.to("/slack").len(), 3);
+    let json = rx.to("/hook");
+    assert_eq!(json.len(), 3);
+    let mut posts: Vec<String> = json
+        .iter()
+        .map(|q| {
+            q.json()["mention"]["post"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    posts.sort();
+    assert_eq!(posts, ["hackernews:21", "hackernews:22", "hackernews:23"]);
+    assert!(r.states().iter().all(|s| *s == OutboxState::Sent));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_with_retry_after_is_honoured_before_the_next_request() {
+    let rx = Receiver::start();
+    rx.respond(429, &[("retry-after", "2")]);
+    let r = Rig::new(
+        rx.port,
+        &[("slack", "slack")],
+        "retry_initial = \"50ms\"\nsender_poll = \"100ms\"",
+    );
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    r.store
+        .enqueue(&r.alerter.evaluate(&mention("9", 0.95), clock.now()))
+        .unwrap();
+    r.store
+        .enqueue(&r.alerter.evaluate(&mention("10", 0.95), clock.now()))
+        .unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(overhear::alerts::run_sender(
+        r.sender_with_clock(clock),
+        cancel.clone(),
+    ));
+    let seen = tokio::task::spawn_blocking(move || {
+        let seen = rx.wait_for(3, Duration::from_secs(20));
+        (seen, rx)
+    })
+    .await
+    .unwrap()
+    .0;
+    cancel.cancel();
+    task.await.unwrap();
+    assert_eq!(seen[0].status, 429);
+    let waited = seen[1].at - seen[0].at;
+    assert!(
+        waited >= Duration::from_millis(1950),
+        "the next request came {waited:?} after the 429 (Retry-After: 2)"
+    );
+    assert_eq!(
+        seen.len(),
+        3,
+        "the paused message and the other one: {seen:?}"
+    );
+    assert!(seen[1..].iter().all(|q| q.status == 200));
+}
+
+#[tokio::test]
+async fn a_refused_webhook_gives_up_at_once_and_tells_the_admins() {
+    let rx = Receiver::start();
+    rx.respond(404, &[]);
+    let r = Rig::new(
+        rx.port,
+        &[("slack", "slack")],
+        "admin_to = [\"ops@acme.test\"]",
+    );
+    r.queue(&mention("11", 0.95));
+    let rep = r.sender().deliver_due().await.unwrap();
+    assert_eq!(rep.failed.len(), 1, "{rep:?}");
+    assert!(rep.failed[0].1.contains("404"), "{rep:?}");
+    assert!(
+        !rep.failed[0].1.contains("127.0.0.1"),
+        "the URL is a secret: {rep:?}"
+    );
+    r.advance(3600);
+    let rep = r.sender().deliver_due().await.unwrap();
+    assert_eq!(rep.emails, 1, "the notice to ops: {rep:?}");
+    assert_eq!(rx.requests().len(), 1, "never retried");
+    let mail: Vec<_> = std::fs::read_dir(r.dir.path().join("mail"))
+        .unwrap()
+        .collect();
+    assert_eq!(mail.len(), 1);
+}
+
+#[tokio::test]
+async fn a_hostile_post_arrives_inert_in_every_format() {
+    let rx = Receiver::start();
+    let r = Rig::new(
+        rx.port,
+        &[
+            ("slack", "slack"),
+            ("discord", "discord"),
+            ("teams", "teams"),
+            ("hook", "json"),
+        ],
+        "",
+    );
+    r.queue(&hostile("12"));
+    assert_eq!(r.sender().deliver_due().await.unwrap().webhook_messages, 4);
+    let slack = rx.to("/slack")[0].text();
+    for raw in ["<!channel>", "<script>", "<https://evil"] {
+        assert!(
+            !slack.contains(raw),
+            "{raw} reached Slack as markup: {slack}"
+        );
+    }
+    assert!(slack.contains("&lt;!channel&gt;"), "{slack}");
+    let discord = rx.to("/discord")[0].json();
+    assert_eq!(discord["allowed_mentions"]["parse"], serde_json::json!([]));
+    let d = discord.to_string();
+    assert!(!d.contains("@everyone") && !d.contains("@here"), "{d}");
+    let teams = rx.to("/teams")[0].json();
+    let text = teams["attachments"][0]["content"]["body"][1]["items"][1]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("\\*\\*now\\*\\*"),
+        "markdown stays text: {text}"
+    );
+    let json = rx.to("/hook")[0].json();
+    assert_eq!(
+        json["mention"]["post"]["text"].as_str().unwrap(),
+        hostile("12").post.text,
+        "the JSON body carries the text as data, unchanged"
+    );
+}
+
+// ---- SIGKILL ----
+
+/// Child: queues one alert for a JSON webhook on OVERHEAR_TEST_HOOK_PORT; then
+/// either waits to be killed before any send (OVERHEAR_TEST_KILL_BEFORE_SEND) or
+/// sends with recording "sent" blocked (the kill lands after the receiver's 200).
+#[test]
+#[ignore = "run by the tests below as a child process"]
+fn child_queue_and_send_to_a_webhook() {
+    let (Ok(dir), Ok(port)) = (
+        std::env::var("OVERHEAR_TEST_CHILD_DIR"),
+        std::env::var("OVERHEAR_TEST_HOOK_PORT"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::TempDir::new_in(&dir).unwrap();
+    let store = Store::open(&dir.path().parent().unwrap().join("data")).unwrap();
+    let r = Rig::on(dir, store, port.parse().unwrap(), &[("hook", "json")], "");
+    r.queue(&mention("13", 0.95));
+    r.store.flush().unwrap();
+    println!("QUEUED");
+    if std::env::var_os("OVERHEAR_TEST_KILL_BEFORE_SEND").is_some() {
+        std::thread::sleep(Duration::from_secs(120));
+    }
+    r.store.set_outbox_fault(Some(Arc::new(|op: &str| {
+        if op == "mark_sent" {
+            println!("ACCEPTED");
+            std::thread::sleep(Duration::from_secs(120));
+        }
+        Ok(())
+    })));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _ = rt.block_on(r.sender().deliver_due());
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+fn kill_child_when(base: &Path, port: u16, before_send: bool, ready: &str) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "child_queue_and_send_to_a_webhook",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("OVERHEAR_TEST_CHILD_DIR", base)
+    .env("OVERHEAR_TEST_HOOK_PORT", port.to_string())
+    .stdout(Stdio::piped());
+    if before_send {
+        cmd.env("OVERHEAR_TEST_KILL_BEFORE_SEND", "1");
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let start = Instant::now();
+    while !line.contains(ready) {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "child exited early");
+        assert!(start.elapsed() < Duration::from_secs(60));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// Restarts on `base/data` `times` times, each with one sender pass.
+async fn restart_and_deliver(base: &Path, port: u16, times: usize) {
+    for _ in 0..times {
+        let dir = tempfile::TempDir::new_in(base).unwrap();
+        let store = Store::open(&base.join("data")).unwrap();
+        let r = Rig::on(dir, store, port, &[("hook", "json")], "");
+        r.advance(60);
+        r.sender().deliver_due().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn kill9_between_enqueue_and_send_delivers_once_after_restart() {
+    let rx = Receiver::start();
+    let base = tempfile::tempdir().unwrap();
+    kill_child_when(base.path(), rx.port, true, "QUEUED");
+    assert!(rx.requests().is_empty(), "killed before any send");
+    restart_and_deliver(base.path(), rx.port, 2).await;
+    let seen = rx.requests();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(verify_standard_webhook(SECRET, &seen[0]));
+}
+
+#[tokio::test]
+async fn kill9_between_the_receivers_200_and_the_sent_mark_resends_once_with_the_same_id() {
+    let rx = Receiver::start();
+    let base = tempfile::tempdir().unwrap();
+    kill_child_when(base.path(), rx.port, false, "ACCEPTED");
+    let first = rx.requests();
+    assert_eq!(first.len(), 1, "the receiver answered 200 before the kill");
+    restart_and_deliver(base.path(), rx.port, 2).await;
+    let seen = rx.requests();
+    assert_eq!(seen.len(), 2, "resent exactly once more: {seen:?}");
+    assert_eq!(
+        seen[1].header("webhook-id"),
+        first[0].header("webhook-id"),
+        "with the same webhook-id, so the receiver can drop the copy"
+    );
+    assert!(verify_standard_webhook(SECRET, &seen[1]));
+}
