@@ -374,6 +374,161 @@ async fn a_hostile_post_arrives_inert_in_every_format() {
     );
 }
 
+#[tokio::test]
+async fn a_digest_of_twelve_goes_to_slack_as_two_messages_and_to_json_as_twelve() {
+    let rx = Receiver::start();
+    let r = Rig::new(
+        rx.port,
+        &[("slack", "slack"), ("hook", "json")],
+        "mode = \"digest\"\ndigest_every = \"1h\"",
+    );
+    for i in 0..12 {
+        r.queue(&mention(&format!("3{i:02}"), 0.95));
+    }
+    assert_eq!(
+        r.sender().deliver_due().await.unwrap().sent.len(),
+        0,
+        "not before the slot"
+    );
+    r.advance(3600);
+    let rep = r.sender().deliver_due().await.unwrap();
+    assert_eq!(rep.sent.len(), 24, "{rep:?}");
+    let slack = rx.to("/slack");
+    assert_eq!(slack.len(), 2, "ten mentions a message at most");
+    let first = slack[0].json();
+    assert!(
+        first["blocks"][0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("digest: 10 mentions"),
+        "{first}"
+    );
+    let json = rx.to("/hook");
+    assert_eq!(json.len(), 12, "one signed body per alert");
+    assert!(json.iter().all(|q| q.json()["kind"] == "mention.digest"));
+}
+
+#[tokio::test]
+async fn source_health_notices_reach_the_brands_chat_and_a_webhook_can_hear_other_labels() {
+    let rx = Receiver::start();
+    let mut cfg_extra = String::from("source_failing_after = \"10m\"");
+    cfg_extra.push('\n');
+    let r = Rig::new(rx.port, &[("slack", "slack")], &cfg_extra);
+    let now = r.clock.now();
+    let items =
+        r.alerter
+            .source_health_items("hn", now - chrono::Duration::hours(1), "HTTP 503", now);
+    assert_eq!(
+        items.len(),
+        1,
+        "the admins default to the brands' destinations"
+    );
+    r.store.enqueue(&items).unwrap();
+    r.sender().deliver_due().await.unwrap();
+    let slack = rx.to("/slack");
+    assert_eq!(slack.len(), 1);
+    let text = slack[0].text();
+    assert!(
+        text.contains("Source failing: hn") && text.contains("HTTP 503"),
+        "{text}"
+    );
+
+    // `labels` on a webhook: it hears positive mentions the brand's email does not
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("url");
+    std::fs::write(&url, rx.url("/praise")).unwrap();
+    let cfg = alerts_config(&format!(
+        "[[webhook]]\nname = \"praise\"\nkind = \"slack\"\nurl_file = {:?}\nlabels = [\"positive\"]\n",
+        url.display().to_string()
+    ));
+    let brand = toml::from_str(
+        "name = \"Acme\"\nquery = 'acme'\nalert_to = [\"support@acme.test\"]\nalert_webhooks = [\"praise\"]\n",
+    )
+    .unwrap();
+    let alerter = Alerter::new(&cfg, &[brand], 0.8);
+    let mut happy = mention("40", 0.05);
+    if let Some(s) = happy.sentiment.as_mut() {
+        s.label = "positive".into();
+        s.scores = vec![("negative".into(), 0.05), ("positive".into(), 0.9)];
+    }
+    let to: Vec<String> = alerter
+        .evaluate(&happy, now)
+        .into_iter()
+        .map(|i| i.to)
+        .collect();
+    assert_eq!(to, ["webhook:praise"]);
+    let to: Vec<String> = alerter
+        .evaluate(&mention("41", 0.95), now)
+        .into_iter()
+        .map(|i| i.to)
+        .collect();
+    assert_eq!(to, ["support@acme.test"], "and not the negative ones");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_never_answers_does_not_delay_email() {
+    // accepts connections (the kernel's backlog) and never answers
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("url");
+    std::fs::write(
+        &url,
+        format!("http://127.0.0.1:{}/x", silent.local_addr().unwrap().port()),
+    )
+    .unwrap();
+    let cfg = alerts_config(&format!(
+        "sender_poll = \"100ms\"\n[[webhook]]\nname = \"stuck\"\nkind = \"slack\"\nurl_file = {:?}\ntimeout = \"30s\"\n",
+        url.display().to_string()
+    ));
+    let brand = toml::from_str(
+        "name = \"Acme\"\nquery = 'acme'\nalert_to = [\"support@acme.test\"]\nalert_webhooks = [\"stuck\"]\n",
+    )
+    .unwrap();
+    let alerter = Arc::new(Alerter::new(&cfg, &[brand], 0.8));
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    store
+        .enqueue(&alerter.evaluate(&mention("50", 0.95), clock.now()))
+        .unwrap();
+    let mail = dir.path().join("mail");
+    let email = file_email(&mail);
+    let sender = Sender::new(
+        store.clone(),
+        alerter,
+        build_transport(&email, &mail).unwrap(),
+        email.from.parse().unwrap(),
+        clock,
+    )
+    .with_webhooks(build_webhooks(&cfg.webhook).unwrap());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(overhear::alerts::run_sender(sender, cancel.clone()));
+    let start = Instant::now();
+    while std::fs::read_dir(&mail).map_or(0, |d| d.count()) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the email waited for the stuck webhook"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let states: Vec<(String, OutboxState)> = store
+        .outbox_entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.item.to, e.state))
+        .collect();
+    assert!(
+        states.contains(&("support@acme.test".into(), OutboxState::Sent)),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("webhook:stuck".into(), OutboxState::Pending)),
+        "{states:?}"
+    );
+    cancel.cancel();
+    task.abort();
+    drop(silent);
+}
+
 // ---- SIGKILL ----
 
 /// Child: queues one alert for a JSON webhook on OVERHEAR_TEST_HOOK_PORT; then

@@ -73,6 +73,10 @@ pub(super) fn build_live(
     )
     .map_err(|e| setup("alert delivery", e))?
     .with_observer(metrics.clone());
+    let hooks = sender.webhooks();
+    if !hooks.is_empty() {
+        tracing::info!(webhooks = ?hooks, "alerts also go to webhooks");
+    }
     let live = Live {
         matcher: Arc::new(matcher),
         alerter,
