@@ -119,6 +119,11 @@ async fn the_negative_post_reaches_slack_and_the_json_webhook_exactly_once() {
 
     let slack = rx.to("/services/T0/B0/slack");
     assert_eq!(slack.len(), 1, "exactly one Slack message: {slack:?}");
+    // kept as an artifact: what a Slack channel receives
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("webhooks");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let pretty = serde_json::to_string_pretty(&slack[0].json()).unwrap();
+    std::fs::write(artifacts.join("slack-message.json"), pretty).unwrap();
     let text = slack[0].text();
     assert!(text.contains("hold for three hours"), "{text}");
     assert!(

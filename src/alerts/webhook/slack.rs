@@ -51,8 +51,9 @@ fn plain_text(s: &str, max: usize) -> Value {
 fn mention_blocks(m: &ChatMention, actions: &[(String, String)]) -> Vec<Value> {
     let mut text = String::new();
     if !m.title.is_empty() {
-        text.push_str(&mrkdwn(&m.title));
-        text.push('\n');
+        // the title in bold, as one run (a bold term inside it would end it early)
+        let title = escape(super::chat::plain(&m.title).trim()).replace('*', "\u{2217}");
+        text.push_str(&format!("*{title}*\n"));
     }
     let quote = mrkdwn(&m.text);
     let quote = if m.cut {
