@@ -19,3 +19,4 @@ pub mod post;
 pub mod sources;
 pub mod store;
 pub mod util;
+pub mod web;

@@ -31,8 +31,10 @@ fn with_a_token_only_its_holder_reads_the_api_and_pages_are_bounded() {
     let right = ("Authorization", auth);
     let own = format!("http://127.0.0.1:{}", d.port);
     let mut cases: Vec<Case> = vec![("GET", "/healthz", vec![], 200)];
-    // everything else wants the token
-    for path in ["/api/mentions", "/api/stats", "/metrics", "/nothing-here"] {
+    // the API and the metrics want the token; the inbox's pages want a session
+    cases.push(("GET", "/", vec![], 303));
+    cases.push(("GET", "/nothing-here", vec![], 404));
+    for path in ["/api/mentions", "/api/stats", "/api/users", "/metrics"] {
         cases.push(("GET", path, vec![], 401));
         cases.push(("GET", path, vec![wrong], 401));
         cases.push(("GET", path, vec![basic], 401));

@@ -25,6 +25,7 @@ mod run;
 mod stats;
 mod test_email;
 mod test_webhook;
+mod user;
 
 /// Hears what the public internet says about your brand.
 #[derive(Debug, Parser)]
@@ -91,6 +92,8 @@ pub enum Command {
     TestWebhook(test_webhook::Args),
     /// The alert outbox: list entries, queue a failed alert again.
     Outbox(outbox::Args),
+    /// Who may log in to the inbox: add, list, remove, passwd.
+    User(user::Args),
 }
 
 /// Parses the command line, runs the subcommand, prints errors, returns the exit code.
@@ -112,6 +115,7 @@ pub fn main() -> ExitCode {
         Command::TestEmail(a) => test_email::run(a, &cli.global),
         Command::TestWebhook(a) => test_webhook::run(a, &cli.global),
         Command::Outbox(a) => outbox::run(a, &cli.global),
+        Command::User(a) => user::run(a, &cli.global),
     };
     match result {
         Ok(code) => code,

@@ -92,7 +92,14 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         reload: reload_tx,
         senders: crate::alerts::sender_health(&store),
     };
-    let app = api::router(api_state).merge(crate::store::api_router(store.clone()));
+    let web = crate::web::WebState::new(
+        store.clone(),
+        config.daemon.public_url.as_deref(),
+        config.brands.iter().map(|b| b.name.clone()).collect(),
+    );
+    let app = api::router(api_state)
+        .merge(crate::store::api_router(store.clone()))
+        .merge(crate::web::router(web));
     let app = api::guarded(app, access);
     let listener = tokio::net::TcpListener::bind(config.daemon.api_bind)
         .await

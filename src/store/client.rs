@@ -167,7 +167,7 @@ impl Reader {
 
     /// Sends the request `build` makes and decodes its JSON answer: `None` for a 404
     /// (and with no API); a 409 is [`ClientError::Refused`] with the daemon's reason.
-    fn call<T: serde::de::DeserializeOwned>(
+    pub(crate) fn call<T: serde::de::DeserializeOwned>(
         &self,
         build: impl FnOnce(&reqwest::Client, SocketAddr) -> reqwest::RequestBuilder,
     ) -> Result<Option<T>, ClientError> {

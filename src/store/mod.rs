@@ -47,6 +47,7 @@ mod daemon_state;
 pub mod keys;
 pub mod mentions;
 pub mod outbox;
+pub mod users;
 
 pub use api::api_router;
 pub use mentions::{

@@ -5,9 +5,10 @@
 //!    address when bound to `0.0.0.0`/`::`), or the host of `[daemon] public_url`.
 //!    A web page whose own name was re-pointed at this machine sends its own name,
 //!    and gets 421.
-//! 2. The token: with `[daemon] api_token_env`/`api_token_file` set, everything but
-//!    `/healthz` (`/api/*`, and `/metrics` unless `metrics_public`) wants
-//!    `Authorization: Bearer TOKEN`, compared in constant time; else 401.
+//! 2. The token: with `[daemon] api_token_env`/`api_token_file` set, `/api/*` and
+//!    `/metrics` (unless `metrics_public`) want `Authorization: Bearer TOKEN`,
+//!    compared in constant time; else 401. The inbox's pages (everything else) want
+//!    a logged-in session instead, checked by `crate::web`.
 //! 3. Cross-site requests: a state-changing method (anything but GET/HEAD/OPTIONS)
 //!    with `Sec-Fetch-Site: cross-site`/`same-site`, or an `Origin` that is not this
 //!    request's own (or `public_url`'s), gets 403: a web page cannot make the daemon
@@ -238,7 +239,13 @@ pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) 
             "this is not the host this daemon serves (set [daemon] public_url for a DNS name)\n",
         );
     };
-    let needs_token = path != "/metrics" || !access.metrics_public;
+    // the API and the metrics want the token; the inbox's pages want a session,
+    // which the web layer checks (a browser cannot send a bearer token)
+    let needs_token = if path == "/metrics" {
+        !access.metrics_public
+    } else {
+        path == "/api" || path.starts_with("/api/")
+    };
     if needs_token && !access.token_ok(req.headers()) {
         return refuse(
             StatusCode::UNAUTHORIZED,

@@ -1,0 +1,268 @@
+//! `/`: the inbox. Newest first, filtered by status (default: open, i.e. new and
+//! acknowledged), sentiment (default: negative), brand, source, assignee and time;
+//! one row per mention with its matched terms highlighted, its age, source and
+//! sentiment; per-row actions and bulk actions (`POST /bulk`); open negatives per
+//! brand in the header. The keyboard (j/k, a, r, d, x, o, /) is `static/inbox.js`.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Authed;
+use super::mention::{apply, transition, ActionForm, REASONS};
+use super::page::back_to;
+use super::view::MentionView;
+use super::WebState;
+use crate::store::{MentionFilter, Status, Store, StoreError, StoredMention};
+
+/// Rows per page.
+pub const PAGE: usize = 50;
+
+/// The filters, as the query string carries them (empty: no filter).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct InboxQuery {
+    /// `open` (default), `new`, `acknowledged`, `resolved`, `dismissed`, `all`.
+    pub status: Option<String>,
+    /// `negative` (default), another label, or `all`.
+    pub sentiment: Option<String>,
+    pub brand: Option<String>,
+    pub source: Option<String>,
+    pub assignee: Option<String>,
+    /// `1d`, `7d`, `30d`, `90d` or empty (all time).
+    pub since: Option<String>,
+    /// Older than this post time (the "older" link).
+    pub before: Option<DateTime<Utc>>,
+}
+
+fn nonempty(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "all")
+        .map(str::to_string)
+}
+
+impl InboxQuery {
+    fn statuses(&self) -> Vec<Option<Status>> {
+        match self.status.as_deref().map(str::trim).unwrap_or("open") {
+            "" | "open" => vec![Some(Status::New), Some(Status::Acknowledged)],
+            "all" => vec![None],
+            s => Status::ALL
+                .into_iter()
+                .find(|x| x.as_str() == s)
+                .map_or_else(
+                    || vec![Some(Status::New), Some(Status::Acknowledged)],
+                    |x| vec![Some(x)],
+                ),
+        }
+    }
+
+    fn filter(&self, now: DateTime<Utc>) -> MentionFilter {
+        let sentiment = match self.sentiment.as_deref().map(str::trim) {
+            None | Some("") => Some("negative".to_string()),
+            Some("all") => None,
+            Some(s) => Some(s.to_string()),
+        };
+        let since = self
+            .since
+            .as_deref()
+            .and_then(|s| crate::util::duration::parse(s).ok())
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .and_then(|d| now.checked_sub_signed(d));
+        MentionFilter {
+            brand: nonempty(&self.brand),
+            sentiment,
+            source: nonempty(&self.source),
+            since,
+            until: self.before,
+            status: None,
+            assignee: nonempty(&self.assignee),
+            limit: Some(PAGE.saturating_add(1)),
+        }
+    }
+}
+
+/// Newest first, at most `PAGE + 1`, over every status asked for.
+fn rows(
+    store: &Store,
+    q: &InboxQuery,
+    now: DateTime<Utc>,
+) -> Result<Vec<StoredMention>, StoreError> {
+    let base = q.filter(now);
+    let mut all = Vec::new();
+    for status in q.statuses() {
+        all.extend(store.list_stored(&MentionFilter {
+            status,
+            ..base.clone()
+        })?);
+    }
+    all.sort_by(|a, b| {
+        b.mention
+            .post
+            .created_at
+            .cmp(&a.mention.post.created_at)
+            .then(b.id.cmp(&a.id))
+    });
+    all.truncate(PAGE.saturating_add(1));
+    Ok(all)
+}
+
+#[derive(Serialize)]
+struct BrandCount {
+    brand: String,
+    open: u64,
+}
+
+/// Open negatives of each brand (new and acknowledged).
+fn counts(store: &Store, brands: &[String]) -> Result<Vec<BrandCount>, StoreError> {
+    brands
+        .iter()
+        .map(|b| {
+            let mut open = 0;
+            for s in [Status::New, Status::Acknowledged] {
+                open += store.count(&MentionFilter {
+                    brand: Some(b.clone()),
+                    sentiment: Some("negative".into()),
+                    status: Some(s),
+                    ..MentionFilter::default()
+                })?;
+            }
+            Ok(BrandCount {
+                brand: b.clone(),
+                open,
+            })
+        })
+        .collect()
+}
+
+/// The query string of `q` with `before` set (the "older" link).
+fn query_string(q: &InboxQuery, before: Option<DateTime<Utc>>) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    let mut pair = |k: &str, v: &Option<String>| {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            s.append_pair(k, v);
+        }
+    };
+    pair("status", &q.status);
+    pair("sentiment", &q.sentiment);
+    pair("brand", &q.brand);
+    pair("source", &q.source);
+    pair("assignee", &q.assignee);
+    pair("since", &q.since);
+    if let Some(b) = before {
+        s.append_pair(
+            "before",
+            &b.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        );
+    }
+    s.finish()
+}
+
+/// `GET /`
+pub async fn show(
+    State(state): State<WebState>,
+    authed: Authed,
+    Query(q): Query<InboxQuery>,
+) -> Response {
+    let store = state.store.clone();
+    let brands = state.brands.clone();
+    let query = q.clone();
+    let now = Utc::now();
+    let found = tokio::task::spawn_blocking(move || {
+        Ok::<_, StoreError>((rows(&store, &query, now)?, counts(&store, &brands)?))
+    })
+    .await;
+    let (mut found, counts) = match found {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            return state
+                .pages
+                .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+        }
+        Err(e) => {
+            return state
+                .pages
+                .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+        }
+    };
+    let more = found.len() > PAGE;
+    found.truncate(PAGE);
+    let older = more
+        .then(|| {
+            found
+                .last()
+                .map(|m| query_string(&q, Some(m.mention.post.created_at)))
+        })
+        .flatten();
+    let views: Vec<MentionView> = found
+        .iter()
+        .map(|m| MentionView::of(m, now, false))
+        .collect();
+    let here = {
+        let qs = query_string(&q, q.before);
+        if qs.is_empty() {
+            "/".to_string()
+        } else {
+            format!("/?{qs}")
+        }
+    };
+    state.pages.render(
+        "inbox.html",
+        minijinja::context! {
+            user => authed.user(), csrf => &authed.session.csrf,
+            rows => views, counts => counts, brands => &*state.brands,
+            q => &q, older => older, back => here, reasons => REASONS,
+            statuses => ["open", "new", "acknowledged", "resolved", "dismissed", "all"],
+            sentiments => ["negative", "neutral", "positive", "all"],
+            spans => [("", "any time"), ("1d", "1 day"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days")],
+        },
+    )
+}
+
+/// `POST /bulk`: `csrf`, `action`, `ids` (repeated), `reason`, `back`.
+pub async fn bulk(State(state): State<WebState>, authed: Authed, body: Bytes) -> Response {
+    let mut form = ActionForm::default();
+    let mut ids = Vec::new();
+    let mut action = String::new();
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "csrf" => form.csrf = v.into_owned(),
+            "ids" => ids.push(v.into_owned()),
+            "action" => action = v.into_owned(),
+            "reason" => form.reason = Some(v.into_owned()),
+            "note" => form.note = Some(v.into_owned()),
+            "back" => form.back = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    if let Some(r) = authed.refuse_bad_csrf(&state, &form.csrf) {
+        return r;
+    }
+    if ids.is_empty() {
+        return state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Select mentions first (x, or the boxes).",
+        );
+    }
+    let t = match transition(&action, &form, authed.user()) {
+        Ok(t) => t,
+        Err(e) => return state.pages.error(StatusCode::BAD_REQUEST, &e),
+    };
+    let mut refused = Vec::new();
+    for id in ids.into_iter().take(PAGE * 4) {
+        if let Err((_, why)) = apply(&state, id, t.clone()).await {
+            refused.push(why);
+        }
+    }
+    if refused.is_empty() {
+        back_to(form.back.as_deref())
+    } else {
+        state.pages.error(
+            StatusCode::CONFLICT,
+            &format!("Some changes were not made: {}", refused.join("; ")),
+        )
+    }
+}

@@ -1,0 +1,75 @@
+//! The team's inbox in a browser: log in, see the open mentions, take one, resolve
+//! it with a note, dismiss it with a reason, see what everyone did.
+//!
+//! Server-rendered HTML (minijinja, auto-escaped; each page's template sits beside its
+//! handler), one small script of our own for the keyboard (`static/inbox.js`), no
+//! inline script or style, nothing fetched from elsewhere. Every page needs a
+//! session (`auth.rs`: Argon2id passwords, an HttpOnly SameSite=Lax cookie, a CSRF
+//! token in every form, login attempts rate-limited), and every response carries a
+//! Content-Security-Policy that forbids inline script.
+//!
+//! `inbox.rs` (`/`: the list, filters, bulk actions), `mention.rs` (`/m/ID`: one
+//! mention, its history and its actions), `view.rs` (what both show of a mention),
+//! `auth.rs` (`/login`, `/logout`, sessions), `page.rs` (templates, headers,
+//! errors), `users.rs` (`/api/users`, for the CLI while the daemon runs). The
+//! daemon merges [`router`] into its API and wraps both in its access
+//! guard (Host, cross-site POSTs); the web layer never reads the config file or
+//! changes a mention except through the store's triage API.
+
+mod auth;
+mod inbox;
+mod mention;
+mod page;
+pub mod users;
+mod view;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::store::Store;
+
+pub use auth::{LoginLimiter, SESSION_COOKIE};
+
+/// What the pages share.
+#[derive(Clone)]
+pub struct WebState {
+    pub store: Store,
+    /// Cookies get `Secure` when the inbox is served over https (`public_url`).
+    pub secure_cookies: bool,
+    pub limiter: Arc<LoginLimiter>,
+    /// The configured brands (the header's counts).
+    pub brands: Arc<Vec<String>>,
+    pages: Arc<page::Pages>,
+}
+
+impl WebState {
+    /// `public_url` is `[daemon] public_url`; `brands` the `[[brand]]` names.
+    pub fn new(store: Store, public_url: Option<&str>, brands: Vec<String>) -> WebState {
+        WebState {
+            store,
+            brands: Arc::new(brands),
+            secure_cookies: public_url.is_some_and(|u| u.starts_with("https://")),
+            limiter: Arc::new(LoginLimiter::default()),
+            pages: Arc::new(page::Pages::new()),
+        }
+    }
+}
+
+/// The inbox's routes, and `/api/users` for the `overhear user` commands.
+pub fn router(state: WebState) -> Router {
+    let api = users::router(state.store.clone());
+    Router::new()
+        .route("/", get(inbox::show))
+        .route("/bulk", post(inbox::bulk))
+        .route("/m/:id", get(mention::show))
+        .route("/m/:id/:action", post(mention::change))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/static/inbox.css", get(page::css))
+        .route("/static/inbox.js", get(page::js))
+        .layer(axum::middleware::from_fn(page::security_headers))
+        .with_state(state)
+        .merge(api)
+}

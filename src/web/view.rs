@@ -1,0 +1,172 @@
+//! What the pages show of a mention: plain values for the templates (which escape
+//! them), with the matched terms as highlighted segments.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::alerts::render::{segments, Segment};
+use crate::alerts::webhook::chat::{age, source_title};
+use crate::post::Field;
+use crate::store::StoredMention;
+
+/// The longest text a row quotes, in bytes.
+const ROW_TEXT: usize = 320;
+
+#[derive(Debug, Serialize)]
+pub struct Score {
+    pub label: String,
+    pub pct: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryLine {
+    pub at: String,
+    pub age: String,
+    pub by: String,
+    pub via: String,
+    pub from: String,
+    pub to: String,
+    pub note: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// One mention, as a row of the inbox and as the mention page.
+#[derive(Debug, Serialize)]
+pub struct MentionView {
+    pub id: String,
+    pub brands: Vec<String>,
+    pub label: String,
+    /// "94%" of the label, "" when unclassified.
+    pub pct: String,
+    pub source: String,
+    pub site: String,
+    pub author: String,
+    pub age: String,
+    pub when: String,
+    pub title: Vec<Segment>,
+    /// The text, cut for a row (`cut`), whole for the page.
+    pub text: Vec<Segment>,
+    pub cut: bool,
+    pub url: Option<String>,
+    pub thread_url: Option<String>,
+    pub status: String,
+    pub assignee: Option<String>,
+    pub note: Option<String>,
+    pub reason: Option<String>,
+    pub terms: Vec<String>,
+    pub scores: Vec<Score>,
+    pub history: Vec<HistoryLine>,
+}
+
+fn floor(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn http(url: &str) -> Option<String> {
+    (url.starts_with("https://") || url.starts_with("http://")).then(|| url.to_string())
+}
+
+/// The thread's page on sites whose thread ids are URLs' ids.
+fn thread_url(m: &StoredMention) -> Option<String> {
+    let p = &m.mention.post;
+    let thread = p.thread_id.as_deref()?;
+    let id = thread.rsplit(':').next().unwrap_or(thread);
+    match p.source.as_str() {
+        "hackernews" => Some(format!("https://news.ycombinator.com/item?id={id}")),
+        _ => http(thread),
+    }
+}
+
+impl MentionView {
+    /// `whole`: the full text (the mention page), else a row's excerpt.
+    pub fn of(m: &StoredMention, now: DateTime<Utc>, whole: bool) -> MentionView {
+        let p = &m.mention.post;
+        let spans = |field: Field| -> Vec<(usize, usize)> {
+            m.mention
+                .brands
+                .iter()
+                .flat_map(|b| b.terms.iter())
+                .filter(|t| t.field == field)
+                .map(|t| (t.start, t.end))
+                .collect()
+        };
+        let cut = if whole {
+            p.text.len()
+        } else {
+            floor(&p.text, ROW_TEXT)
+        };
+        let mut terms: Vec<String> = m
+            .mention
+            .brands
+            .iter()
+            .flat_map(|b| b.terms.iter().map(|t| t.term.clone()))
+            .collect();
+        terms.sort();
+        terms.dedup();
+        let (label, pct, scores) = match &m.mention.sentiment {
+            Some(s) => (
+                s.label.clone(),
+                s.score(&s.label)
+                    .map_or(String::new(), |p| format!("{:.0}%", p * 100.0)),
+                s.scores
+                    .iter()
+                    .map(|(l, v)| Score {
+                        label: l.clone(),
+                        pct: format!("{:.1}%", v * 100.0),
+                    })
+                    .collect(),
+            ),
+            None => ("unclassified".to_string(), String::new(), Vec::new()),
+        };
+        let t = &m.triage;
+        MentionView {
+            id: m.id.clone(),
+            brands: {
+                let mut b: Vec<String> = m.mention.brands.iter().map(|b| b.brand.clone()).collect();
+                b.dedup();
+                b
+            },
+            label,
+            pct,
+            source: source_title(&p.source, &p.site),
+            site: p.site.clone(),
+            author: p.author.clone().unwrap_or_default(),
+            age: age(p.created_at, now),
+            when: p.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            title: p
+                .title
+                .as_deref()
+                .map(|x| segments(&x.replace(['\r', '\n', '\t'], " "), &spans(Field::Title)))
+                .unwrap_or_default(),
+            text: segments(&p.text[..cut], &spans(Field::Text)),
+            cut: cut < p.text.len(),
+            url: http(&p.url),
+            thread_url: thread_url(m),
+            status: t.status.as_str().to_string(),
+            assignee: t.assignee.clone(),
+            note: t.note.clone(),
+            reason: t.reason.map(|r| r.as_str().to_string()),
+            terms,
+            scores,
+            history: t
+                .history
+                .iter()
+                .rev()
+                .map(|c| HistoryLine {
+                    at: c.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    age: age(c.at, now),
+                    by: c.by.clone(),
+                    via: c.via.to_string(),
+                    from: c.from.as_str().to_string(),
+                    to: c.to.as_str().to_string(),
+                    note: c.note.clone(),
+                    reason: c.reason.map(|r| r.as_str().to_string()),
+                })
+                .collect(),
+        }
+    }
+}
