@@ -16,6 +16,7 @@ pub mod config;
 pub mod daemon;
 pub mod matcher;
 pub mod post;
+pub mod search;
 pub mod sources;
 pub mod store;
 pub mod util;

@@ -15,28 +15,6 @@ use overhear::store::{Status, Store, StoredMention, Via};
 use serde_json::{json, Value};
 use store_support::{brand, post, sentiment};
 
-fn overhear(cfg: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_overhear"))
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .env("TZ", "UTC")
-        .env("USER", "tester")
-        .env_remove(TOKEN_ENV)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 fn refused(o: &Output) -> String {
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -313,21 +291,8 @@ fn triage_commands_go_through_the_daemon_api_with_its_token() {
     assert_eq!(v["history"][1]["via"], "cli");
 
     // stopped, the database agrees with itself and kept every state
-    let pid = d.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
     let mut d = d;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while d.child.try_wait().unwrap().is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the daemon did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    stop(&mut d);
     let check = ok(&overhear(&d.config, &["db", "check"]));
     assert!(
         check.contains("ok") && check.contains("1 resolved"),

@@ -1,10 +1,13 @@
-//! `overhear db compact|check|retention`: maintenance on the database itself.
-//! These open the database directly, so the daemon must not be running.
+//! `overhear db compact|check|retention|reindex`: maintenance on the database itself
+//! and its search index. These open the database directly, so the daemon must not
+//! be running.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::Utc;
 
 use crate::store::{Store, StoreError};
 
@@ -24,12 +27,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Remove mentions whose post is older than --keep, with their index entries.
+    /// Remove mentions whose post is older than --keep, with their index entries
+    /// (and their search index documents).
     Retention {
         /// How long to keep mentions: 365d, 26w, ...
         #[arg(long, value_parser = crate::util::duration::parse)]
         keep: Duration,
     },
+    /// Rebuild the full-text search index (data_dir/search) from the database.
+    Reindex,
 }
 
 pub(super) fn open(data_dir: &std::path::Path) -> anyhow::Result<Store> {
@@ -96,7 +102,18 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         }
         Command::Retention { keep } => {
             let store = open(data_dir)?;
-            let n = store.retention(keep)?;
+            let k = chrono::Duration::from_std(keep)
+                .map_err(|_| anyhow::anyhow!("retention {keep:?} is too long"))?;
+            let cutoff = Utc::now()
+                .checked_sub_signed(k)
+                .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+            let n = store.remove_older_than(cutoff)?;
+            if let Err(e) = crate::search::remove_older_than(data_dir, cutoff) {
+                eprintln!(
+                    "warning: the search index still lists them ({e}); the daemon removes them \
+                     when it starts, or run `overhear db reindex`"
+                );
+            }
             println!(
                 "removed {n} mention{} older than {}; {} left",
                 if n == 1 { "" } else { "s" },
@@ -104,8 +121,36 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
                 store.len()
             );
         }
+        Command::Reindex => reindex(data_dir)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `db reindex`, with a progress bar on a terminal.
+fn reindex(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let store = open(data_dir)?;
+    let started = std::time::Instant::now();
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(store.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} mentions indexed ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let n = crate::search::reindex(data_dir, &store, |n| bar.set_position(n))
+        .context("cannot rebuild the search index")?;
+    bar.finish_and_clear();
+    println!(
+        "indexed {n} mention{} in {:.1} s into {}",
+        if n == 1 { "" } else { "s" },
+        started.elapsed().as_secs_f64(),
+        crate::search::SearchIndex::dir(data_dir).display()
+    );
+    Ok(())
 }
 
 fn human(bytes: u64) -> String {

@@ -1,6 +1,6 @@
-//! `overhear mentions list|show|export` (and `ack|resolve|dismiss|reopen`, in
-//! `triage.rs`): read stored mentions and change their triage state, through the
-//! running daemon's API when it answers, else in the database directly.
+//! `overhear mentions list|search|show|export` (and `ack|resolve|dismiss|reopen`, in
+//! `triage.rs`): read and search stored mentions and change their triage state,
+//! through the running daemon's API when it answers, else in the database directly.
 
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{DateTime, Local, NaiveDate, TimeZone, Utc};
 
+use crate::search::Order;
 use crate::store::client::{ApiToken, Reader};
 use crate::store::{MentionFilter, Status, StoredMention};
 
@@ -27,6 +28,21 @@ pub enum Command {
         #[command(flatten)]
         filters: Filters,
         /// A JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full-text search: words, "phrases", AND/OR/NOT (or -word), (groups),
+    /// brand:Acme, source:reddit, site:, author:, title:, text:, sentiment:, status:,
+    /// assignee:. Newest first (the 50 newest unless --limit says otherwise).
+    Search {
+        /// The query, e.g. 'refund NOT shipping' or '"lost my order" brand:Acme'.
+        query: String,
+        #[command(flatten)]
+        filters: Filters,
+        /// newest (the default) or relevance (best match first).
+        #[arg(long, value_enum, default_value_t = Order::Newest)]
+        sort: Order,
+        /// A JSON array instead of a table (as `list --json`).
         #[arg(long)]
         json: bool,
     },
@@ -150,12 +166,33 @@ fn api_token(d: &crate::daemon::DaemonConfig) -> ApiToken {
 }
 
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+    if let Command::Search { query, .. } = &args.command {
+        // a mistake in the query is said before anything is opened
+        if let Err(e) = crate::search::parse(query) {
+            eprintln!("{e}\n  {query}\n  {:>w$}", "^", w = e.column);
+            return Ok(ExitCode::from(2));
+        }
+    }
     let reader = reader(global)?;
     let out = std::io::stdout().lock();
     let mut out = BufWriter::new(out);
     let result = match args.command {
         Command::List { filters, json } => {
             let rows = reader.list(&filters.to_filter(Some(50)))?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &rows)?;
+                writeln!(out)
+            } else {
+                write_table(&mut out, &rows)
+            }
+        }
+        Command::Search {
+            query,
+            filters,
+            sort,
+            json,
+        } => {
+            let rows = reader.search(&query, &filters.to_filter(Some(50)), sort)?;
             if json {
                 serde_json::to_writer_pretty(&mut out, &rows)?;
                 writeln!(out)

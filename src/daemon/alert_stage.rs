@@ -88,6 +88,9 @@ fn record_verdicts(
         tracing::error!(error = %e, count = classified.len(), "cannot store sentiments; retried with backoff");
         return;
     }
+    if let Some(s) = &shared.search {
+        s.changed(classified.iter().map(|(id, _)| id.clone()));
+    }
     for m in &mentions {
         let label = m.sentiment.as_ref().map_or("", |s| s.label.as_str());
         for b in &m.brands {

@@ -1,7 +1,8 @@
 //! The ingest stage: matches each polled post against the brands and stores the
-//! mentions (one transaction per poll), sends new or edited ones to the classifier,
-//! then acks the batch so that its source may commit the cursor. Never classifies or
-//! alerts.
+//! mentions (one transaction per poll), tells the search index which changed, sends
+//! new or edited ones to the classifier, then acks the batch so that its source may
+//! commit the cursor. Never classifies or alerts, and a search index failure never
+//! fails a batch.
 
 use std::sync::Arc;
 
@@ -44,6 +45,12 @@ pub(super) async fn ingest(
             };
             match stored {
                 Ok(outcomes) => {
+                    if let Some(s) = &shared.search {
+                        s.changed(outcomes.iter().filter_map(|o| match o {
+                            Upsert::New { id } | Upsert::Updated { id, .. } => Some(id.clone()),
+                            Upsert::Unchanged { .. } => None,
+                        }));
+                    }
                     for ((post, _), outcome) in matched.iter().zip(outcomes) {
                         let id = match outcome {
                             Upsert::New { id }
@@ -106,4 +113,26 @@ fn store_each(
         }
     }
     (kept, Ok(outcomes))
+}
+
+/// Opens the full-text index for the daemon (see [`crate::search::Search::start`]),
+/// its failures counted in `overhear_search_errors_total`. `None`, logged, when it
+/// cannot be opened at all: the daemon runs on without search.
+pub(super) fn open_search(
+    data_dir: &std::path::Path,
+    store: &crate::store::Store,
+    metrics: &Arc<super::metrics::Metrics>,
+) -> Option<crate::search::Search> {
+    let m = metrics.clone();
+    let hook: crate::search::ErrorHook = Arc::new(move |op| {
+        m.inc("overhear_search_errors_total", &[("op", op)], 1.0);
+    });
+    match crate::search::Search::start(data_dir, store, hook) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            metrics.inc("overhear_search_errors_total", &[("op", "open")], 1.0);
+            tracing::error!(error = %e, "full-text search is off: the search index cannot be opened");
+            None
+        }
+    }
 }

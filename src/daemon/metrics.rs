@@ -77,6 +77,11 @@ impl Metrics {
                 "Posts the store refused (dropped alone, the rest of the poll kept), by source.",
             ),
             (
+                "overhear_search_errors_total",
+                "counter",
+                "Full-text search index failures (index, commit, catch-up, search), by operation; ingest goes on.",
+            ),
+            (
                 "overhear_source_up",
                 "gauge",
                 "1 when the source's last poll succeeded.",

@@ -73,6 +73,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         source,
     })?;
     let (live, sender) = build_live(&config, &store, &metrics)?;
+    let search = super::ingest::open_search(&config.daemon.data_dir, &store, &metrics);
 
     let shared = Arc::new(Shared {
         store: store.clone(),
@@ -81,6 +82,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         model_id: classifier.id(),
         failing: std::sync::Mutex::new(saved_failing(&store, &config)),
         retries: Default::default(),
+        search: search.clone(),
     });
 
     // The local API.
@@ -98,7 +100,10 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         config.brands.iter().map(|b| b.name.clone()).collect(),
     );
     let app = api::router(api_state)
-        .merge(crate::store::api_router(store.clone()))
+        .merge(crate::store::api::api_router_with_search(
+            store.clone(),
+            search.clone(),
+        ))
         .merge(crate::web::router(web));
     let app = api::guarded(app, access);
     let listener = tokio::net::TcpListener::bind(config.daemon.api_bind)
@@ -229,6 +234,9 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
             .max(floor)
     };
     sender.stop_within(left(Duration::from_millis(100))).await;
+    if let Some(s) = &search {
+        s.shutdown(left(Duration::from_millis(100))).await;
+    }
     if let Err(e) = store.flush() {
         tracing::error!(error = %e, "final flush failed");
     }

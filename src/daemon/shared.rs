@@ -43,6 +43,8 @@ pub(super) struct Shared {
     pub(super) failing: std::sync::Mutex<Failing>,
     /// Which unclassified mentions are on their way to the classifier (see `retry`).
     pub(super) retries: super::retry::Retries,
+    /// The full-text index, told of every change; `None` when it could not be opened.
+    pub(super) search: Option<crate::search::Search>,
 }
 
 impl Shared {

@@ -6,6 +6,11 @@
 //!   `limit` defaults to [`DEFAULT_PAGE`] and is capped at [`MAX_PAGE`]; pass
 //!   `next_cursor` back as `cursor` (same filters) for the next page. A cursor is
 //!   opaque; a malformed one is a 400.
+//!   With `q=QUERY` (the [`crate::search`] syntax), the page holds the mentions the
+//!   full-text index finds, with the other filters too, in the same JSON and with
+//!   the same cursors; `sort=relevance` ranks them instead (one page, no cursor).
+//!   A query syntax error is a 400 naming the column; 503 when the daemon has no
+//!   search index.
 //! - `GET /api/mentions/{id}`: one [`StoredMention`] (the id may also be a post id or
 //!   URL); 404 if none.
 //! - `GET /api/stats?brand=&since=RFC3339&by=day|week`: JSON array of [`StatsRow`].
@@ -25,6 +30,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::search::{After, Order, Search, SearchError, SearchQuery};
 
 use super::{
     keys, Action, Bucket, DismissReason, MentionFilter, StatsRow, Status, Store, StoreError,
@@ -49,6 +56,12 @@ pub struct ListQuery {
     pub assignee: Option<String>,
     pub limit: Option<usize>,
     pub cursor: Option<String>,
+    /// A full-text query: search instead of listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// With `q`: `newest` (the default) or `relevance`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<Order>,
 }
 
 impl ListQuery {
@@ -64,6 +77,8 @@ impl ListQuery {
             assignee: f.assignee.clone(),
             limit: Some(limit),
             cursor,
+            q: None,
+            sort: None,
         }
     }
 }
@@ -148,14 +163,27 @@ impl TriageRequest {
     }
 }
 
-/// The routes, ready to be merged into the daemon's router.
+/// The routes, ready to be merged into the daemon's router (no full-text search:
+/// `q` answers 503).
 pub fn api_router(store: Store) -> Router {
+    api_router_with_search(store, None)
+}
+
+/// The routes with full-text search (`q`) through `search`; triage changes made
+/// through them refresh the mention's document.
+pub fn api_router_with_search(store: Store, search: Option<Search>) -> Router {
     Router::new()
         .route("/api/mentions", get(list))
         .route("/api/mentions/:id", get(show))
         .route("/api/mentions/:id/:action", post(change))
         .route("/api/stats", get(stats))
-        .with_state(store)
+        .with_state(Ctx { store, search })
+}
+
+#[derive(Clone)]
+struct Ctx {
+    store: Store,
+    search: Option<Search>,
 }
 
 enum ApiError {
@@ -249,7 +277,11 @@ impl Cursor {
 }
 
 /// One page of `q`'s mentions (blocking: call it off the runtime).
-fn read_page(store: &Store, q: ListQuery) -> Result<MentionPage, ApiError> {
+fn read_page(
+    store: &Store,
+    search: Option<&Search>,
+    q: ListQuery,
+) -> Result<MentionPage, ApiError> {
     let limit = q.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
     let cursor = match &q.cursor {
         Some(c) if !c.is_empty() => Some(Cursor::parse(c).ok_or(ApiError::BadRequest(
@@ -269,6 +301,17 @@ fn read_page(store: &Store, q: ListQuery) -> Result<MentionPage, ApiError> {
     };
     if limit == 0 {
         return Ok(MentionPage::default());
+    }
+    if let Some(text) = q.q.filter(|t| !t.trim().is_empty()) {
+        return search_page(
+            store,
+            search,
+            &text,
+            q.sort.unwrap_or_default(),
+            f,
+            limit,
+            cursor,
+        );
     }
     if let Some(c) = &cursor {
         let bound = c
@@ -303,14 +346,54 @@ fn read_page(store: &Store, q: ListQuery) -> Result<MentionPage, ApiError> {
     }
 }
 
-async fn list(
-    State(store): State<Store>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<MentionPage>, ApiError> {
-    Ok(Json(blocking(move || read_page(&store, q)).await?))
+/// One page of a full-text search: the index finds, the store answers (see
+/// [`crate::search::page`]).
+fn search_page(
+    store: &Store,
+    search: Option<&Search>,
+    text: &str,
+    order: Order,
+    f: MentionFilter,
+    limit: usize,
+    cursor: Option<Cursor>,
+) -> Result<MentionPage, ApiError> {
+    let Some(search) = search else {
+        return Err(ApiError::Refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "full-text search is not available: this daemon has no search index (its log says why)"
+                .into(),
+        ));
+    };
+    if order == Order::Relevance && cursor.is_some() {
+        return Err(ApiError::BadRequest(
+            "a cursor goes only with sort=newest (relevance gives one page)",
+        ));
+    }
+    let mut sq = SearchQuery::new(text, &f);
+    sq.limit = limit;
+    sq.order = order;
+    sq.after = cursor.map(|c| After { ms: c.ms, id: c.id });
+    let page = search.page(store, &sq).map_err(|e| match e {
+        SearchError::Syntax(s) => ApiError::Refused(StatusCode::BAD_REQUEST, s.to_string()),
+        e => ApiError::Store(e.to_string()),
+    })?;
+    Ok(MentionPage {
+        mentions: page.mentions,
+        next_cursor: page.next.map(|a| Cursor { ms: a.ms, id: a.id }.encode()),
+    })
 }
 
-async fn show(State(store): State<Store>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn list(
+    State(ctx): State<Ctx>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<MentionPage>, ApiError> {
+    Ok(Json(
+        blocking(move || read_page(&ctx.store, ctx.search.as_ref(), q)).await?,
+    ))
+}
+
+async fn show(State(ctx): State<Ctx>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let store = ctx.store;
     let found = blocking(move || match store.resolve(&id)? {
         Some(id) => Ok(store.get_stored(&id)?),
         None => Ok(None),
@@ -323,28 +406,33 @@ async fn show(State(store): State<Store>, Path(id): Path<String>) -> Result<Resp
 }
 
 async fn change(
-    State(store): State<Store>,
+    State(ctx): State<Ctx>,
     Path((id, verb)): Path<(String, String)>,
     Json(body): Json<TriageRequest>,
 ) -> Result<Json<StoredMention>, ApiError> {
     let t = body
         .transition(&verb)
         .map_err(|e| ApiError::Refused(StatusCode::BAD_REQUEST, e))?;
+    let store = ctx.store;
     let m = blocking(move || {
         let found = store.resolve(&id)?;
         let id = found.ok_or(StoreError::Triage(TriageError::NoMention(id)))?;
         Ok(store.triage(&id, &t, Utc::now())?)
     })
     .await?;
+    if let Some(s) = &ctx.search {
+        s.changed([m.id.clone()]);
+    }
     Ok(Json(m))
 }
 
 async fn stats(
-    State(store): State<Store>,
+    State(ctx): State<Ctx>,
     Query(q): Query<StatsQuery>,
 ) -> Result<Json<Vec<StatsRow>>, ApiError> {
     let brand = q.brand.filter(|s| !s.is_empty());
     let by = q.by.unwrap_or_default();
+    let store = ctx.store;
     let rows = blocking(move || Ok(store.stats(brand.as_deref(), q.since, by)?)).await?;
     Ok(Json(rows))
 }

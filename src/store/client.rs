@@ -1,6 +1,6 @@
-//! How the CLI reads mentions and changes their triage state: through the running
-//! daemon's API when one answers, else by opening the database itself (sled allows
-//! one process at a time).
+//! How the CLI reads mentions, searches them and changes their triage state: through
+//! the running daemon's API when one answers, else by opening the database (and the
+//! search index) itself (sled allows one process at a time, and tantivy one writer).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use super::api::{ListQuery, MentionPage, StatsQuery, TriageRequest, MAX_PAGE};
 use super::{
     Bucket, MentionFilter, StatsRow, Store, StoreError, StoredMention, Transition, TriageError,
 };
+use crate::search::{Order, SearchError, SearchIndex, SearchQuery};
 
 /// How long the CLI waits for the daemon's API before opening the database itself.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -20,6 +21,8 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 pub enum ClientError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Search(#[from] SearchError),
     #[error(
         "the daemon holds the database at {path}, but its API at http://{api} did not answer \
          ({why}); is the daemon healthy? (sled allows one process per database, so the \
@@ -214,18 +217,23 @@ impl Reader {
 
     /// Changes the triage state of the mention `what` names (id, post id or URL):
     /// through the daemon's API (`POST /api/mentions/{id}/{verb}`) when it answers,
-    /// else in the database. `None` if there is no such mention.
+    /// else in the database (and its search index, if there is one).
+    /// `None` if there is no such mention.
     pub fn triage(&self, what: &str, t: &Transition) -> Result<Option<StoredMention>, ClientError> {
         match self {
             Reader::Direct(s) => {
                 let Some(id) = s.resolve(what)? else {
                     return Ok(None);
                 };
-                match s.triage(&id, t, Utc::now()) {
-                    Err(StoreError::Triage(TriageError::NoMention(_))) => Ok(None),
-                    Err(StoreError::Triage(e)) => Err(ClientError::Refused(e.to_string())),
-                    r => Ok(Some(r?)),
+                let m = match s.triage(&id, t, Utc::now()) {
+                    Err(StoreError::Triage(TriageError::NoMention(_))) => return Ok(None),
+                    Err(StoreError::Triage(e)) => return Err(ClientError::Refused(e.to_string())),
+                    r => r?,
+                };
+                if let Err(e) = crate::search::refresh_now(data_dir(s), s, &[id]) {
+                    tracing::warn!(error = %e, "the search index was not updated; the daemon catches it up when it starts");
                 }
+                Ok(Some(m))
             }
             Reader::Api { .. } => {
                 let seg = segment(what);
@@ -245,15 +253,61 @@ impl Reader {
         if let Reader::Direct(s) = self {
             return Ok(s.list_stored(f)?);
         }
+        self.pages(f.limit, |size, cursor| ListQuery::page(f, size, cursor))
+    }
+
+    /// Mentions matching the full-text query `text` and `f`'s filters, in `order`:
+    /// up to `f.limit`, else all of them. Through the API (`/api/mentions?q=`) when
+    /// the daemon runs, else from the search index in the data directory (checked
+    /// against the database, as the daemon does).
+    pub fn search(
+        &self,
+        text: &str,
+        f: &MentionFilter,
+        order: Order,
+    ) -> Result<Vec<StoredMention>, ClientError> {
+        let Reader::Direct(s) = self else {
+            return self.pages(f.limit, |size, cursor| ListQuery {
+                q: Some(text.to_string()),
+                sort: Some(order),
+                ..ListQuery::page(f, size, cursor)
+            });
+        };
+        let index = SearchIndex::open_existing(data_dir(s))?;
+        let mut q = SearchQuery::new(text, f);
+        q.order = order;
+        let mut out: Vec<StoredMention> = Vec::new();
+        loop {
+            q.limit = page_size(f.limit, out.len());
+            if q.limit == 0 {
+                break;
+            }
+            let page = crate::search::page(s, &index, &q)?;
+            out.extend(page.mentions);
+            match page.next {
+                Some(a) => q.after = Some(a),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads `/api/mentions` page by page (the query for each page from `query`,
+    /// given its size and cursor), following `next_cursor` until `limit` mentions
+    /// (`None`: all).
+    fn pages(
+        &self,
+        limit: Option<usize>,
+        query: impl Fn(usize, Option<String>) -> ListQuery,
+    ) -> Result<Vec<StoredMention>, ClientError> {
         let mut out: Vec<StoredMention> = Vec::new();
         let mut cursor = None;
         loop {
-            let left = f.limit.map(|l| l.saturating_sub(out.len()));
-            let size = left.map_or(MAX_PAGE, |l| l.min(MAX_PAGE));
+            let size = page_size(limit, out.len());
             if size == 0 {
                 break;
             }
-            let q = ListQuery::page(f, size, cursor.take());
+            let q = query(size, cursor.take());
             let page: MentionPage = self.get_json("/api/mentions", &q)?.unwrap_or_default();
             out.extend(page.mentions);
             match page.next_cursor {
@@ -293,6 +347,16 @@ impl Reader {
             }
         }
     }
+}
+
+/// How many to ask for next: what `limit` leaves after `have`, at most a page.
+fn page_size(limit: Option<usize>, have: usize) -> usize {
+    limit.map_or(MAX_PAGE, |l| l.saturating_sub(have).min(MAX_PAGE))
+}
+
+/// The data directory of a database opened directly (`data_dir/db`).
+fn data_dir(s: &Store) -> &Path {
+    s.path().parent().unwrap_or(s.path())
 }
 
 /// `what` (an id, a post id or a URL) as one path segment.

@@ -232,3 +232,43 @@ pub fn cli(d: &Daemon, args: &[&str], token: Option<&str>) -> std::process::Outp
     };
     c.output().unwrap()
 }
+
+/// `overhear --config cfg ARGS` as a user would run it with no daemon token set
+/// (TZ=UTC, USER=tester).
+pub fn overhear(cfg: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_overhear"))
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .env("TZ", "UTC")
+        .env("USER", "tester")
+        .env_remove(TOKEN_ENV)
+        .output()
+        .unwrap()
+}
+
+/// The stdout of a command that must have succeeded (else both outputs, failing).
+pub fn ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Stops the daemon with SIGTERM and waits (at most 30 s) until it has exited.
+pub fn stop(d: &mut Daemon) {
+    let pid = d.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while d.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

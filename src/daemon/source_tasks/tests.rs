@@ -40,6 +40,7 @@ fn shared_for(config: &Config) -> (Arc<Shared>, crate::alerts::Sender) {
         model_id: "test".into(),
         failing: Default::default(),
         retries: Default::default(),
+        search: None,
     });
     (shared, sender)
 }
