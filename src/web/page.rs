@@ -83,10 +83,12 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    // a click on "Reply on Hacker News" does not tell the site where it came from
+    // a click on "Reply on Hacker News" does not tell the site where it came from;
+    // not `no-referrer`, with which browsers send `Origin: null` on our own form
+    // posts, and the access guard refuses those as cross-site
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

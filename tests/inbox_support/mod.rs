@@ -201,3 +201,32 @@ pub fn hidden(html: &str, name: &str) -> String {
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_string()
 }
+
+/// Stops the daemon (SIGTERM) and starts it again on the same files.
+pub fn restart(d: &mut Daemon) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &d.child.id().to_string()])
+        .status();
+    let _ = d.child.wait();
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.dir.path().join("daemon.log"))
+        .unwrap();
+    d.child = Command::new(env!("CARGO_BIN_EXE_overhear"))
+        .args(["run", "--config"])
+        .arg(&d.config)
+        .env(crate::api_support::TOKEN_ENV, crate::api_support::TOKEN)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !crate::api_support::healthy(&d.url("/healthz")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no restart: {}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,281 @@
+//! The inbox in a real browser: headless Chromium driven over WebDriver
+//! (chromium-driver, from Debian) with fantoccini, against the real daemon. Log in,
+//! filter, take a mention with the keyboard, resolve one with a note, the same at a
+//! phone's width (375 px), the state after a daemon restart, and no errors in the
+//! browser's console. Screenshots of the inbox and a mention are kept in
+//! `target/tmp/inbox/` as artifacts.
+//!
+//! Needs `chromium` and `chromium-driver` (`.ci/run` installs them). Without them the
+//! test says so and passes, unless OVERHEAR_REQUIRE_BROWSER=1 (set by `.ci/run`).
+
+mod api_support;
+mod inbox_support;
+mod store_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::{Client, ClientBuilder, Locator};
+use inbox_support::*;
+use serde_json::json;
+
+struct Driver(Child, u16);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tool(name: &str) -> Option<PathBuf> {
+    ["/usr/bin", "/usr/local/bin", "/usr/lib/chromium"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.exists())
+}
+
+/// chromedriver on a free port, or `None` (and why) when it is not installed.
+fn driver() -> Option<Driver> {
+    let (Some(bin), Some(_)) = (tool("chromedriver"), tool("chromium")) else {
+        assert!(
+            std::env::var_os("OVERHEAR_REQUIRE_BROWSER").is_none(),
+            "chromium and chromium-driver are required (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("SKIPPED: the browser tests need chromium and chromium-driver (apt-get install chromium chromium-driver)");
+        return None;
+    };
+    let port = api_support::free_port();
+    let child = Command::new(bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(Driver(child, port))
+}
+
+async fn browser(d: &Driver) -> Client {
+    // fantoccini speaks plain HTTP to chromedriver, but its rustls needs a provider
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": tool("chromium").unwrap(),
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1280,900", "--no-first-run", "--disable-extensions"],
+        }),
+    );
+    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", d.1))
+        .await
+        .unwrap()
+}
+
+/// The browser console's entries since the last call (chromedriver's log endpoint).
+async fn console(c: &Client, d: &Driver) -> Vec<serde_json::Value> {
+    let id = c.session_id().await.unwrap().unwrap();
+    let r: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/session/{id}/se/log", d.1))
+        .json(&json!({"type": "browser"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["value"].as_array().cloned().unwrap_or_default()
+}
+
+async fn key(c: &Client, k: char) {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: k })
+        .then(KeyAction::Up { value: k });
+    c.perform_actions(keys).await.unwrap();
+}
+
+async fn shot(c: &Client, name: &str) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("inbox");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), c.screenshot().await.unwrap()).unwrap();
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn wait_text(c: &Client, css: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if e.text().await.unwrap_or_default().contains(want) {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never showed {want:?}:\n{}",
+            c.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn triage_in_a_real_browser_on_a_desktop_and_a_phone() {
+    let Some(drv) = driver() else { return };
+    let (mut d, ids) = daemon_with_inbox("");
+    let base = d.url("");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = rt.block_on(async {
+        let c = browser(&drv).await;
+        c.goto(&format!("{base}/")).await.unwrap();
+        assert!(c.current_url().await.unwrap().path().starts_with("/login"));
+        c.find(Locator::Css("input[name=login]"))
+            .await
+            .unwrap()
+            .send_keys(USER)
+            .await
+            .unwrap();
+        c.find(Locator::Css("input[name=password]"))
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        c.find(Locator::Css(".login button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "header .counts", "Acme").await;
+        assert_eq!(
+            c.find_all(Locator::Css("li.mention")).await.unwrap().len(),
+            3,
+            "the open negatives"
+        );
+        assert!(text_of(&c, "header .counts").await.contains("Acme 3"));
+        // the hostile post is shown as text
+        let first = text_of(&c, "li.mention").await;
+        assert!(first.contains("<script>alert('acme')</script>"), "{first}");
+        shot(&c, "inbox.png").await;
+
+        // filter: every sentiment shows the positive one too
+        c.find(Locator::Css("select[name=sentiment] option[value=all]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Css(".filters button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "ol.mentions", "love the new").await;
+        assert_eq!(
+            c.find_all(Locator::Css("li.mention")).await.unwrap().len(),
+            4
+        );
+        c.goto(&format!("{base}/")).await.unwrap();
+
+        // the keyboard: j to the second row, a to take it
+        wait_text(&c, "ol.mentions", "three hours").await;
+        key(&c, 'j').await;
+        let sel = c.find(Locator::Css("li.mention.sel")).await.unwrap();
+        assert_eq!(
+            sel.attr("data-id").await.unwrap().as_deref(),
+            Some(ids[1].as_str())
+        );
+        key(&c, 'a').await;
+        wait_text(
+            &c,
+            &format!("li[data-id=\"{}\"] .status", ids[1]),
+            "acknowledged · dana",
+        )
+        .await;
+
+        // r: the note field of the selected row; Enter resolves with the note
+        key(&c, 'r').await;
+        let focused = c.active_element().await.unwrap();
+        assert_eq!(focused.attr("name").await.unwrap().as_deref(), Some("note"));
+        focused.send_keys("replied on HN\u{E007}").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        c.goto(&format!("{base}/m/{}", ids[1])).await.unwrap();
+        wait_text(&c, ".facts .status", "resolved").await;
+        assert!(text_of(&c, ".history").await.contains("replied on HN"));
+        assert!(text_of(&c, ".history").await.contains("dana (web)"));
+        shot(&c, "mention.png").await;
+
+        // a phone: nothing wider than the screen, and an action still works
+        c.set_window_size(375, 812).await.unwrap();
+        c.goto(&format!("{base}/")).await.unwrap();
+        wait_text(&c, "ol.mentions", "shipping").await;
+        let fits = c
+            .execute(
+                "return document.documentElement.scrollWidth <= window.innerWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(fits, json!(true), "the inbox fits 375 px");
+        shot(&c, "inbox-375.png").await;
+        let row = format!("li[data-id=\"{}\"]", ids[2]);
+        c.find(Locator::Css(&format!("{row} button[data-key=a]")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, &format!("{row} .status"), "acknowledged").await;
+        let errors: Vec<_> = console(&c, &drv)
+            .await
+            .into_iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .collect();
+        assert!(errors.is_empty(), "console errors: {errors:?}");
+        c
+    });
+    // after a restart: still logged in (sessions are in the database), states kept
+    restart(&mut d);
+    rt.block_on(async {
+        c.goto(&format!("{base}/?status=all")).await.unwrap();
+        wait_text(
+            &c,
+            &format!("li[data-id=\"{}\"] .status", ids[1]),
+            "resolved",
+        )
+        .await;
+        wait_text(
+            &c,
+            &format!("li[data-id=\"{}\"] .status", ids[2]),
+            "acknowledged · dana",
+        )
+        .await;
+        let errors: Vec<_> = console(&c, &drv)
+            .await
+            .into_iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .collect();
+        assert!(errors.is_empty(), "console errors: {errors:?}");
+        c.close().await.unwrap();
+    });
+}
