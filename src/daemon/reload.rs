@@ -14,11 +14,13 @@ use tokio_util::sync::CancellationToken;
 use super::pipeline::{setup, DaemonError};
 use super::shared::{Live, Shared, SourceBatch};
 use super::source_tasks::{build_sources, spawn_sources, Running};
+use crate::alerts::render::ActionLinks;
 use crate::alerts::{run_sender, Alerter, Sender, SystemClock};
 use crate::config::Config;
 use crate::matcher::Matcher;
 use crate::sources::StateStore;
 use crate::store::Store;
+use crate::web::links::{data_dir_of, Key, Signer};
 
 /// The outbox sender task of one config generation.
 pub(super) struct SenderTask {
@@ -73,6 +75,10 @@ pub(super) fn build_live(
     )
     .map_err(|e| setup("alert delivery", e))?
     .with_observer(metrics.clone());
+    let sender = match action_links(config, store)? {
+        Some(links) => sender.with_links(links),
+        None => sender,
+    };
     let hooks = sender.webhooks();
     if !hooks.is_empty() {
         tracing::info!(webhooks = ?hooks, "alerts also go to webhooks");
@@ -84,6 +90,29 @@ pub(super) fn build_live(
         brands: config.brands.iter().map(|b| b.name.clone()).collect(),
     };
     Ok((live, sender))
+}
+
+/// The signer of the alerts' one-click action links: with `[daemon] public_url`,
+/// the key of the data directory (made on first start, 0600). Without it, no links
+/// (the emails say how to enable them); the key is still made, so that links work
+/// from the first alert once `public_url` is set, and a bad key file is only a
+/// warning.
+fn action_links(
+    config: &Config,
+    store: &Store,
+) -> Result<Option<Arc<dyn ActionLinks>>, DaemonError> {
+    match &config.daemon.public_url {
+        Some(url) => {
+            let signer = Signer::for_store(store, url).map_err(|e| setup("action links", e))?;
+            Ok(Some(signer))
+        }
+        None => {
+            if let Err(e) = Key::load_or_create(data_dir_of(store)) {
+                tracing::warn!("{e}");
+            }
+            Ok(None)
+        }
+    }
 }
 
 pub(super) fn spawn_sender(sender: Sender) -> SenderTask {

@@ -16,8 +16,10 @@
 //! guard (Host, cross-site POSTs); the web layer never reads the config file or
 //! changes a mention except through the store's triage API.
 
+mod act;
 mod auth;
 mod inbox;
+pub mod links;
 mod mention;
 mod page;
 pub mod users;
@@ -65,6 +67,7 @@ pub fn router(state: WebState) -> Router {
         .route("/bulk", post(inbox::bulk))
         .route("/m/:id", get(mention::show))
         .route("/m/:id/:action", post(mention::change))
+        .route("/a/:token", get(act::confirm).post(act::act))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/static/inbox.css", get(page::css))

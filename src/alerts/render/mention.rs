@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::text::{floor_boundary, header_safe, lines, segments, title_or_text, Segment};
 use crate::alerts::item::MentionAlert;
+use crate::alerts::webhook::chat::source_title;
 use crate::post::Field;
 
 /// Longest quoted post text, in bytes.
@@ -18,6 +19,12 @@ const MAX_QUOTE: usize = 3000;
 struct Prob {
     label: String,
     pct: String,
+}
+
+#[derive(Serialize)]
+struct Link {
+    label: String,
+    url: String,
 }
 
 #[derive(Serialize)]
@@ -35,9 +42,16 @@ pub(super) struct MentionView {
     safe_url: bool,
     probabilities: Vec<Prob>,
     reason: String,
+    /// "Reply on Hacker News", to the post (http(s) only).
+    reply: Option<Link>,
+    /// The one-click actions (empty without `[daemon] public_url`).
+    actions: Vec<Link>,
 }
 
-fn mention_view(a: &MentionAlert) -> MentionView {
+/// The (label, URL) of the action links of the mention of a post id.
+pub(super) type LinksOf<'a> = dyn Fn(&str) -> Vec<(String, String)> + 'a;
+
+fn mention_view(a: &MentionAlert, links: &LinksOf<'_>) -> MentionView {
     let m = &a.mention;
     let p = &m.post;
     let spans = |field: Field| -> Vec<(usize, usize)> {
@@ -76,7 +90,16 @@ fn mention_view(a: &MentionAlert) -> MentionView {
                 .collect()
         })
         .unwrap_or_default();
+    let safe_url = p.url.starts_with("https://") || p.url.starts_with("http://");
     MentionView {
+        reply: safe_url.then(|| Link {
+            label: format!("Reply on {}", source_title(&p.source, &p.site)),
+            url: p.url.clone(),
+        }),
+        actions: links(&p.id)
+            .into_iter()
+            .map(|(label, url)| Link { label, url })
+            .collect(),
         brand: a.brand.clone(),
         label: a.label.clone(),
         source: if p.source_name.is_empty() || p.source_name == p.source {
@@ -99,20 +122,22 @@ fn mention_view(a: &MentionAlert) -> MentionView {
         ),
         engagement: p.engagement.map_or_else(|| "n/a".into(), |e| e.to_string()),
         url: p.url.clone(),
-        safe_url: p.url.starts_with("https://") || p.url.starts_with("http://"),
+        safe_url,
         probabilities,
         reason: a.reason.clone(),
     }
 }
 
 /// The header-safe subject, the heading and the mention views of one email made of
-/// `alerts` for `brand` (a digest may have none).
+/// `alerts` for `brand` (a digest may have none); `links` gives each mention's
+/// action links from its post id.
 pub(super) fn email(
     brand: &str,
     alerts: &[&MentionAlert],
     is_digest: bool,
+    links: &LinksOf<'_>,
 ) -> (String, String, Vec<MentionView>) {
-    let views: Vec<MentionView> = alerts.iter().map(|a| mention_view(a)).collect();
+    let views: Vec<MentionView> = alerts.iter().map(|a| mention_view(a, links)).collect();
     let subject = if is_digest {
         format!(
             "[overhear] {brand} digest: {} mention{}",

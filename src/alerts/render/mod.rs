@@ -9,9 +9,12 @@
 //! message (that is the sender's `build_message`). Anything from a post reaches a
 //! header only through [`header_safe`].
 
+mod actions;
 mod mention;
 mod notice;
 mod text;
+
+use std::sync::Arc;
 
 use minijinja::{context, Environment};
 
@@ -19,6 +22,7 @@ use super::item::{MentionAlert, OutboxEntry, Payload};
 use super::AlertError;
 use notice::Notice;
 
+pub use actions::{action_urls, recipient_address, ActionLinks, AlertAction};
 pub(crate) use text::floor_boundary;
 pub use text::{header_safe, segments, Segment};
 
@@ -67,6 +71,9 @@ pub struct Rendered {
 /// Renders outbox entries into emails.
 pub struct Renderer {
     env: Environment<'static>,
+    /// The one-click action links of each mention (none: the email says how to
+    /// enable them).
+    links: Option<Arc<dyn ActionLinks>>,
 }
 
 impl Default for Renderer {
@@ -88,7 +95,18 @@ impl Renderer {
             // The templates are compiled in; a syntax error is caught by the tests.
             let _ = env.add_template(name, src);
         }
-        Renderer { env }
+        Renderer { env, links: None }
+    }
+
+    /// Puts `links`' action links under every mention.
+    pub fn with_links(mut self, links: Arc<dyn ActionLinks>) -> Self {
+        self.links = Some(links);
+        self
+    }
+
+    /// The action links, if any.
+    pub fn links(&self) -> Option<&Arc<dyn ActionLinks>> {
+        self.links.as_ref()
     }
 
     fn both(&self, base: &str, ctx: minijinja::Value) -> Result<(String, String), AlertError> {
@@ -130,10 +148,15 @@ impl Renderer {
             .any(|e| e.delivery() == super::Delivery::Digest);
         match &first.item.payload {
             Payload::Mention(_) | Payload::DigestTick { .. } => {
-                let (subject, heading, views) = mention::email(&brand, &alerts, is_digest);
+                let to = recipient_address(&first.item.to);
+                let links = |post_id: &str| action_urls(self.links.as_ref(), post_id, &to);
+                let (subject, heading, views) = mention::email(&brand, &alerts, is_digest, &links);
                 let (text, html) = self.both(
                     "mentions",
-                    context! { subject => &subject, heading, mentions => views },
+                    context! {
+                        subject => &subject, heading, mentions => views,
+                        links_hint => self.links.is_none(),
+                    },
                 )?;
                 Ok(Rendered {
                     subject,

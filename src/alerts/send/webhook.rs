@@ -19,6 +19,7 @@ use super::outcome::{Dest, Settled};
 use super::state::{lane_lock, PassLock};
 use super::{DeliveryReport, Sender};
 use crate::alerts::item::{OutboxEntry, Payload};
+use crate::alerts::render::{action_urls, ActionLinks, Renderer};
 use crate::alerts::webhook::{chat, json, Webhook, WebhookKind};
 use crate::alerts::AlertError;
 use crate::store::StoredMention;
@@ -77,6 +78,27 @@ impl Lane {
 }
 
 impl Sender {
+    /// Puts one-click action links ("I'll take it", "Resolved", "Not negative")
+    /// under every mention of its emails and chat messages.
+    pub fn with_links(mut self, links: Arc<dyn ActionLinks>) -> Sender {
+        self.renderer = Renderer::new().with_links(links);
+        self
+    }
+
+    /// The action links of each mention of a chat message, in the order
+    /// [`chat::content`] lists them; `to` is the lane's `webhook:NAME`.
+    fn chat_actions(&self, group: &[OutboxEntry], to: &str) -> Vec<Vec<(String, String)>> {
+        group
+            .iter()
+            .filter_map(|e| match &e.item.payload {
+                Payload::Mention(a) => {
+                    Some(action_urls(self.renderer.links(), &a.mention.post.id, to))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The mention as the store has it now, for a JSON body.
     fn stored_mention(&self, entry: &OutboxEntry) -> Option<StoredMention> {
         let Payload::Mention(a) = &entry.item.payload else {
@@ -120,7 +142,10 @@ impl Sender {
                         .await
                 }
                 _ => match chat::content(&group, now) {
-                    Some(content) => hook.send_chat(&content, &[], now).await,
+                    Some(content) => {
+                        let actions = self.chat_actions(&group, &hook.destination());
+                        hook.send_chat(&content, &actions, now).await
+                    }
                     None => continue,
                 },
             };
