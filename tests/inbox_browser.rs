@@ -246,6 +246,23 @@ fn triage_in_a_real_browser_on_a_desktop_and_a_phone() {
             .await
             .unwrap();
         wait_text(&c, &format!("{row} .status"), "acknowledged").await;
+        // the dashboard: charts, the response times of what was just done
+        c.set_window_size(1280, 1100).await.unwrap();
+        c.goto(&format!("{base}/dashboard?days=7")).await.unwrap();
+        wait_text(&c, ".dash", "How fast the team answers").await;
+        assert!(
+            c.find_all(Locator::Css("svg.chart rect"))
+                .await
+                .unwrap()
+                .len()
+                >= 3
+        );
+        let dash = text_of(&c, ".dash").await;
+        assert!(
+            dash.contains("Time to acknowledge") && dash.contains("Acme (brand)"),
+            "{dash}"
+        );
+        shot(&c, "dashboard.png").await;
         let errors: Vec<_> = console(&c, &drv)
             .await
             .into_iter()

@@ -18,6 +18,8 @@
 
 mod act;
 mod auth;
+mod chart;
+mod dashboard;
 mod inbox;
 pub mod links;
 mod mention;
@@ -68,6 +70,7 @@ pub fn router(state: WebState) -> Router {
         .route("/m/:id", get(mention::show))
         .route("/m/:id/:action", post(mention::change))
         .route("/a/:token", get(act::confirm).post(act::act))
+        .route("/dashboard", get(dashboard::show))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/static/inbox.css", get(page::css))

@@ -31,6 +31,7 @@ impl Pages {
             ("inbox.html", include_str!("inbox.html")),
             ("mention.html", include_str!("mention.html")),
             ("error.html", include_str!("error.html")),
+            ("dashboard.html", include_str!("dashboard.html")),
         ] {
             // compiled in: a syntax error is caught by the tests
             let _ = env.add_template(name, src);
@@ -151,6 +152,7 @@ mod tests {
             "inbox.html",
             "mention.html",
             "error.html",
+            "dashboard.html",
         ] {
             assert!(p.env.get_template(name).is_ok(), "{name}");
         }

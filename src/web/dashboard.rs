@@ -1,0 +1,272 @@
+//! `/dashboard`: how the brands are talked about and how fast the team answers, as
+//! charts (server-drawn SVG, `chart.rs`): mentions per day by sentiment for each
+//! brand (7, 30 or 90 days), the negative share over time, open negatives by age,
+//! and the median and 90th-percentile time to acknowledge and to resolve, by brand
+//! and by source.
+//!
+//! Reads only: the per-day counts come from the indexes (`Store::stats`); the
+//! response times from the mentions someone acted on in the period.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Duration, Utc};
+use minijinja::value::Value;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Authed;
+use super::chart::{hbars, share_lines, stacked_bars, Stack};
+use super::WebState;
+use crate::store::{Bucket, MentionFilter, Status, Store, StoreError};
+
+/// The most acted-on mentions read for response times (the newest first).
+const MAX_TIMED: usize = 20_000;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DashQuery {
+    days: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct BrandChart {
+    brand: String,
+    total: u64,
+    negative: u64,
+    svg: Value,
+}
+
+fn pretty(secs: f64) -> String {
+    let s = secs.max(0.0);
+    if s < 90.0 {
+        format!("{s:.0} s")
+    } else if s < 5400.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 172_800.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} d", s / 86_400.0)
+    }
+}
+
+/// The q-quantile (0..=1) of sorted values.
+fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted.get(i.min(sorted.len() - 1)).copied()
+}
+
+struct Data {
+    brands: Vec<BrandChart>,
+    share: Value,
+    ages: Value,
+    times: Value,
+    open: usize,
+}
+
+fn times_rows(groups: BTreeMap<String, Vec<f64>>) -> Vec<(String, f64, String)> {
+    groups
+        .into_iter()
+        .filter_map(|(k, mut v)| {
+            v.sort_by(f64::total_cmp);
+            let (m, p90) = (quantile(&v, 0.5)?, quantile(&v, 0.9)?);
+            Some((
+                k,
+                m,
+                format!("median {} · p90 {} · n={}", pretty(m), pretty(p90), v.len()),
+            ))
+        })
+        .collect()
+}
+
+fn build(
+    store: &Store,
+    brands: &[String],
+    days: i64,
+    now: DateTime<Utc>,
+) -> Result<Data, StoreError> {
+    let since = now - Duration::days(days - 1);
+    let start = since.date_naive();
+    let dates: Vec<chrono::NaiveDate> = (0..days)
+        .filter_map(|i| start.checked_add_signed(Duration::days(i)))
+        .collect();
+    let xs: Vec<String> = dates
+        .iter()
+        .map(|d| d.format("%m-%d").to_string())
+        .collect();
+    let mut charts = Vec::new();
+    let mut lines = Vec::new();
+    for b in brands {
+        let rows = store.stats(Some(b), Some(since), Bucket::Day)?;
+        let by_day: BTreeMap<_, _> = rows.into_iter().map(|r| (r.bucket, r)).collect();
+        let mut stacks = Vec::new();
+        let mut share = Vec::new();
+        let (mut total, mut negative) = (0, 0);
+        for (d, x) in dates.iter().zip(&xs) {
+            let row = by_day.get(d);
+            let count = |l: &str| row.and_then(|r| r.counts.get(l)).copied().unwrap_or(0);
+            let t = row.map_or(0, |r| r.total);
+            let (neg, neu, pos) = (count("negative"), count("neutral"), count("positive"));
+            total += t;
+            negative += neg;
+            stacks.push(Stack {
+                x: x.clone(),
+                parts: vec![
+                    ("negative".into(), neg as f64),
+                    ("neutral".into(), neu as f64),
+                    ("positive".into(), pos as f64),
+                    ("other".into(), t.saturating_sub(neg + neu + pos) as f64),
+                ],
+            });
+            share.push((t > 0).then(|| neg as f64 / t as f64));
+        }
+        charts.push(BrandChart {
+            brand: b.clone(),
+            total,
+            negative,
+            svg: Value::from_safe_string(stacked_bars(
+                &format!("{b}: mentions per day by sentiment"),
+                &stacks,
+            )),
+        });
+        lines.push((b.clone(), share));
+    }
+    // open negatives by how long they have waited
+    let buckets = [
+        ("< 1 h", 3600),
+        ("1–4 h", 4 * 3600),
+        ("4–24 h", 86_400),
+        ("1–3 d", 3 * 86_400),
+        ("> 3 d", i64::MAX),
+    ];
+    let mut ages = vec![0u64; buckets.len()];
+    let mut open = 0;
+    for s in [Status::New, Status::Acknowledged] {
+        for m in store.list_stored(&MentionFilter {
+            sentiment: Some("negative".into()),
+            status: Some(s),
+            limit: Some(MAX_TIMED),
+            ..MentionFilter::default()
+        })? {
+            open += 1;
+            let waited = (now - m.mention.first_seen).num_seconds();
+            if let Some(i) = buckets.iter().position(|(_, max)| waited < *max) {
+                ages[i] += 1;
+            }
+        }
+    }
+    let age_rows: Vec<(String, f64, String)> = buckets
+        .iter()
+        .zip(&ages)
+        .map(|((l, _), n)| (l.to_string(), *n as f64, n.to_string()))
+        .collect();
+    // time to acknowledge (first change out of new) and to resolve
+    let mut ack: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut res: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for s in [Status::Acknowledged, Status::Resolved, Status::Dismissed] {
+        for m in store.list_stored(&MentionFilter {
+            since: Some(since),
+            status: Some(s),
+            limit: Some(MAX_TIMED),
+            ..MentionFilter::default()
+        })? {
+            let seen = m.mention.first_seen;
+            let keys: Vec<String> = m
+                .mention
+                .brands
+                .iter()
+                .map(|b| format!("{} (brand)", b.brand))
+                .chain(std::iter::once(format!(
+                    "{} (source)",
+                    m.mention.post.source
+                )))
+                .collect();
+            let first = m.triage.history.iter().find(|c| c.from == Status::New);
+            let resolved = m.triage.history.iter().find(|c| c.to == Status::Resolved);
+            for k in &keys {
+                if let Some(c) = first {
+                    ack.entry(k.clone())
+                        .or_default()
+                        .push((c.at - seen).num_seconds() as f64);
+                }
+                if let Some(c) = resolved {
+                    res.entry(k.clone())
+                        .or_default()
+                        .push((c.at - seen).num_seconds() as f64);
+                }
+            }
+        }
+    }
+    let mut times = String::new();
+    let ack_rows = times_rows(ack);
+    let res_rows = times_rows(res);
+    if ack_rows.is_empty() && res_rows.is_empty() {
+        times.push_str(r#"<p class="hint">Nobody has acted on a mention in this period yet.</p>"#);
+    } else {
+        times.push_str("<h3>Time to acknowledge</h3>");
+        times.push_str(&hbars("Median time to acknowledge", &ack_rows, "#1f5fbf"));
+        times.push_str("<h3>Time to resolve</h3>");
+        times.push_str(&hbars("Median time to resolve", &res_rows, "#1e7d32"));
+    }
+    Ok(Data {
+        brands: charts,
+        share: Value::from_safe_string(share_lines("Negative share per day", &xs, &lines)),
+        ages: Value::from_safe_string(hbars("Open negatives by age", &age_rows, "#b3261e")),
+        times: Value::from_safe_string(times),
+        open,
+    })
+}
+
+/// `GET /dashboard?days=7|30|90`
+pub async fn show(
+    State(state): State<WebState>,
+    authed: Authed,
+    Query(q): Query<DashQuery>,
+) -> Response {
+    let days = q.days.filter(|d| [7, 30, 90].contains(d)).unwrap_or(30);
+    let store = state.store.clone();
+    let brands = state.brands.clone();
+    let now = Utc::now();
+    let built = tokio::task::spawn_blocking(move || build(&store, &brands, days, now)).await;
+    let data = match built {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => {
+            return state
+                .pages
+                .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+        }
+        Err(e) => {
+            return state
+                .pages
+                .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+        }
+    };
+    state.pages.render(
+        "dashboard.html",
+        minijinja::context! {
+            user => authed.user(), csrf => &authed.session.csrf, days => days,
+            brands => data.brands, share => data.share, ages => data.ages,
+            times => data.times, open => data.open,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_and_durations_read_well() {
+        let v = [1.0, 2.0, 3.0, 4.0, 100.0];
+        assert_eq!(quantile(&v, 0.5), Some(3.0));
+        assert_eq!(quantile(&v, 0.9), Some(100.0));
+        assert_eq!(quantile(&[], 0.5), None);
+        assert_eq!(pretty(30.0), "30 s");
+        assert_eq!(pretty(720.0), "12 min");
+        assert_eq!(pretty(7200.0), "2.0 h");
+        assert_eq!(pretty(3.0 * 86_400.0), "3.0 d");
+    }
+}
