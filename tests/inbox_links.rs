@@ -7,6 +7,8 @@
 mod alerts_support;
 mod api_support;
 mod daemon_support;
+#[path = "webhook_support/mod.rs"]
+mod hooks;
 mod inbox_support;
 mod sources_support;
 mod store_support;
@@ -24,14 +26,16 @@ use wiremock::{MockServer, ResponseTemplate};
 
 use alerts_support::Received;
 use daemon_support::{rss, rss_source, wait_for, write_test_config};
+use hooks::Receiver;
 use inbox_support::{add_user, Browser, EMAIL, USER};
 
 const NEGATIVE: &str =
     "Acme support kept me on hold for three hours and then refused my refund. Awful.";
 
 /// A daemon polling a feed with one negative post of Acme, alerting `EMAIL` with
-/// the file transport; `public_url` set when `links`. The user is added first.
-async fn daemon(links: bool) -> (api_support::Daemon, MockServer) {
+/// the file transport; with `links`, `public_url` is set and the alerts also go to
+/// the Slack webhook "team-chat" (the receiver). The user is added first.
+async fn daemon(links: bool) -> (api_support::Daemon, MockServer, Receiver) {
     let feed = MockServer::start().await;
     sources_support::serve_get(
         &feed,
@@ -43,15 +47,25 @@ async fn daemon(links: bool) -> (api_support::Daemon, MockServer) {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let port = api_support::free_port();
-    let extra = if links {
-        format!("public_url = \"http://127.0.0.1:{port}/\"\n")
+    let rx = Receiver::start();
+    let slack = dir.path().join("slack-url");
+    std::fs::write(&slack, rx.url("/slack")).unwrap();
+    let (extra, chat, hooks) = if links {
+        (
+            format!("public_url = \"http://127.0.0.1:{port}/\"\n"),
+            format!(
+                "[[alerts.webhook]]\nname = \"team-chat\"\nkind = \"slack\"\nurl_file = {:?}\n\n",
+                slack.display().to_string()
+            ),
+            "alert_webhooks = [\"team-chat\"]\n",
+        )
     } else {
-        String::new()
+        (String::new(), String::new(), "")
     };
     let rest = format!(
         "[email]\ntransport = \"file\"\nfrom = \"overhear <alerts@overhear.test>\"\n\n\
-         [alerts]\nsender_poll = \"200ms\"\n\n\
-         [[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"{EMAIL}\"]\n\n{}",
+         [alerts]\nsender_poll = \"200ms\"\n\n{chat}\
+         [[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"{EMAIL}\"]\n{hooks}\n{}",
         rss_source("reviews", &format!("{}/feed.xml", feed.uri()))
     );
     let config: PathBuf = write_test_config(dir.path(), port, &extra, &rest);
@@ -59,7 +73,7 @@ async fn daemon(links: bool) -> (api_support::Daemon, MockServer) {
     let d = tokio::task::spawn_blocking(move || api_support::start(dir, config, port))
         .await
         .unwrap();
-    (d, feed)
+    (d, feed, rx)
 }
 
 fn data(d: &api_support::Daemon) -> PathBuf {
@@ -124,7 +138,7 @@ async fn mention(b: &mut Browser, id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alert_links_ask_on_get_act_once_on_post_and_refuse_changed_or_expired_ones() {
-    let (d, _feed) = daemon(true).await;
+    let (d, _feed, rx) = daemon(true).await;
     let base = d.url("");
     let email = the_email(&d).await;
     let text = email.part("text/plain").unwrap();
@@ -176,6 +190,45 @@ async fn alert_links_ask_on_get_act_once_on_post_and_refuse_changed_or_expired_o
             .contains("form-action 'self'"));
     }
     assert_eq!(mention(&mut b, &id).await["status"], "new");
+
+    // the Slack message has the same buttons, signed for the webhook
+    let slack = rx.wait_for(1, Duration::from_secs(60));
+    let blocks = slack[0].json()["blocks"].clone();
+    let buttons: Vec<Value> = blocks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap().clone())
+        .collect();
+    let labels: Vec<&str> = buttons
+        .iter()
+        .map(|b| b["text"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "Reply on reviews.test",
+            "I'll take it",
+            "Resolved",
+            "Not negative"
+        ]
+    );
+    let chat_token = buttons[2]["url"].as_str().unwrap();
+    let chat_token = chat_token.strip_prefix(&format!("{base}/a/")).unwrap();
+    let c = claims_of(chat_token);
+    assert_eq!(
+        (c.recipient.as_str(), c.action.as_str()),
+        ("webhook:team-chat", "resolve")
+    );
+    assert_eq!(c.mention, id);
+    let p = b.get(&format!("/a/{chat_token}")).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        p.body.contains("Recorded as webhook:team-chat"),
+        "{}",
+        p.body
+    );
 
     // changed links: 403, nothing changes
     let changed = [
@@ -261,7 +314,7 @@ fn store_like_id(id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_public_url_the_email_says_how_to_enable_links() {
-    let (d, _feed) = daemon(false).await;
+    let (d, _feed, _rx) = daemon(false).await;
     let email = the_email(&d).await;
     let text = email.part("text/plain").unwrap();
     let html = email.part("text/html").unwrap();
