@@ -3,6 +3,8 @@
 //!
 //! `cargo bench --bench store` (N = 1,000,000); `OVERHEAR_BENCH_N=100000 cargo bench
 //! --bench store` for a quicker run; `OVERHEAR_BENCH_DIR=path` to keep the database.
+//! With `OVERHEAR_BENCH_SEARCH=1` it runs the full-text search benchmark instead
+//! (`search/mod.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,9 @@ use overhear::post::{BrandMatch, Field, MatchedTerm, Post, Sentiment};
 use overhear::store::{MentionFilter, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+#[path = "search/mod.rs"]
+mod search;
 
 const BRANDS: usize = 20;
 const SOURCES: [&str; 5] = ["hackernews", "reddit", "mastodon", "bluesky", "rss"];
@@ -118,6 +123,10 @@ fn main() {
     let dir = std::env::var("OVERHEAR_BENCH_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| tmp.path().to_path_buf());
+    if std::env::var_os("OVERHEAR_BENCH_SEARCH").is_some() {
+        search::run(n, &dir);
+        return;
+    }
     let store = Store::open(&dir).expect("open");
     let mut rng = StdRng::seed_from_u64(6);
     let now = Utc::now();

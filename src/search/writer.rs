@@ -58,6 +58,8 @@ pub(crate) struct Worker {
     on_error: ErrorHook,
     /// Set once the "writer stopped" warning was logged (logged once).
     warned: Arc<AtomicBool>,
+    /// Set by [`Worker::close`]: a send after it is no failure.
+    closed: Arc<AtomicBool>,
     path: std::path::PathBuf,
 }
 
@@ -84,6 +86,7 @@ impl Worker {
             tx,
             on_error,
             warned: Default::default(),
+            closed: Default::default(),
             path,
         })
     }
@@ -95,6 +98,9 @@ impl Worker {
     fn send(&self, m: Msg) -> bool {
         if self.tx.send(m).is_ok() {
             return true;
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            return false;
         }
         self.failed("index");
         if !self.warned.swap(true, Ordering::SeqCst) {
@@ -135,6 +141,7 @@ impl Worker {
     }
 
     pub(crate) fn close(&self, timeout: Duration) {
+        self.closed.store(true, Ordering::SeqCst);
         let (tx, rx) = mpsc::channel();
         if self.tx.send(Msg::Close(tx)).is_ok() && rx.recv_timeout(timeout).is_err() {
             tracing::warn!(
@@ -271,10 +278,11 @@ pub(crate) fn catch_up_logged(
         "search index: checking it against the database in the background"
     );
     match catch_up(index, store, worker, stop) {
-        Ok(r) if r.stopped => tracing::info!(
-            checked = r.checked,
-            "search index: catch-up stopped by the shutdown; it runs again at the next start"
-        ),
+        Ok(CatchUp { stopped: true, .. }) | Err(_) if stop.load(Ordering::SeqCst) => {
+            tracing::info!(
+                "search index: catch-up stopped by the shutdown; it runs again at the next start"
+            )
+        }
         Ok(r) => tracing::info!(
             mentions = r.checked,
             updated = r.refreshed,
