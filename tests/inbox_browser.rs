@@ -197,6 +197,19 @@ fn triage_in_a_real_browser_on_a_desktop_and_a_phone() {
         );
         c.goto(&format!("{base}/")).await.unwrap();
 
+        // full-text search, from the keyboard: / goes to the search field
+        wait_text(&c, "ol.mentions", "three hours").await;
+        key(&c, '/').await;
+        let q = c.active_element().await.unwrap();
+        assert_eq!(q.attr("name").await.unwrap().as_deref(), Some("q"));
+        q.send_keys("refund NOT hold\u{E007}").await.unwrap();
+        wait_text(&c, "ol.mentions", "never").await;
+        let found = c.find_all(Locator::Css("li.mention")).await.unwrap();
+        assert_eq!(found.len(), 1, "only the refund that is not about the hold");
+        c.goto(&format!("{base}/?q=%22unclosed")).await.unwrap();
+        wait_text(&c, ".flash", "").await;
+        c.goto(&format!("{base}/")).await.unwrap();
+
         // the keyboard: j to the second row, a to take it
         wait_text(&c, "ol.mentions", "three hours").await;
         key(&c, 'j').await;

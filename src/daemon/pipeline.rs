@@ -98,7 +98,8 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         store.clone(),
         config.daemon.public_url.as_deref(),
         config.brands.iter().map(|b| b.name.clone()).collect(),
-    );
+    )
+    .with_search(search.clone());
     let app = api::router(api_state)
         .merge(crate::store::api::api_router_with_search(
             store.clone(),

@@ -16,6 +16,7 @@ use super::mention::{apply, transition, ActionForm, REASONS};
 use super::page::back_to;
 use super::view::MentionView;
 use super::WebState;
+use crate::search::{Search, SearchQuery};
 use crate::store::{MentionFilter, Status, Store, StoreError, StoredMention};
 
 /// Rows per page.
@@ -36,6 +37,8 @@ pub struct InboxQuery {
     pub since: Option<String>,
     /// Older than this post time (the "older" link).
     pub before: Option<DateTime<Utc>>,
+    /// Full-text search (the syntax of `overhear mentions search`).
+    pub q: Option<String>,
 }
 
 fn nonempty(s: &Option<String>) -> Option<String> {
@@ -85,19 +88,46 @@ impl InboxQuery {
     }
 }
 
-/// Newest first, at most `PAGE + 1`, over every status asked for.
+/// Why the rows could not be read.
+#[derive(Debug, thiserror::Error)]
+enum RowsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A search the user can fix (a syntax error) or that is unavailable.
+    #[error("{0}")]
+    Search(String),
+}
+
+/// Newest first, at most `PAGE + 1`, over every status asked for; through the
+/// full-text index when `q.q` is given.
 fn rows(
     store: &Store,
+    search: Option<&Search>,
     q: &InboxQuery,
     now: DateTime<Utc>,
-) -> Result<Vec<StoredMention>, StoreError> {
+) -> Result<Vec<StoredMention>, RowsError> {
     let base = q.filter(now);
+    let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let mut all = Vec::new();
     for status in q.statuses() {
-        all.extend(store.list_stored(&MentionFilter {
+        let f = MentionFilter {
             status,
             ..base.clone()
-        })?);
+        };
+        match (text, search) {
+            (None, _) => all.extend(store.list_stored(&f)?),
+            (Some(t), Some(s)) => {
+                let page = s
+                    .page(store, &SearchQuery::new(t, &f))
+                    .map_err(|e| RowsError::Search(e.to_string()))?;
+                all.extend(page.mentions);
+            }
+            (Some(_), None) => {
+                return Err(RowsError::Search(
+                    "full-text search is unavailable: the search index could not be opened (see the daemon's log; `overhear db reindex` rebuilds it)".into(),
+                ))
+            }
+        }
     }
     all.sort_by(|a, b| {
         b.mention
@@ -152,6 +182,7 @@ fn query_string(q: &InboxQuery, before: Option<DateTime<Utc>>) -> String {
     pair("source", &q.source);
     pair("assignee", &q.assignee);
     pair("since", &q.since);
+    pair("q", &q.q);
     if let Some(b) = before {
         s.append_pair(
             "before",
@@ -169,19 +200,30 @@ pub async fn show(
 ) -> Response {
     let store = state.store.clone();
     let brands = state.brands.clone();
+    let search = state.search.clone();
     let query = q.clone();
     let now = Utc::now();
     let found = tokio::task::spawn_blocking(move || {
-        Ok::<_, StoreError>((rows(&store, &query, now)?, counts(&store, &brands)?))
+        let counts = counts(&store, &brands)?;
+        Ok::<_, StoreError>((rows(&store, search.as_ref(), &query, now), counts))
     })
     .await;
-    let (mut found, counts) = match found {
+    let (found, counts) = match found {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
             return state
                 .pages
                 .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
         }
+        Err(e) => {
+            return state
+                .pages
+                .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+        }
+    };
+    let (mut found, problem) = match found {
+        Ok(rows) => (rows, None),
+        Err(RowsError::Search(why)) => (Vec::new(), Some(why)),
         Err(e) => {
             return state
                 .pages
@@ -214,7 +256,7 @@ pub async fn show(
         minijinja::context! {
             user => authed.user(), csrf => &authed.session.csrf,
             rows => views, counts => counts, brands => &*state.brands,
-            q => &q, older => older, back => here, reasons => REASONS,
+            q => &q, older => older, back => here, reasons => REASONS, problem => problem,
             statuses => ["open", "new", "acknowledged", "resolved", "dismissed", "all"],
             sentiments => ["negative", "neutral", "positive", "all"],
             spans => [("", "any time"), ("1d", "1 day"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days")],

@@ -114,9 +114,15 @@ pub async fn apply(
     t: Transition,
 ) -> Result<(), (StatusCode, String)> {
     let store = state.store.clone();
+    let search = state.search.clone();
     let done = tokio::task::spawn_blocking(move || {
         let real = store.resolve(&id)?.unwrap_or(id);
-        store.triage(&real, &t, chrono::Utc::now())
+        let r = store.triage(&real, &t, chrono::Utc::now());
+        if let (Ok(_), Some(s)) = (&r, &search) {
+            // the index keeps each mention's status: refresh it
+            s.changed([real]);
+        }
+        r
     })
     .await
     .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

@@ -45,6 +45,8 @@ pub struct WebState {
     pub limiter: Arc<LoginLimiter>,
     /// The configured brands (the header's counts).
     pub brands: Arc<Vec<String>>,
+    /// The full-text index (none when it could not be opened: search says so).
+    pub search: Option<crate::search::Search>,
     pages: Arc<page::Pages>,
 }
 
@@ -54,10 +56,19 @@ impl WebState {
         WebState {
             store,
             brands: Arc::new(brands),
+            search: None,
             secure_cookies: public_url.is_some_and(|u| u.starts_with("https://")),
             limiter: Arc::new(LoginLimiter::default()),
             pages: Arc::new(page::Pages::new()),
         }
+    }
+}
+
+impl WebState {
+    /// Searches with `search`, and tells it of every change made here.
+    pub fn with_search(mut self, search: Option<crate::search::Search>) -> WebState {
+        self.search = search;
+        self
     }
 }
 
