@@ -170,5 +170,12 @@ fn ingest(
         })
         .collect();
     store.set_sentiments(&sentiments)?;
+    // the search index lists them now (the daemon would only at its next start)
+    let ids: Vec<String> = sentiments.iter().map(|(id, _)| id.clone()).collect();
+    if let Some(data_dir) = store.path().parent() {
+        if let Err(e) = crate::search::refresh_now(data_dir, store, &ids) {
+            tracing::warn!("the search index does not list the backfilled mentions yet ({e}); the daemon adds them at its next start");
+        }
+    }
     Ok((sentiments.len(), labels))
 }
