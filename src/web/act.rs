@@ -155,29 +155,30 @@ struct Checked {
     by: String,
 }
 
+/// Why a link was not followed.
+enum Refusal {
+    Link(LinkError),
+    Store(crate::store::StoreError),
+}
+
 /// Verifies `token` and loads what it names; `Err` is the page to answer with.
 async fn check(state: &WebState, token: String) -> Result<Checked, Response> {
     let store = state.store.clone();
     let found = tokio::task::spawn_blocking(move || {
-        let key = Key::load(links::data_dir_of(&store))?;
-        let claims = links::verify(&key, &token, Utc::now())?;
-        let mention = store
-            .get_stored(&claims.mention)
-            .map_err(|e| LinkError::Io {
-                path: store.path().to_path_buf(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+        let key = Key::load(links::data_dir_of(&store)).map_err(Refusal::Link)?;
+        let claims = links::verify(&key, &token, Utc::now()).map_err(Refusal::Link)?;
+        let mention = store.get_stored(&claims.mention).map_err(Refusal::Store)?;
         // the user whose email it was sent to, else the address itself
         let by = match store.user(&claims.recipient) {
             Ok(Some(u)) => u.name,
             _ => header_safe(&claims.recipient, 64),
         };
-        Ok::<_, LinkError>((claims, mention, by))
+        Ok::<_, Refusal>((claims, mention, by))
     })
     .await;
     let (claims, mention, by) = match found {
         Ok(Ok(x)) => x,
-        Ok(Err(LinkError::Invalid)) => {
+        Ok(Err(Refusal::Link(LinkError::Invalid))) => {
             return Err(refused(
                 StatusCode::FORBIDDEN,
                 "This link is not valid",
@@ -185,7 +186,7 @@ async fn check(state: &WebState, token: String) -> Result<Checked, Response> {
                  longer has. Open the inbox to act on the mention.",
             ))
         }
-        Ok(Err(e @ LinkError::Expired(_))) => {
+        Ok(Err(Refusal::Link(e @ LinkError::Expired(_)))) => {
             return Err(refused(
                 StatusCode::GONE,
                 "This link has expired",
@@ -193,7 +194,10 @@ async fn check(state: &WebState, token: String) -> Result<Checked, Response> {
             ))
         }
         Ok(Err(e)) => {
-            tracing::error!("an action link cannot be checked: {e}");
+            match e {
+                Refusal::Link(e) => tracing::error!("an action link cannot be checked: {e}"),
+                Refusal::Store(e) => tracing::error!("an action link cannot be checked: {e}"),
+            }
             return Err(refused(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "This link cannot be checked now",
