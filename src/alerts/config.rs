@@ -180,6 +180,9 @@ pub struct BrandRules {
     pub summary_to: Option<Vec<String>>,
     pub spike_factor: Option<f64>,
     pub spike_min_count: Option<u64>,
+    #[serde(with = "crate::util::opt_duration")]
+    pub escalate_after: Option<Duration>,
+    pub escalate_to: Option<Vec<String>>,
 }
 
 /// One `[[alerts.route]]`: mentions of `brand` (all brands when absent) from `source`
@@ -249,6 +252,11 @@ pub struct AlertsConfig {
     /// Who hears about failing sources and undeliverable alerts: addresses and
     /// webhook names (default: every brand's `alert_to` and `alert_webhooks`).
     pub admin_to: Vec<String>,
+    /// An alerted mention still `new` this long after its alert is escalated, once,
+    /// to `escalate_to` (addresses and `[[alerts.webhook]]` names); unset: never.
+    #[serde(with = "crate::util::opt_duration")]
+    pub escalate_after: Option<Duration>,
+    pub escalate_to: Vec<String>,
     /// Outbox sender: first retry delay, doubled on each failure up to `retry_max`.
     #[serde(with = "crate::util::duration")]
     pub retry_initial: Duration,
@@ -293,6 +301,8 @@ impl Default for AlertsConfig {
             spike_cooldown: Duration::from_secs(3600),
             source_failing_after: Duration::from_secs(3600),
             admin_to: Vec::new(),
+            escalate_after: None,
+            escalate_to: Vec::new(),
             retry_initial: Duration::from_secs(30),
             retry_max: Duration::from_secs(30 * 60),
             give_up_after: Duration::from_secs(24 * 3600),
@@ -459,6 +469,7 @@ impl AlertsConfig {
             ));
         }
         addr_ok("alerts.admin_to".into(), &self.admin_to, &mut out);
+        addr_ok("alerts.escalate_to".into(), &self.escalate_to, &mut out);
         for (name, b) in &self.brand {
             let at = |k: &str| format!("alerts.brand.{name}.{k}");
             if let Some(tz) = &b.timezone {
@@ -470,8 +481,13 @@ impl AlertsConfig {
             if b.digest_every.is_some_and(|d| d < Duration::from_secs(60)) {
                 out.push(Problem::new(at("digest_every"), "must be at least 1m"));
             }
-            if let Some(to) = &b.summary_to {
-                addr_ok(at("summary_to"), to, &mut out);
+            for (k, to) in [
+                ("summary_to", &b.summary_to),
+                ("escalate_to", &b.escalate_to),
+            ] {
+                if let Some(to) = to {
+                    addr_ok(at(k), to, &mut out);
+                }
             }
         }
         for (i, r) in self.route.iter().enumerate() {

@@ -143,6 +143,17 @@ fn scheduled_items(
         let baseline = week.saturating_sub(last_hour) as f64 / (7.0 * 24.0 - 1.0);
         items.extend(alerter.spike_items(&brand, last_hour, baseline, now));
     }
+    // Escalations: alerted mentions still new after their brand's escalate_after.
+    if let Some(window) = alerter.escalation_window() {
+        let open = shared.store.list_stored(&MentionFilter {
+            status: Some(crate::store::Status::New),
+            since: now.checked_sub_signed(window + CATCH_UP),
+            ..Default::default()
+        })?;
+        for m in &open {
+            items.extend(alerter.escalation_items(m, now));
+        }
+    }
     let failing = shared
         .failing
         .lock()

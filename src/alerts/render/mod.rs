@@ -26,6 +26,9 @@ pub use actions::{action_urls, recipient_address, ActionLinks, AlertAction};
 pub(crate) use text::floor_boundary;
 pub use text::{header_safe, segments, Segment};
 
+/// How the outbox keys of escalations start (`rules::escalate`).
+const ESCALATE_KEY: &str = "escalate|";
+
 /// A notice (summary, spike, failing source, undeliverable alert, test) as plain
 /// text, unescaped: for chat messages, which escape it for their own format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +153,12 @@ impl Renderer {
             Payload::Mention(_) | Payload::DigestTick { .. } => {
                 let to = recipient_address(&first.item.to);
                 let links = |post_id: &str| action_urls(self.links.as_ref(), post_id, &to);
-                let (subject, heading, views) = mention::email(&brand, &alerts, is_digest, &links);
+                let (mut subject, mut heading, views) =
+                    mention::email(&brand, &alerts, is_digest, &links);
+                if first.item.key.starts_with(ESCALATE_KEY) {
+                    subject = subject.replacen("[overhear] ", "[overhear] overdue: ", 1);
+                    heading = format!("{brand}: still new, nobody has taken it");
+                }
                 let (text, html) = self.both(
                     "mentions",
                     context! {

@@ -10,6 +10,7 @@
 //! an argument, so the rules are tested with plain values.
 
 mod digest;
+mod escalate;
 mod health;
 mod instant;
 mod spike;
@@ -45,6 +46,9 @@ pub struct BrandRule {
     pub summary_to: Vec<String>,
     pub spike_factor: f64,
     pub spike_min_count: u64,
+    /// Escalate a mention still `new` this long after its alert (to `escalate_to`).
+    pub escalate_after: Option<Duration>,
+    pub escalate_to: Vec<String>,
 }
 
 /// What the sender should do with due outbox entries.
@@ -150,6 +154,14 @@ impl Alerter {
                         .unwrap_or_else(|| to.clone()),
                     spike_factor: o.spike_factor.unwrap_or(cfg.spike_factor),
                     spike_min_count: o.spike_min_count.unwrap_or(cfg.spike_min_count),
+                    escalate_after: o.escalate_after.or(cfg.escalate_after),
+                    escalate_to: dedup_addrs(
+                        o.escalate_to
+                            .as_ref()
+                            .unwrap_or(&cfg.escalate_to)
+                            .iter()
+                            .map(|a| resolve(&cfg.webhook, a)),
+                    ),
                     to,
                 }
             })

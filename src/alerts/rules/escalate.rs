@@ -1,0 +1,97 @@
+//! Escalation: a mention that alerted and is still `new` (nobody took it) after its
+//! brand's `escalate_after` gets one more alert, to `escalate_to`. Once: the outbox
+//! key is (`escalate`, mention, recipient), so queuing it again is a no-op.
+//!
+//! Decides only: the scheduler gives it the open mentions, the outbox and the
+//! sender do the rest.
+
+use chrono::{DateTime, Utc};
+
+use super::{cdur, Alerter};
+use crate::alerts::item::{Delivery, MentionAlert, OutboxItem, Payload};
+use crate::store::{Status, StoredMention};
+
+/// The rule name of escalation alerts (the first part of their outbox key).
+pub const ESCALATE: &str = "escalate";
+
+impl Alerter {
+    /// The longest `escalate_after` of any brand that escalates to someone (`None`:
+    /// no brand escalates).
+    pub fn escalation_window(&self) -> Option<chrono::Duration> {
+        self.rules
+            .iter()
+            .filter(|r| !r.escalate_to.is_empty())
+            .filter_map(|r| r.escalate_after)
+            .max()
+            .map(cdur)
+    }
+
+    /// The escalation alerts due at `now` for `m`: one per recipient of each of its
+    /// brands that escalates, when its label alerts for that brand, it alerted at
+    /// least `escalate_after` ago and it is still `new`.
+    pub fn escalation_items(&self, m: &StoredMention, now: DateTime<Utc>) -> Vec<OutboxItem> {
+        let (Some(alerted), Some(s)) = (m.alerted_at, m.mention.sentiment.as_ref()) else {
+            return Vec::new();
+        };
+        if m.triage.status != Status::New {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for b in &m.mention.brands {
+            let Some(rule) = self.rule(&b.brand) else {
+                continue;
+            };
+            let Some(after) = rule.escalate_after else {
+                continue;
+            };
+            let alerts = rule.labels.iter().any(|l| l.eq_ignore_ascii_case(&s.label));
+            let due = alerted
+                .checked_add_signed(cdur(after))
+                .is_some_and(|at| at <= now);
+            if !alerts
+                || !due
+                || out
+                    .iter()
+                    .any(|i: &OutboxItem| i.brand == Some(rule.brand.clone()))
+            {
+                continue;
+            }
+            let alert = MentionAlert {
+                mention: m.mention.clone(),
+                brand: rule.brand.clone(),
+                label: s.label.clone(),
+                probability: s.score(&s.label).unwrap_or(0.0),
+                threshold: rule.threshold,
+                reason: format!(
+                    "still new {} after its alert at {}: nobody has taken it",
+                    humantime(after),
+                    alerted.format("%Y-%m-%d %H:%M UTC")
+                ),
+            };
+            for to in &rule.escalate_to {
+                out.push(OutboxItem {
+                    key: OutboxItem::make_key(ESCALATE, &format!("{}@{}", m.id, rule.brand), to),
+                    to: to.clone(),
+                    brand: Some(rule.brand.clone()),
+                    delivery: Delivery::Direct,
+                    not_before: now,
+                    created_at: now,
+                    payload: Payload::Mention(Box::new(alert.clone())),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// "2h", "45min", "1d 2h".
+fn humantime(d: std::time::Duration) -> String {
+    let m = d.as_secs() / 60;
+    match (m / 1440, (m % 1440) / 60, m % 60) {
+        (0, 0, m) => format!("{m}min"),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h {m}min"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}

@@ -1,0 +1,104 @@
+//! Escalation: an alerted mention still `new` after `escalate_after` gets one alert
+//! to `escalate_to` (per brand too); taken, unalerted, positive or early mentions
+//! get none; queuing it again sends nothing more; the email says it is overdue.
+
+mod alerts_support;
+
+use alerts_support::{acme_alerter, mention, t};
+use overhear::alerts::{Delivery, Renderer};
+use overhear::store::{Status, Store, StoredMention, Triage};
+
+fn stored(p_negative: f32) -> StoredMention {
+    StoredMention {
+        id: "0123456789abcdef".into(),
+        mention: mention("1", p_negative),
+        alerted_at: Some(t(2026, 11, 23, 12, 2)),
+        triage: Triage::default(),
+    }
+}
+
+const TWO_HOURS: &str = "escalate_after = \"2h\"\nescalate_to = [\"lead@acme.test\"]\n";
+
+#[test]
+fn a_mention_still_new_after_escalate_after_escalates_once() {
+    let a = acme_alerter(TWO_HOURS, &["support@acme.test"]);
+    assert_eq!(a.escalation_window(), Some(chrono::Duration::hours(2)));
+    let m = stored(0.95);
+    assert!(a.escalation_items(&m, t(2026, 11, 23, 14, 1)).is_empty());
+    let items = a.escalation_items(&m, t(2026, 11, 23, 14, 2));
+    assert_eq!(items.len(), 1, "{items:#?}");
+    let i = &items[0];
+    assert_eq!(i.to, "lead@acme.test");
+    assert_eq!(i.delivery, Delivery::Direct);
+    assert!(
+        i.key.starts_with("escalate|0123456789abcdef@Acme|"),
+        "{}",
+        i.key
+    );
+
+    // queued twice (every scheduler tick): one outbox entry
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.enqueue(&items).unwrap();
+    store
+        .enqueue(&a.escalation_items(&m, t(2026, 11, 23, 15, 0)))
+        .unwrap();
+    let pending = store.pending().unwrap();
+    assert_eq!(pending.len(), 1);
+
+    // the email says it is overdue and why
+    let r = Renderer::new().render(&pending).unwrap();
+    assert!(
+        r.subject.starts_with("[overhear] overdue: Acme:"),
+        "{}",
+        r.subject
+    );
+    assert!(
+        r.text.contains("still new, nobody has taken it"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains("still new 2h after its alert at 2026-11-23 12:02 UTC"),
+        "{}",
+        r.text
+    );
+}
+
+#[test]
+fn taken_unalerted_or_positive_mentions_do_not_escalate() {
+    let a = acme_alerter(TWO_HOURS, &["support@acme.test"]);
+    let late = t(2026, 11, 24, 12, 0);
+    let mut taken = stored(0.95);
+    taken.triage.status = Status::Acknowledged;
+    taken.triage.assignee = Some("dana".into());
+    assert!(a.escalation_items(&taken, late).is_empty());
+    let mut never = stored(0.95);
+    never.alerted_at = None;
+    assert!(a.escalation_items(&never, late).is_empty());
+    let mut positive = stored(0.95);
+    if let Some(s) = positive.mention.sentiment.as_mut() {
+        s.label = "positive".into();
+    }
+    assert!(a.escalation_items(&positive, late).is_empty());
+    // off by default, and without anyone to escalate to
+    let off = acme_alerter("", &["support@acme.test"]);
+    assert_eq!(off.escalation_window(), None);
+    assert!(off.escalation_items(&stored(0.95), late).is_empty());
+    let nobody = acme_alerter("escalate_after = \"2h\"\n", &["support@acme.test"]);
+    assert_eq!(nobody.escalation_window(), None);
+    assert!(nobody.escalation_items(&stored(0.95), late).is_empty());
+}
+
+#[test]
+fn a_brand_sets_its_own_escalation() {
+    let a = acme_alerter(
+        &format!("{TWO_HOURS}\n[brand.Acme]\nescalate_after = \"30m\"\nescalate_to = [\"night@acme.test\", \"lead@acme.test\"]\n"),
+        &["support@acme.test"],
+    );
+    assert_eq!(a.escalation_window(), Some(chrono::Duration::minutes(30)));
+    let items = a.escalation_items(&stored(0.95), t(2026, 11, 23, 12, 40));
+    let to: Vec<&str> = items.iter().map(|i| i.to.as_str()).collect();
+    assert_eq!(to, ["night@acme.test", "lead@acme.test"]);
+}
