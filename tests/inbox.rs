@@ -252,3 +252,51 @@ fn failed_logins_are_limited_and_users_are_managed_through_the_running_daemon() 
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn eval_feedback_reports_the_alert_precision_on_the_teams_judgements() {
+    use overhear::store::{Action, DismissReason, Store, Transition, Via};
+    let dir = tempfile::tempdir().unwrap();
+    let config = api_support::write_config(dir.path(), "127.0.0.1:9", "");
+    let ids = fill_inbox(&dir.path().join("data"));
+    {
+        let s = Store::open(&dir.path().join("data")).unwrap();
+        let t = |action| Transition {
+            action,
+            by: "dana".into(),
+            via: Via::Cli,
+            note: None,
+            corrected: None,
+        };
+        let now = chrono::Utc::now();
+        s.triage(&ids[1], &t(Action::Ack), now).unwrap();
+        s.triage(&ids[2], &t(Action::Resolve), now).unwrap();
+        s.triage(
+            &ids[0],
+            &t(Action::Dismiss(DismissReason::NotNegative)),
+            now,
+        )
+        .unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_overhear"))
+        .arg("--config")
+        .arg(&config)
+        .args(["eval", "--feedback", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r[0]["brand"], "Acme");
+    assert_eq!(
+        (r[0]["judged"].as_u64(), r[0]["corrected"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let p = r[0]["precision"].as_f64().unwrap();
+    assert!((p - 2.0 / 3.0).abs() < 1e-9, "{r}");
+    // all three at the same probability: no threshold separates them
+    assert!(r[0]["threshold_for_target"].is_null(), "{r}");
+}

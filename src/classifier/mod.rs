@@ -10,6 +10,7 @@
 
 mod config;
 pub mod eval;
+pub mod feedback;
 mod files;
 mod model;
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! `overhear eval --data FILE.tsv`: how well the classifier does on labelled data.
+//! `overhear eval --feedback`: how well it does on the team's own judgements (the
+//! alerts they answered, and those they dismissed as not negative), per brand.
 //!
-//! Reads the file it is given and the model; never opens the database or writes
-//! anything but its report.
+//! Reads the file it is given and the model, or the triaged mentions (through the
+//! daemon's API when it runs); never writes anything but its report.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -14,8 +16,15 @@ use crate::classifier::eval::{parse_tsv, report, Figures, Report};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// TSV with a header row and columns source, label (negative/neutral/positive), text.
-    #[arg(long, value_name = "FILE.tsv")]
-    pub data: PathBuf,
+    #[arg(long, value_name = "FILE.tsv", required_unless_present = "feedback")]
+    pub data: Option<PathBuf>,
+    /// Judge the model by the team's corrections instead: alert precision per brand
+    /// and the threshold that would have kept it at --target.
+    #[arg(long, conflicts_with = "data")]
+    pub feedback: bool,
+    /// With --feedback: the precision to keep (default 0.90).
+    #[arg(long, default_value_t = 0.90)]
+    pub target: f64,
     /// Model directory (default: the config's [model] path).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
@@ -30,15 +39,70 @@ pub struct Args {
     pub json: bool,
 }
 
+fn feedback(args: &Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+    use crate::classifier::feedback::{judgements, precision_by_brand};
+    use crate::store::{MentionFilter, Status};
+    let reader = super::mentions::reader(global)?;
+    let mut triaged = Vec::new();
+    for (status, sentiment) in [
+        (Status::Acknowledged, Some("negative")),
+        (Status::Resolved, Some("negative")),
+        (Status::Dismissed, None),
+    ] {
+        triaged.extend(reader.list(&MentionFilter {
+            status: Some(status),
+            sentiment: sentiment.map(str::to_string),
+            ..MentionFilter::default()
+        })?);
+    }
+    let r = precision_by_brand(&judgements(&triaged), args.target);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if r.is_empty() {
+        println!("no judgements yet: answer (ack/resolve) or dismiss --reason not-negative some alerted mentions first");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<20} {:>7} {:>9} {:>9} {:>9} {:>14}",
+        "brand",
+        "judged",
+        "answered",
+        "corrected",
+        "precision",
+        format!("thr@{:.2}", args.target)
+    );
+    for b in &r {
+        println!(
+            "{:<20} {:>7} {:>9} {:>9} {:>9} {:>14}",
+            b.brand,
+            b.judged,
+            b.confirmed,
+            b.corrected,
+            pct(b.precision),
+            b.threshold_for_target
+                .map_or("-".into(), |t| format!("{t:.2}"))
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+    if args.feedback {
+        return feedback(&args, global);
+    }
+    let Some(data) = args.data.clone() else {
+        anyhow::bail!("give --data FILE.tsv, or --feedback");
+    };
     let mut cfg = super::model_config(global, args.model.as_deref())?;
     if let Some(p) = args.precision {
         cfg.precision = p;
     }
     let threshold = args.threshold.unwrap_or(f64::from(cfg.alert_threshold));
-    let text = std::fs::read_to_string(&args.data)
-        .with_context(|| format!("cannot read {}", args.data.display()))?;
-    let rows = parse_tsv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.data.display()))?;
+    let text = std::fs::read_to_string(&data)
+        .with_context(|| format!("cannot read {}", data.display()))?;
+    let rows = parse_tsv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
     let classifier = crate::classifier::load(&cfg)
         .with_context(|| format!("cannot load the model from {}", cfg.path.display()))?;
     let bar = if std::io::stderr().is_terminal() {

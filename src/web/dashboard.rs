@@ -2,7 +2,8 @@
 //! charts (server-drawn SVG, `chart.rs`): mentions per day by sentiment for each
 //! brand (7, 30 or 90 days), the negative share over time, open negatives by age,
 //! and the median and 90th-percentile time to acknowledge and to resolve, by brand
-//! and by source.
+//! and by source; and the model's alert precision on the team's own judgements (as
+//! `overhear eval --feedback`).
 //!
 //! Reads only: the per-day counts come from the indexes (`Store::stats`); the
 //! response times from the mentions someone acted on in the period.
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Authed;
 use super::chart::{hbars, share_lines, stacked_bars, Stack};
 use super::WebState;
+use crate::classifier::feedback::{judgements, precision_by_brand};
 use crate::store::{Bucket, MentionFilter, Status, Store, StoreError};
 
 /// The most acted-on mentions read for response times (the newest first).
@@ -61,6 +63,7 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 
 struct Data {
     brands: Vec<BrandChart>,
+    precision: Value,
     share: Value,
     ages: Value,
     times: Value,
@@ -200,6 +203,43 @@ fn build(
             }
         }
     }
+    // the model judged by the team (as `overhear eval --feedback`)
+    let mut triaged = Vec::new();
+    for (status, sentiment) in [
+        (Status::Acknowledged, Some("negative")),
+        (Status::Resolved, Some("negative")),
+        (Status::Dismissed, None),
+    ] {
+        triaged.extend(store.list_stored(&MentionFilter {
+            status: Some(status),
+            sentiment: sentiment.map(str::to_string),
+            limit: Some(MAX_TIMED),
+            ..MentionFilter::default()
+        })?);
+    }
+    let verdicts = precision_by_brand(&judgements(&triaged), 0.9);
+    let precision = if verdicts.is_empty() {
+        r#"<p class="hint">No judgements yet: answer alerts, or dismiss them as not negative.</p>"#
+            .to_string()
+    } else {
+        let rows: Vec<(String, f64, String)> = verdicts
+            .iter()
+            .map(|b| {
+                let p = b.precision.unwrap_or(0.0);
+                let thr = b
+                    .threshold_for_target
+                    .map_or("no threshold reaches 0.90".to_string(), |t| {
+                        format!("0.90 from P >= {t:.2}")
+                    });
+                (
+                    b.brand.clone(),
+                    p,
+                    format!("{:.0}% of {} · {thr}", p * 100.0, b.judged),
+                )
+            })
+            .collect();
+        hbars("Alert precision on the team's judgements", &rows, "#7b3fb3")
+    };
     let mut times = String::new();
     let ack_rows = times_rows(ack);
     let res_rows = times_rows(res);
@@ -213,6 +253,7 @@ fn build(
     }
     Ok(Data {
         brands: charts,
+        precision: Value::from_safe_string(precision),
         share: Value::from_safe_string(share_lines("Negative share per day", &xs, &lines)),
         ages: Value::from_safe_string(hbars("Open negatives by age", &age_rows, "#b3261e")),
         times: Value::from_safe_string(times),
@@ -249,7 +290,7 @@ pub async fn show(
         minijinja::context! {
             user => authed.user(), csrf => &authed.session.csrf, days => days,
             brands => data.brands, share => data.share, ages => data.ages,
-            times => data.times, open => data.open,
+            times => data.times, open => data.open, precision => data.precision,
         },
     )
 }
