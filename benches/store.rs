@@ -4,7 +4,8 @@
 //! `cargo bench --bench store` (N = 1,000,000); `OVERHEAR_BENCH_N=100000 cargo bench
 //! --bench store` for a quicker run; `OVERHEAR_BENCH_DIR=path` to keep the database.
 //! With `OVERHEAR_BENCH_SEARCH=1` it runs the full-text search benchmark instead
-//! (`search/mod.rs`).
+//! (`search/mod.rs`); with `OVERHEAR_BENCH_INBOX=1` the inbox's pages
+//! (`inbox/mod.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,8 @@ use overhear::store::{MentionFilter, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+#[path = "inbox/mod.rs"]
+mod inbox;
 #[path = "search/mod.rs"]
 mod search;
 
@@ -125,6 +128,10 @@ fn main() {
         .unwrap_or_else(|_| tmp.path().to_path_buf());
     if std::env::var_os("OVERHEAR_BENCH_SEARCH").is_some() {
         search::run(n, &dir);
+        return;
+    }
+    if std::env::var_os("OVERHEAR_BENCH_INBOX").is_some() {
+        inbox::run(n, &dir);
         return;
     }
     let store = Store::open(&dir).expect("open");
