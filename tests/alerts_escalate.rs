@@ -1,5 +1,5 @@
-//! Escalation: an alerted mention still `new` after `escalate_after` gets one alert
-//! to `escalate_to` (per brand too); taken, unalerted, positive or early mentions
+//! Escalation: an alerting mention still `new` after `escalate_after` gets one alert
+//! to `escalate_to` (per brand too); taken, below-threshold, positive or early mentions
 //! get none; queuing it again sends nothing more; the email says it is overdue.
 
 mod alerts_support;
@@ -74,9 +74,8 @@ fn taken_unalerted_or_positive_mentions_do_not_escalate() {
     taken.triage.status = Status::Acknowledged;
     taken.triage.assignee = Some("dana".into());
     assert!(a.escalation_items(&taken, late).is_empty());
-    let mut never = stored(0.95);
-    never.alerted_at = None;
-    assert!(a.escalation_items(&never, late).is_empty());
+    // below the brand's threshold (0.8): it never alerted
+    assert!(a.escalation_items(&stored(0.6), late).is_empty());
     let mut positive = stored(0.95);
     if let Some(s) = positive.mention.sentiment.as_mut() {
         s.label = "positive".into();
@@ -101,4 +100,9 @@ fn a_brand_sets_its_own_escalation() {
     let items = a.escalation_items(&stored(0.95), t(2026, 11, 23, 12, 40));
     let to: Vec<&str> = items.iter().map(|i| i.to.as_str()).collect();
     assert_eq!(to, ["night@acme.test", "lead@acme.test"]);
+    // no alert time recorded: counted from when it was first seen (12:01)
+    let mut m = stored(0.95);
+    m.alerted_at = None;
+    assert!(a.escalation_items(&m, t(2026, 11, 23, 12, 30)).is_empty());
+    assert_eq!(a.escalation_items(&m, t(2026, 11, 23, 12, 31)).len(), 2);
 }

@@ -34,7 +34,8 @@ const NEGATIVE: &str =
 
 /// A daemon polling a feed with one negative post of Acme, alerting `EMAIL` with
 /// the file transport; with `links`, `public_url` is set and the alerts also go to
-/// the Slack webhook "team-chat" (the receiver). The user is added first.
+/// the Slack webhook "team-chat" (the receiver); without, a mention still new a
+/// second after its alert escalates to `LEAD`. The user is added first.
 async fn daemon(links: bool) -> (api_support::Daemon, MockServer, Receiver) {
     let feed = MockServer::start().await;
     sources_support::serve_get(
@@ -42,7 +43,11 @@ async fn daemon(links: bool) -> (api_support::Daemon, MockServer, Receiver) {
         "/feed.xml",
         ResponseTemplate::new(200)
             .insert_header("content-type", "application/rss+xml")
-            .set_body_string(rss(&[("r1", "Review", NEGATIVE)])),
+            // posted now: escalation looks at the last days' posts only
+            .set_body_string(rss(&[("r1", "Review", NEGATIVE)]).replace(
+                "Mon, 23 Nov 2026 10:00:00 GMT",
+                &chrono::Utc::now().to_rfc2822(),
+            )),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -60,7 +65,11 @@ async fn daemon(links: bool) -> (api_support::Daemon, MockServer, Receiver) {
             "alert_webhooks = [\"team-chat\"]\n",
         )
     } else {
-        (String::new(), String::new(), "")
+        (
+            String::new(),
+            format!("escalate_after = \"1s\"\nescalate_to = [\"{LEAD}\"]\n\n"),
+            "",
+        )
     };
     let rest = format!(
         "[email]\ntransport = \"file\"\nfrom = \"overhear <alerts@overhear.test>\"\n\n\
@@ -80,8 +89,15 @@ fn data(d: &api_support::Daemon) -> PathBuf {
     d.dir.path().join("data")
 }
 
+const LEAD: &str = "lead@acme.test";
+
 /// The one alert email, once it is written.
 async fn the_email(d: &api_support::Daemon) -> Received {
+    emails(d, 1).await.remove(0)
+}
+
+/// The `n` emails, once they are written, oldest first.
+async fn emails(d: &api_support::Daemon, n: usize) -> Vec<Received> {
     let mail = data(d).join("mail");
     let emls = || -> Vec<PathBuf> {
         std::fs::read_dir(&mail)
@@ -92,17 +108,21 @@ async fn the_email(d: &api_support::Daemon) -> Received {
             })
             .unwrap_or_default()
     };
-    wait_for("the alert email", Duration::from_secs(120), || {
-        !emls().is_empty()
+    wait_for("the alert emails", Duration::from_secs(120), || {
+        emls().len() >= n
     })
     .await;
-    let files = emls();
-    assert_eq!(files.len(), 1, "one email: {files:?}");
-    Received {
-        from: String::new(),
-        to: vec![EMAIL.into()],
-        raw: std::fs::read_to_string(&files[0]).unwrap(),
-    }
+    let mut files = emls();
+    assert_eq!(files.len(), n, "{n} emails: {files:?}");
+    files.sort_by_key(|f| std::fs::metadata(f).and_then(|m| m.modified()).unwrap());
+    files
+        .iter()
+        .map(|f| Received {
+            from: String::new(),
+            to: Vec::new(),
+            raw: std::fs::read_to_string(f).unwrap(),
+        })
+        .collect()
 }
 
 /// The token of the `label` link in the plain-text part.
@@ -313,9 +333,23 @@ fn store_like_id(id: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_public_url_the_email_says_how_to_enable_links() {
+async fn without_public_url_the_email_says_how_to_enable_links_and_untaken_mentions_escalate() {
     let (d, _feed, _rx) = daemon(false).await;
-    let email = the_email(&d).await;
+    // the alert, then (at the scheduler's next tick) the escalation
+    let mut both = emails(&d, 2).await;
+    let (email, overdue) = (both.remove(0), both.remove(0));
+    assert!(email.header("To").unwrap().contains(EMAIL));
+    assert!(overdue.header("To").unwrap().contains(LEAD));
+    let subject = overdue.header("Subject").unwrap();
+    assert!(
+        subject.starts_with("[overhear] overdue: Acme:"),
+        "{subject}"
+    );
+    let why = overdue.part("text/plain").unwrap();
+    assert!(why.contains("still new, nobody has taken it"), "{why}");
+    // once: later ticks queue nothing more
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    assert_eq!(emails(&d, 2).await.len(), 2);
     let text = email.part("text/plain").unwrap();
     let html = email.part("text/html").unwrap();
     for part in [&text, &html] {

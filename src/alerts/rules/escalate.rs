@@ -1,4 +1,4 @@
-//! Escalation: a mention that alerted and is still `new` (nobody took it) after its
+//! Escalation: a mention that alerts and is still `new` (nobody took it) after its
 //! brand's `escalate_after` gets one more alert, to `escalate_to`. Once: the outbox
 //! key is (`escalate`, mention, recipient), so queuing it again is a no-op.
 //!
@@ -27,12 +27,17 @@ impl Alerter {
     }
 
     /// The escalation alerts due at `now` for `m`: one per recipient of each of its
-    /// brands that escalates, when its label alerts for that brand, it alerted at
-    /// least `escalate_after` ago and it is still `new`.
+    /// brands that escalates, when its label and probability alert for that brand,
+    /// it alerted (else was first seen) at least `escalate_after` ago and it is
+    /// still `new`.
     pub fn escalation_items(&self, m: &StoredMention, now: DateTime<Utc>) -> Vec<OutboxItem> {
-        let (Some(alerted), Some(s)) = (m.alerted_at, m.mention.sentiment.as_ref()) else {
+        let Some(s) = m.mention.sentiment.as_ref() else {
             return Vec::new();
         };
+        // when it alerted (or, not recorded, when it was first seen: alerts are
+        // queued as soon as a mention is classified)
+        let alerted = m.alerted_at.unwrap_or(m.mention.first_seen);
+        let p = s.score(&s.label).unwrap_or(0.0);
         if m.triage.status != Status::New {
             return Vec::new();
         }
@@ -44,7 +49,8 @@ impl Alerter {
             let Some(after) = rule.escalate_after else {
                 continue;
             };
-            let alerts = rule.labels.iter().any(|l| l.eq_ignore_ascii_case(&s.label));
+            let alerts =
+                p >= rule.threshold && rule.labels.iter().any(|l| l.eq_ignore_ascii_case(&s.label));
             let due = alerted
                 .checked_add_signed(cdur(after))
                 .is_some_and(|at| at <= now);
@@ -60,7 +66,7 @@ impl Alerter {
                 mention: m.mention.clone(),
                 brand: rule.brand.clone(),
                 label: s.label.clone(),
-                probability: s.score(&s.label).unwrap_or(0.0),
+                probability: p,
                 threshold: rule.threshold,
                 reason: format!(
                     "still new {} after its alert at {}: nobody has taken it",
