@@ -1,142 +1,26 @@
 //! Webhook delivery through the outbox, against a real HTTP receiver on loopback:
 //! exactly once per mention and destination, the Standard Webhooks signature,
 //! retries (500s, a receiver down for a minute, 429 with `Retry-After`), permanent
-//! refusals, SIGKILL at the two moments that matter, and hostile post text.
+//! refusals, digests and notices, per-webhook labels, a stuck webhook beside email,
+//! and hostile post text. SIGKILL is in tests/webhooks_crash.rs.
 
 #[path = "webhook_support/mod.rs"]
 mod hooks;
+#[path = "webhook_support/rig.rs"]
+mod rig;
 #[path = "alerts_support/mod.rs"]
 mod support;
 
-use std::io::BufRead;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hooks::{verify_standard_webhook, Receiver, SECRET};
 use overhear::alerts::{
-    build_transport, build_webhooks, Alerter, AlertsConfig, Clock, OutboxState, Sender,
-    SystemClock, TestClock,
+    build_transport, build_webhooks, Alerter, Clock, OutboxState, Sender, SystemClock,
 };
-use overhear::post::Mention;
 use overhear::store::Store;
-use support::{alerts_config, file_email, mention, t};
-
-/// Alert settings with one `[[webhook]]` per (name, kind), each posting to
-/// `receiver` at `/{name}`, and `extra` (top-level `[alerts]` keys).
-fn hooks_config(
-    dir: &Path,
-    receiver_port: u16,
-    hooks: &[(&str, &str)],
-    extra: &str,
-) -> AlertsConfig {
-    let mut text = format!("{extra}\n");
-    for (name, kind) in hooks {
-        let url = dir.join(format!("url-{name}"));
-        std::fs::write(&url, format!("http://127.0.0.1:{receiver_port}/{name}\n")).unwrap();
-        text.push_str(&format!(
-            "[[webhook]]\nname = \"{name}\"\nkind = \"{kind}\"\nurl_file = {:?}\nmin_interval = \"0s\"\n",
-            url.display().to_string()
-        ));
-        if *kind == "json" {
-            let secret = dir.join("hook-secret");
-            std::fs::write(&secret, SECRET).unwrap();
-            text.push_str(&format!(
-                "secret_file = {:?}\n",
-                secret.display().to_string()
-            ));
-        }
-    }
-    alerts_config(&text)
-}
-
-struct Rig {
-    dir: tempfile::TempDir,
-    store: Store,
-    clock: Arc<TestClock>,
-    alerter: Arc<Alerter>,
-    cfg: AlertsConfig,
-}
-
-impl Rig {
-    fn new(port: u16, hooks: &[(&str, &str)], extra: &str) -> Rig {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("data")).unwrap();
-        Rig::on(dir, store, port, hooks, extra)
-    }
-
-    fn on(
-        dir: tempfile::TempDir,
-        store: Store,
-        port: u16,
-        hooks: &[(&str, &str)],
-        extra: &str,
-    ) -> Rig {
-        let cfg = hooks_config(dir.path(), port, hooks, extra);
-        let names: Vec<String> = hooks.iter().map(|(n, _)| format!("{n:?}")).collect();
-        let brand = toml::from_str(&format!(
-            "name = \"Acme\"\nquery = '\"acme corp\"'\nalert_webhooks = [{}]\n",
-            names.join(", ")
-        ))
-        .unwrap();
-        let alerter = Arc::new(Alerter::new(&cfg, &[brand], 0.8));
-        Rig {
-            clock: Arc::new(TestClock::new(t(2026, 11, 23, 12, 5))),
-            dir,
-            store,
-            alerter,
-            cfg,
-        }
-    }
-
-    fn sender_with_clock(&self, clock: Arc<dyn Clock>) -> Sender {
-        let email = file_email(&self.dir.path().join("mail"));
-        let transport = build_transport(&email, &self.dir.path().join("mail")).unwrap();
-        Sender::new(
-            self.store.clone(),
-            self.alerter.clone(),
-            transport,
-            email.from.parse().unwrap(),
-            clock,
-        )
-        .with_webhooks(build_webhooks(&self.cfg.webhook).unwrap())
-    }
-
-    fn sender(&self) -> Sender {
-        self.sender_with_clock(self.clock.clone())
-    }
-
-    fn queue(&self, m: &Mention) -> usize {
-        self.store
-            .enqueue(&self.alerter.evaluate(m, self.clock.now()))
-            .unwrap()
-    }
-
-    fn advance(&self, secs: u64) {
-        self.clock.advance(Duration::from_secs(secs));
-    }
-
-    fn states(&self) -> Vec<OutboxState> {
-        self.store
-            .outbox_entries()
-            .unwrap()
-            .into_iter()
-            .map(|e| e.state)
-            .collect()
-    }
-}
-
-/// A negative mention whose post tries chat control sequences, mass mentions,
-/// markdown and HTML.
-fn hostile(id: &str) -> Mention {
-    let mut m = mention(id, 0.95);
-    m.post.text = "<!channel> @everyone @here acme corp ate my data <script>alert(1)</script> **now** <https://evil.example|click>".into();
-    let at = m.post.text.find("acme corp").unwrap();
-    m.brands[0].terms[0].start = at;
-    m.brands[0].terms[0].end = at + 9;
-    m
-}
+use rig::{hostile, Rig};
+use support::{alerts_config, file_email, mention};
 
 #[tokio::test]
 async fn slack_and_json_each_get_the_negative_post_once_and_the_signature_verifies() {
@@ -527,111 +411,4 @@ async fn a_webhook_that_never_answers_does_not_delay_email() {
     cancel.cancel();
     task.abort();
     drop(silent);
-}
-
-// ---- SIGKILL ----
-
-/// Child: queues one alert for a JSON webhook on OVERHEAR_TEST_HOOK_PORT; then
-/// either waits to be killed before any send (OVERHEAR_TEST_KILL_BEFORE_SEND) or
-/// sends with recording "sent" blocked (the kill lands after the receiver's 200).
-#[test]
-#[ignore = "run by the tests below as a child process"]
-fn child_queue_and_send_to_a_webhook() {
-    let (Ok(dir), Ok(port)) = (
-        std::env::var("OVERHEAR_TEST_CHILD_DIR"),
-        std::env::var("OVERHEAR_TEST_HOOK_PORT"),
-    ) else {
-        return;
-    };
-    let dir = tempfile::TempDir::new_in(&dir).unwrap();
-    let store = Store::open(&dir.path().parent().unwrap().join("data")).unwrap();
-    let r = Rig::on(dir, store, port.parse().unwrap(), &[("hook", "json")], "");
-    r.queue(&mention("13", 0.95));
-    r.store.flush().unwrap();
-    println!("QUEUED");
-    if std::env::var_os("OVERHEAR_TEST_KILL_BEFORE_SEND").is_some() {
-        std::thread::sleep(Duration::from_secs(120));
-    }
-    r.store.set_outbox_fault(Some(Arc::new(|op: &str| {
-        if op == "mark_sent" {
-            println!("ACCEPTED");
-            std::thread::sleep(Duration::from_secs(120));
-        }
-        Ok(())
-    })));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _ = rt.block_on(r.sender().deliver_due());
-    std::thread::sleep(Duration::from_secs(120));
-}
-
-fn kill_child_when(base: &Path, port: u16, before_send: bool, ready: &str) {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "child_queue_and_send_to_a_webhook",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("OVERHEAR_TEST_CHILD_DIR", base)
-    .env("OVERHEAR_TEST_HOOK_PORT", port.to_string())
-    .stdout(Stdio::piped());
-    if before_send {
-        cmd.env("OVERHEAR_TEST_KILL_BEFORE_SEND", "1");
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    let start = Instant::now();
-    while !line.contains(ready) {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "child exited early");
-        assert!(start.elapsed() < Duration::from_secs(60));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-}
-
-/// Restarts on `base/data` `times` times, each with one sender pass.
-async fn restart_and_deliver(base: &Path, port: u16, times: usize) {
-    for _ in 0..times {
-        let dir = tempfile::TempDir::new_in(base).unwrap();
-        let store = Store::open(&base.join("data")).unwrap();
-        let r = Rig::on(dir, store, port, &[("hook", "json")], "");
-        r.advance(60);
-        r.sender().deliver_due().await.unwrap();
-    }
-}
-
-#[tokio::test]
-async fn kill9_between_enqueue_and_send_delivers_once_after_restart() {
-    let rx = Receiver::start();
-    let base = tempfile::tempdir().unwrap();
-    kill_child_when(base.path(), rx.port, true, "QUEUED");
-    assert!(rx.requests().is_empty(), "killed before any send");
-    restart_and_deliver(base.path(), rx.port, 2).await;
-    let seen = rx.requests();
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert!(verify_standard_webhook(SECRET, &seen[0]));
-}
-
-#[tokio::test]
-async fn kill9_between_the_receivers_200_and_the_sent_mark_resends_once_with_the_same_id() {
-    let rx = Receiver::start();
-    let base = tempfile::tempdir().unwrap();
-    kill_child_when(base.path(), rx.port, false, "ACCEPTED");
-    let first = rx.requests();
-    assert_eq!(first.len(), 1, "the receiver answered 200 before the kill");
-    restart_and_deliver(base.path(), rx.port, 2).await;
-    let seen = rx.requests();
-    assert_eq!(seen.len(), 2, "resent exactly once more: {seen:?}");
-    assert_eq!(
-        seen[1].header("webhook-id"),
-        first[0].header("webhook-id"),
-        "with the same webhook-id, so the receiver can drop the copy"
-    );
-    assert!(verify_standard_webhook(SECRET, &seen[1]));
 }
