@@ -313,6 +313,36 @@ async fn alert_links_ask_on_get_act_once_on_post_and_refuse_changed_or_expired_o
     let m = mention(&mut b, &id).await;
     assert_eq!(m["status"], "resolved");
     assert_eq!(m["history"].as_array().unwrap().len(), 2);
+
+    // reopened, "Not negative" with what it really was: dismissed, kept as feedback
+    let r = api_support::client(Duration::from_secs(30))
+        .post(d.url(&format!("/api/mentions/{id}/reopen")))
+        .json(&serde_json::json!({"by": "sam"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+    let p = b.get(&format!("/a/{not_negative}")).await;
+    assert!(
+        p.body.contains("Mark this mention not negative"),
+        "{}",
+        p.body
+    );
+    let form = [("token", not_negative.as_str()), ("label", "positive")];
+    let p = b.post(&format!("/a/{not_negative}"), &form).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        p.body
+            .contains("now dismissed (not-negative) by dana via email"),
+        "{}",
+        p.body
+    );
+    let m = mention(&mut b, &id).await;
+    assert_eq!(
+        (&m["status"], &m["reason"]),
+        (&Value::from("dismissed"), &Value::from("not-negative"))
+    );
+    assert_eq!(m["history"][3]["via"], "email");
 }
 
 /// Sends the confirmation form of `token`: a 200 page that says `says`.
