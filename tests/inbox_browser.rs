@@ -98,6 +98,16 @@ async fn console(c: &Client, d: &Driver) -> Vec<serde_json::Value> {
     r["value"].as_array().cloned().unwrap_or_default()
 }
 
+/// The console has no error since the last look.
+async fn no_console_errors(c: &Client, d: &Driver) {
+    let errors: Vec<_> = console(c, d)
+        .await
+        .into_iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+}
+
 async fn key(c: &Client, k: char) {
     let keys = KeyActions::new("keyboard".into())
         .then(KeyAction::Down { value: k })
@@ -276,12 +286,7 @@ fn triage_in_a_real_browser_on_a_desktop_and_a_phone() {
             "{dash}"
         );
         shot(&c, "dashboard.png").await;
-        let errors: Vec<_> = console(&c, &drv)
-            .await
-            .into_iter()
-            .filter(|e| e["level"] == "SEVERE")
-            .collect();
-        assert!(errors.is_empty(), "console errors: {errors:?}");
+        no_console_errors(&c, &drv).await;
         c
     });
     // after a restart: still logged in (sessions are in the database), states kept
@@ -300,12 +305,7 @@ fn triage_in_a_real_browser_on_a_desktop_and_a_phone() {
             "acknowledged · dana",
         )
         .await;
-        let errors: Vec<_> = console(&c, &drv)
-            .await
-            .into_iter()
-            .filter(|e| e["level"] == "SEVERE")
-            .collect();
-        assert!(errors.is_empty(), "console errors: {errors:?}");
+        no_console_errors(&c, &drv).await;
         c.close().await.unwrap();
     });
 }

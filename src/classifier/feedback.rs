@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::store::{DismissReason, Status, StoredMention};
+use crate::store::{DismissReason, MentionFilter, Status, StoredMention};
 
 /// One alert the team judged.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +32,22 @@ pub struct BrandPrecision {
     /// The lowest P(negative) threshold at which the judged alerts above it reach
     /// the target precision (none when no threshold does).
     pub threshold_for_target: Option<f32>,
+}
+
+/// What to read for [`judgements`]: negative mentions acknowledged or resolved,
+/// and every dismissed one (each at most `limit`).
+pub fn triaged_filters(limit: Option<usize>) -> [MentionFilter; 3] {
+    let f = |status, sentiment: Option<&str>| MentionFilter {
+        status: Some(status),
+        sentiment: sentiment.map(str::to_string),
+        limit,
+        ..MentionFilter::default()
+    };
+    [
+        f(Status::Acknowledged, Some("negative")),
+        f(Status::Resolved, Some("negative")),
+        f(Status::Dismissed, None),
+    ]
 }
 
 /// The judgements in `mentions`: negative ones acknowledged or resolved (confirmed)

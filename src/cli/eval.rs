@@ -40,20 +40,11 @@ pub struct Args {
 }
 
 fn feedback(args: &Args, global: &super::Global) -> anyhow::Result<ExitCode> {
-    use crate::classifier::feedback::{judgements, precision_by_brand};
-    use crate::store::{MentionFilter, Status};
+    use crate::classifier::feedback::{judgements, precision_by_brand, triaged_filters};
     let reader = super::mentions::reader(global)?;
     let mut triaged = Vec::new();
-    for (status, sentiment) in [
-        (Status::Acknowledged, Some("negative")),
-        (Status::Resolved, Some("negative")),
-        (Status::Dismissed, None),
-    ] {
-        triaged.extend(reader.list(&MentionFilter {
-            status: Some(status),
-            sentiment: sentiment.map(str::to_string),
-            ..MentionFilter::default()
-        })?);
+    for f in triaged_filters(None) {
+        triaged.extend(reader.list(&f)?);
     }
     let r = precision_by_brand(&judgements(&triaged), args.target);
     if args.json {

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use minijinja::value::Value;
@@ -19,8 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Authed;
 use super::chart::{hbars, share_lines, stacked_bars, Stack};
+use super::page::blocking;
 use super::WebState;
-use crate::classifier::feedback::{judgements, precision_by_brand};
+use crate::classifier::feedback::{judgements, precision_by_brand, triaged_filters};
 use crate::store::{Bucket, MentionFilter, Status, Store, StoreError};
 
 /// The most acted-on mentions read for response times (the newest first).
@@ -148,14 +148,10 @@ fn build(
     let mut ages = vec![0u64; buckets.len()];
     let mut open = 0;
     for s in [Status::New, Status::Acknowledged] {
-        for m in store.list_stored(&MentionFilter {
-            sentiment: Some("negative".into()),
-            status: Some(s),
-            limit: Some(MAX_TIMED),
-            ..MentionFilter::default()
-        })? {
+        // post times from the status index alone: no mention is decoded
+        for posted in store.times_in(s, "negative")? {
             open += 1;
-            let waited = (now - m.mention.first_seen).num_seconds();
+            let waited = (now - posted).num_seconds();
             if let Some(i) = buckets.iter().position(|(_, max)| waited < *max) {
                 ages[i] += 1;
             }
@@ -205,17 +201,8 @@ fn build(
     }
     // the model judged by the team (as `overhear eval --feedback`)
     let mut triaged = Vec::new();
-    for (status, sentiment) in [
-        (Status::Acknowledged, Some("negative")),
-        (Status::Resolved, Some("negative")),
-        (Status::Dismissed, None),
-    ] {
-        triaged.extend(store.list_stored(&MentionFilter {
-            status: Some(status),
-            sentiment: sentiment.map(str::to_string),
-            limit: Some(MAX_TIMED),
-            ..MentionFilter::default()
-        })?);
+    for f in triaged_filters(Some(MAX_TIMED)) {
+        triaged.extend(store.list_stored(&f)?);
     }
     let verdicts = precision_by_brand(&judgements(&triaged), 0.9);
     let precision = if verdicts.is_empty() {
@@ -271,19 +258,9 @@ pub async fn show(
     let store = state.store.clone();
     let brands = state.brands.clone();
     let now = Utc::now();
-    let built = tokio::task::spawn_blocking(move || build(&store, &brands, days, now)).await;
-    let data = match built {
-        Ok(Ok(d)) => d,
-        Ok(Err(e)) => {
-            return state
-                .pages
-                .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
-        }
-        Err(e) => {
-            return state
-                .pages
-                .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
-        }
+    let data = match blocking(&state.pages, move || build(&store, &brands, days, now)).await {
+        Ok(d) => d,
+        Err(r) => return r,
     };
     state.pages.render(
         "dashboard.html",

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Authed;
 use super::mention::{apply, transition, ActionForm, REASONS};
-use super::page::back_to;
+use super::page::{back_to, blocking};
 use super::view::MentionView;
 use super::WebState;
 use crate::search::{Search, SearchQuery};
@@ -146,8 +146,54 @@ struct BrandCount {
     open: u64,
 }
 
-/// Open negatives of each brand (new and acknowledged).
-fn counts(store: &Store, brands: &[String]) -> Result<Vec<BrandCount>, StoreError> {
+/// How long the header's counts are reused (a change made in the inbox recounts at
+/// once; one made elsewhere shows within this).
+pub const COUNTS_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The header's counts, reused for [`COUNTS_TTL`]: counting walks each brand's index.
+#[derive(Debug, Default)]
+pub struct CountCache(std::sync::Mutex<Option<Counted>>);
+
+/// When the counts were taken, and (brand, open negatives).
+type Counted = (std::time::Instant, Vec<(String, u64)>);
+
+impl CountCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Counted>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forget the counts (after a change).
+    pub fn forget(&self) {
+        *self.lock() = None;
+    }
+}
+
+/// Open negatives of each brand (new and acknowledged), from `cache` when fresh.
+fn counts(
+    store: &Store,
+    brands: &[String],
+    cache: &CountCache,
+) -> Result<Vec<BrandCount>, StoreError> {
+    if let Some((at, c)) = cache.lock().as_ref() {
+        if at.elapsed() < COUNTS_TTL {
+            return Ok(c
+                .iter()
+                .map(|(brand, open)| BrandCount {
+                    brand: brand.clone(),
+                    open: *open,
+                })
+                .collect());
+        }
+    }
+    let fresh = count_now(store, brands)?;
+    *cache.lock() = Some((
+        std::time::Instant::now(),
+        fresh.iter().map(|c| (c.brand.clone(), c.open)).collect(),
+    ));
+    Ok(fresh)
+}
+
+fn count_now(store: &Store, brands: &[String]) -> Result<Vec<BrandCount>, StoreError> {
     brands
         .iter()
         .map(|b| {
@@ -201,25 +247,17 @@ pub async fn show(
     let store = state.store.clone();
     let brands = state.brands.clone();
     let search = state.search.clone();
+    let cache = state.counts.clone();
     let query = q.clone();
     let now = Utc::now();
-    let found = tokio::task::spawn_blocking(move || {
-        let counts = counts(&store, &brands)?;
+    let found = blocking(&state.pages, move || {
+        let counts = counts(&store, &brands, &cache)?;
         Ok::<_, StoreError>((rows(&store, search.as_ref(), &query, now), counts))
     })
     .await;
     let (found, counts) = match found {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => {
-            return state
-                .pages
-                .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
-        }
-        Err(e) => {
-            return state
-                .pages
-                .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
-        }
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let (mut found, problem) = match found {
         Ok(rows) => (rows, None),

@@ -127,7 +127,10 @@ pub async fn apply(
     .await
     .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     match done {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            state.counts.forget();
+            Ok(())
+        }
         Err(StoreError::Triage(e)) => Err((
             match e {
                 TriageError::NoMention(_) => StatusCode::NOT_FOUND,

@@ -71,6 +71,18 @@ impl Default for Pages {
     }
 }
 
+/// Runs store work off the runtime; its error (or the task's) as a 500 page.
+pub async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    pages: &Pages,
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(pages.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
+        Err(e) => Err(pages.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
+    }
+}
+
 /// The headers of every web response.
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Duration as ChronoDuration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::super::keys::{self, group, split_tail};
-use super::super::{MentionFilter, Store, StoreError};
+use super::super::{MentionFilter, Status, Store, StoreError};
 use super::index::{group_end, parse_value};
 
 /// Stats bucket width. Buckets are UTC days, and weeks starting on Monday (UTC).
@@ -62,6 +62,23 @@ impl Store {
             *row.counts.entry(label.to_string()).or_insert(0) += 1;
         })?;
         Ok(rows.into_values().collect())
+    }
+
+    /// Post times of the mentions in `status` labelled `label`, from the status index
+    /// alone (the dashboard's "open negatives by age").
+    pub fn times_in(&self, status: Status, label: &str) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let prefix = group(status.as_str());
+        let mut out = Vec::new();
+        for item in self.t.status.range(prefix.clone()..group_end(&prefix)) {
+            let (k, v) = item?;
+            if !parse_value(&v).label.eq_ignore_ascii_case(label) {
+                continue;
+            }
+            if let Some((t, _)) = split_tail(&k) {
+                out.push(t);
+            }
+        }
+        Ok(out)
     }
 
     /// Like `scan` but hands over each row's time and label (for stats).
