@@ -41,10 +41,13 @@ fn a_signed_link_verifies_and_says_what_it_was_signed_with() {
     assert_eq!(c.action(), Some(AlertAction::Resolve));
 }
 
+/// One change to a link's claims.
+type Change = Box<dyn FnOnce(&mut Claims)>;
+
 #[test]
 fn every_changed_field_is_refused() {
     let t = sign(&key(1), &claims());
-    let changes: Vec<Box<dyn FnOnce(&mut Claims)>> = vec![
+    let changes: Vec<Change> = vec![
         Box::new(|c| c.mention = "fedcba9876543210".into()),
         Box::new(|c| c.action = "ack".into()),
         Box::new(|c| c.recipient = "mallory@evil.example".into()),
