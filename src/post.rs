@@ -126,3 +126,17 @@ pub struct Mention {
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
 }
+
+impl Mention {
+    /// Byte spans of the matched terms in `field` (of `brand` only, when given),
+    /// for highlighting.
+    pub fn term_spans(&self, brand: Option<&str>, field: Field) -> Vec<(usize, usize)> {
+        self.brands
+            .iter()
+            .filter(|b| brand.map_or(true, |name| b.brand.eq_ignore_ascii_case(name)))
+            .flat_map(|b| b.terms.iter())
+            .filter(|t| t.field == field)
+            .map(|t| (t.start, t.end))
+            .collect()
+    }
+}

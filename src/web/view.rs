@@ -85,15 +85,7 @@ impl MentionView {
     /// `whole`: the full text (the mention page), else a row's excerpt.
     pub fn of(m: &StoredMention, now: DateTime<Utc>, whole: bool) -> MentionView {
         let p = &m.mention.post;
-        let spans = |field: Field| -> Vec<(usize, usize)> {
-            m.mention
-                .brands
-                .iter()
-                .flat_map(|b| b.terms.iter())
-                .filter(|t| t.field == field)
-                .map(|t| (t.start, t.end))
-                .collect()
-        };
+        let spans = |field: Field| m.mention.term_spans(None, field);
         let cut = if whole {
             p.text.len()
         } else {

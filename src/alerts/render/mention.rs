@@ -54,15 +54,7 @@ pub(super) type LinksOf<'a> = dyn Fn(&str) -> Vec<(String, String)> + 'a;
 fn mention_view(a: &MentionAlert, links: &LinksOf<'_>) -> MentionView {
     let m = &a.mention;
     let p = &m.post;
-    let spans = |field: Field| -> Vec<(usize, usize)> {
-        m.brands
-            .iter()
-            .filter(|b| b.brand.eq_ignore_ascii_case(&a.brand))
-            .flat_map(|b| b.terms.iter())
-            .filter(|t| t.field == field)
-            .map(|t| (t.start, t.end))
-            .collect()
-    };
+    let spans = |field: Field| m.term_spans(Some(&a.brand), field);
     let cut = floor_boundary(&p.text, MAX_QUOTE);
     let mut text_segs = segments(&p.text[..cut], &spans(Field::Text));
     if cut < p.text.len() {

@@ -99,15 +99,7 @@ pub fn age(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
 fn chat_mention(a: &MentionAlert, now: DateTime<Utc>) -> ChatMention {
     let m = &a.mention;
     let p = &m.post;
-    let spans = |field: Field| -> Vec<(usize, usize)> {
-        m.brands
-            .iter()
-            .filter(|b| b.brand.eq_ignore_ascii_case(&a.brand))
-            .flat_map(|b| b.terms.iter())
-            .filter(|t| t.field == field)
-            .map(|t| (t.start, t.end))
-            .collect()
-    };
+    let spans = |field: Field| m.term_spans(Some(&a.brand), field);
     let cut = floor_boundary(&p.text, MAX_QUOTE);
     let title = p
         .title
