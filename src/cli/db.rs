@@ -34,7 +34,8 @@ pub enum Command {
         #[arg(long, value_parser = crate::util::duration::parse)]
         keep: Duration,
     },
-    /// Rebuild the full-text search index (data_dir/search) from the database.
+    /// Rebuild the full-text search index (data_dir/search) and the dashboard's
+    /// counters from the stored mentions.
     Reindex,
 }
 
@@ -149,6 +150,11 @@ fn reindex(data_dir: &std::path::Path) -> anyhow::Result<()> {
         if n == 1 { "" } else { "s" },
         started.elapsed().as_secs_f64(),
         crate::search::SearchIndex::dir(data_dir).display()
+    );
+    let counted = store.recount().context("cannot recount the mentions")?;
+    println!(
+        "counted {counted} mention{}",
+        if counted == 1 { "" } else { "s" }
     );
     Ok(())
 }

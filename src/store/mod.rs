@@ -24,6 +24,7 @@
 //! | `idx_unclassified` | ts(first_seen) ++ id | empty |
 //! | `idx_status` | status ++ `\0` ++ ts(created_at) ++ id | as `idx_time` |
 //! | `feedback` | id | JSON [`Feedback`]: a "not negative" correction (outlives the mention) |
+//! | `counts` | a fact (per brand, day and label; per status, label and brand) | u64, big-endian: how many mentions have it, kept in each write's transaction |
 //! | `source_state` | source name | the source's own bytes |
 //! | `outbox*` | owned by the alerts outbox | |
 //!
@@ -55,8 +56,9 @@ pub use mentions::{
     StoredMention, Transition, Triage, TriageError, Upsert, Via,
 };
 
-/// The layout this build reads and writes (2: triage state and `idx_status`).
-pub const SCHEMA_VERSION: u32 = 2;
+/// The layout this build reads and writes (2: triage state and `idx_status`; 3: the
+/// `counts` tree).
+pub const SCHEMA_VERSION: u32 = 3;
 
 const META: &str = "meta";
 /// How long open waits for a lock that is being let go of.
@@ -396,23 +398,32 @@ fn classify_open_error(path: &Path, e: sled::Error) -> StoreError {
 }
 
 /// Brings an older layout up to [`SCHEMA_VERSION`]. Version 1 had no triage: every
-/// mention is `new`, so 2 adds each one's `idx_status` entry, flushes, and only then
-/// stamps 2 (a crash before the stamp redoes it; the entries are the same). A stamp
-/// below 1 is not ours.
+/// mention is `new`, so 2 adds each one's `idx_status` entry; 3 counts every mention
+/// into the `counts` tree. Each step flushes before the new stamp is written (a crash
+/// before the stamp redoes it; the result is the same). A stamp below 1 is not ours.
 fn migrate(path: &Path, db: &sled::Db, found: u32) -> Result<(), StoreError> {
-    if found != 1 {
+    if found != 1 && found != 2 {
         return Err(StoreError::NotOurs {
             path: path.to_path_buf(),
             reason: format!("unknown schema version {found}"),
         });
     }
-    let n = mentions::Trees::open(db)?.add_status_index()?;
+    let trees = mentions::Trees::open(db)?;
+    if found == 1 {
+        let n = trees.add_status_index()?;
+        tracing::info!(
+            "database {}: {n} mentions in the status index",
+            path.display()
+        );
+    }
+    tracing::info!("database {}: counting the mentions (once)", path.display());
+    let n = trees.recount()?;
     db.flush()?;
     db.open_tree(META)?
         .insert(SCHEMA_KEY, SCHEMA_VERSION.to_string().as_bytes())?;
     db.flush()?;
     tracing::info!(
-        "database {} upgraded to schema {SCHEMA_VERSION}: {n} mentions in the status index",
+        "database {} upgraded to schema {SCHEMA_VERSION}: {n} mentions counted",
         path.display()
     );
     Ok(())

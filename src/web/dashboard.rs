@@ -67,7 +67,7 @@ struct Data {
     share: Value,
     ages: Value,
     times: Value,
-    open: usize,
+    open: u64,
 }
 
 fn times_rows(groups: BTreeMap<String, Vec<f64>>) -> Vec<(String, f64, String)> {
@@ -146,11 +146,19 @@ fn build(
         ("> 3 d", i64::MAX),
     ];
     let mut ages = vec![0u64; buckets.len()];
-    let mut open = 0;
+    let mut open = 0u64;
+    let recent = now - Duration::days(3);
     for s in [Status::New, Status::Acknowledged] {
-        // post times from the status index alone: no mention is decoded
-        for posted in store.times_in(s, "negative")? {
-            open += 1;
+        // post times of the last 3 days from the status index (no mention is decoded),
+        // the older ones counted
+        let (times, older) = store.times_in(s, "negative", recent)?;
+        open = open
+            .saturating_add(older)
+            .saturating_add(times.len() as u64);
+        if let Some(last) = ages.last_mut() {
+            *last = last.saturating_add(older);
+        }
+        for posted in times {
             let waited = (now - posted).num_seconds();
             if let Some(i) = buckets.iter().position(|(_, max)| waited < *max) {
                 ages[i] += 1;

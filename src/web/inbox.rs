@@ -146,65 +146,14 @@ struct BrandCount {
     open: u64,
 }
 
-/// How long the header's counts are reused (a change made in the inbox recounts at
-/// once; one made elsewhere shows within this).
-pub const COUNTS_TTL: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// The header's counts, reused for [`COUNTS_TTL`]: counting walks each brand's index.
-#[derive(Debug, Default)]
-pub struct CountCache(std::sync::Mutex<Option<Counted>>);
-
-/// When the counts were taken, and (brand, open negatives).
-type Counted = (std::time::Instant, Vec<(String, u64)>);
-
-impl CountCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Counted>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Forget the counts (after a change).
-    pub fn forget(&self) {
-        *self.lock() = None;
-    }
-}
-
-/// Open negatives of each brand (new and acknowledged), from `cache` when fresh.
-fn counts(
-    store: &Store,
-    brands: &[String],
-    cache: &CountCache,
-) -> Result<Vec<BrandCount>, StoreError> {
-    if let Some((at, c)) = cache.lock().as_ref() {
-        if at.elapsed() < COUNTS_TTL {
-            return Ok(c
-                .iter()
-                .map(|(brand, open)| BrandCount {
-                    brand: brand.clone(),
-                    open: *open,
-                })
-                .collect());
-        }
-    }
-    let fresh = count_now(store, brands)?;
-    *cache.lock() = Some((
-        std::time::Instant::now(),
-        fresh.iter().map(|c| (c.brand.clone(), c.open)).collect(),
-    ));
-    Ok(fresh)
-}
-
+/// Open negatives of each brand (new and acknowledged), from the store's counters.
 fn count_now(store: &Store, brands: &[String]) -> Result<Vec<BrandCount>, StoreError> {
     brands
         .iter()
         .map(|b| {
-            let mut open = 0;
+            let mut open = 0u64;
             for s in [Status::New, Status::Acknowledged] {
-                open += store.count(&MentionFilter {
-                    brand: Some(b.clone()),
-                    sentiment: Some("negative".into()),
-                    status: Some(s),
-                    ..MentionFilter::default()
-                })?;
+                open = open.saturating_add(store.count_in(s, "negative", Some(b))?);
             }
             Ok(BrandCount {
                 brand: b.clone(),
@@ -247,11 +196,10 @@ pub async fn show(
     let store = state.store.clone();
     let brands = state.brands.clone();
     let search = state.search.clone();
-    let cache = state.counts.clone();
     let query = q.clone();
     let now = Utc::now();
     let found = blocking(&state.pages, move || {
-        let counts = counts(&store, &brands, &cache)?;
+        let counts = count_now(&store, &brands)?;
         Ok::<_, StoreError>((rows(&store, search.as_ref(), &query, now), counts))
     })
     .await;

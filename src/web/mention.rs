@@ -127,10 +127,7 @@ pub async fn apply(
     .await
     .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     match done {
-        Ok(_) => {
-            state.counts.forget();
-            Ok(())
-        }
+        Ok(_) => Ok(()),
         Err(StoreError::Triage(e)) => Err((
             match e {
                 TriageError::NoMention(_) => StatusCode::NOT_FOUND,

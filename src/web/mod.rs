@@ -45,8 +45,6 @@ pub struct WebState {
     pub limiter: Arc<LoginLimiter>,
     /// The configured brands (the header's counts).
     pub brands: Arc<Vec<String>>,
-    /// The header's counts, reused for a while.
-    pub counts: Arc<inbox::CountCache>,
     /// The full-text index (none when it could not be opened: search says so).
     pub search: Option<crate::search::Search>,
     pages: Arc<page::Pages>,
@@ -59,7 +57,6 @@ impl WebState {
             store,
             brands: Arc::new(brands),
             search: None,
-            counts: Arc::default(),
             secure_cookies: public_url.is_some_and(|u| u.starts_with("https://")),
             limiter: Arc::new(LoginLimiter::default()),
             pages: Arc::new(page::Pages::new()),

@@ -1,5 +1,5 @@
-//! `db check`: every index entry (the status index among them) and alias agrees
-//! with the mentions, both ways; each mention's triage state agrees with its
+//! `db check`: every index entry (the status index among them), alias and counter
+//! agrees with the mentions, both ways; each mention's triage state agrees with its
 //! history; every feedback entry is readable.
 //!
 //! Reads only: it reports what is wrong and never repairs it.
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::keys::{self, split_tail};
 use super::super::{Store, StoreError};
+use super::counts::{describe, facts, read_u64};
 use super::index::{decode, entries, INDEX_NAMES};
 
 /// What [`Store::check`] found.
@@ -24,6 +25,9 @@ pub struct CheckReport {
     /// Entries in the `feedback` tree.
     #[serde(default)]
     pub feedback: u64,
+    /// Counters in the `counts` tree.
+    #[serde(default)]
+    pub counters: u64,
     /// Each inconsistency, in words (at most [`CheckReport::MAX_PROBLEMS`]).
     pub problems: Vec<String>,
     /// How many inconsistencies there were in all.
@@ -52,6 +56,7 @@ impl Store {
         let mut expected = [0u64; 5];
         let mut missing = [false; 5];
         let mut expected_aliases = 0u64;
+        let mut want_counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         for item in self.t.mentions.iter() {
             let (k, v) = item?;
             let id = String::from_utf8_lossy(&k).into_owned();
@@ -77,6 +82,9 @@ impl Store {
                         rec.triage.status, last.to
                     ));
                 }
+            }
+            for f in facts(&rec) {
+                *want_counts.entry(f).or_insert(0) += 1;
             }
             for (i, key, value) in entries(&id, &rec) {
                 expected[i] += 1;
@@ -134,6 +142,7 @@ impl Store {
                 }
             }
         }
+        self.check_counts(&want_counts, &mut report)?;
         for item in self.t.feedback.iter() {
             let (k, v) = item?;
             report.feedback += 1;
@@ -158,5 +167,34 @@ impl Store {
             }
         }
         Ok(report)
+    }
+
+    /// Every counter agrees with what the mentions say, both ways.
+    fn check_counts(
+        &self,
+        want: &BTreeMap<Vec<u8>, u64>,
+        report: &mut CheckReport,
+    ) -> Result<(), StoreError> {
+        for item in self.t.counts.iter() {
+            let (k, v) = item?;
+            report.counters += 1;
+            let have = read_u64(&v);
+            let should = want.get(&*k).copied().unwrap_or(0);
+            if have != should {
+                report.problem(format!(
+                    "counter of {} is {have}, the mentions say {should}",
+                    describe(&k)
+                ));
+            }
+        }
+        for (k, n) in want {
+            if self.t.counts.get(k)?.is_none() {
+                report.problem(format!(
+                    "counter of {} is missing (the mentions say {n})",
+                    describe(k)
+                ));
+            }
+        }
+        Ok(())
     }
 }

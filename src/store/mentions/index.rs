@@ -29,6 +29,8 @@ pub(crate) struct Trees {
     pub(super) status: sled::Tree,
     /// Mention id -> JSON [`Feedback`](super::triage::Feedback): not an index.
     pub(super) feedback: sled::Tree,
+    /// Counters kept at write time (see [`super::counts`]).
+    pub(super) counts: sled::Tree,
 }
 
 impl Trees {
@@ -42,6 +44,7 @@ impl Trees {
             unclassified: db.open_tree("idx_unclassified")?,
             status: db.open_tree("idx_status")?,
             feedback: db.open_tree("feedback")?,
+            counts: db.open_tree("counts")?,
         })
     }
 
@@ -94,13 +97,15 @@ impl Trees {
             &self.unclassified,
             &self.status,
             &self.feedback,
+            &self.counts,
         )
-            .transaction(|(m, ids, t, b, s, u, st, feedback)| {
+            .transaction(|(m, ids, t, b, s, u, st, feedback, counts)| {
                 f(&View {
                     mentions: m,
                     ids,
                     idx: [t, b, s, u, st],
                     feedback,
+                    counts,
                 })
             });
         r.map_err(|e| match e {
@@ -125,6 +130,7 @@ pub(super) struct View<'a> {
     pub(super) ids: &'a TransactionalTree,
     pub(super) idx: [&'a TransactionalTree; 5],
     pub(super) feedback: &'a TransactionalTree,
+    pub(super) counts: &'a TransactionalTree,
 }
 
 pub(super) type Entry = (usize, Vec<u8>, Vec<u8>);
@@ -133,7 +139,7 @@ pub(super) fn abort<E: Into<StoreError>>(e: E) -> ConflictableTransactionError<S
     ConflictableTransactionError::Abort(e.into())
 }
 
-fn label_of(m: &Mention) -> String {
+pub(super) fn label_of(m: &Mention) -> String {
     m.sentiment
         .as_ref()
         .map(|s| s.label.to_lowercase())

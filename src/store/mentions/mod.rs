@@ -16,6 +16,7 @@ use super::keys;
 use crate::post::Mention;
 
 mod check;
+mod counts;
 mod index;
 mod read;
 mod retention;

@@ -56,6 +56,7 @@ impl View<'_> {
         for (i, k, v) in fresh {
             self.idx[i].insert(k, v)?;
         }
+        self.move_counts(old, Some(new))?;
         let bytes = serde_json::to_vec(new).map_err(abort)?;
         self.mentions.insert(id.as_bytes(), bytes)?;
         Ok(())
@@ -74,6 +75,7 @@ impl View<'_> {
                 self.ids.remove(a.as_bytes())?;
             }
         }
+        self.move_counts(Some(rec), None)?;
         self.mentions.remove(id.as_bytes())?;
         Ok(())
     }
