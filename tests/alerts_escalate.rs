@@ -25,6 +25,9 @@ fn a_mention_still_new_after_escalate_after_escalates_once() {
     assert_eq!(a.escalation_window(), Some(chrono::Duration::hours(2)));
     let m = stored(0.95);
     assert!(a.escalation_items(&m, t(2026, 11, 23, 14, 1)).is_empty());
+    // the inbox marks it overdue from the same moment
+    assert!(!a.is_overdue(&m, t(2026, 11, 23, 14, 1)));
+    assert!(a.is_overdue(&m, t(2026, 11, 23, 14, 2)));
     let items = a.escalation_items(&m, t(2026, 11, 23, 14, 2));
     assert_eq!(items.len(), 1, "{items:#?}");
     let i = &items[0];
@@ -74,13 +77,16 @@ fn taken_unalerted_or_positive_mentions_do_not_escalate() {
     taken.triage.status = Status::Acknowledged;
     taken.triage.assignee = Some("dana".into());
     assert!(a.escalation_items(&taken, late).is_empty());
+    assert!(!a.is_overdue(&taken, late));
     // below the brand's threshold (0.8): it never alerted
     assert!(a.escalation_items(&stored(0.6), late).is_empty());
+    assert!(!a.is_overdue(&stored(0.6), late));
     let mut positive = stored(0.95);
     if let Some(s) = positive.mention.sentiment.as_mut() {
         s.label = "positive".into();
     }
     assert!(a.escalation_items(&positive, late).is_empty());
+    assert!(!a.is_overdue(&positive, late));
     // off by default, and without anyone to escalate to
     let off = acme_alerter("", &["support@acme.test"]);
     assert_eq!(off.escalation_window(), None);
@@ -88,6 +94,9 @@ fn taken_unalerted_or_positive_mentions_do_not_escalate() {
     let nobody = acme_alerter("escalate_after = \"2h\"\n", &["support@acme.test"]);
     assert_eq!(nobody.escalation_window(), None);
     assert!(nobody.escalation_items(&stored(0.95), late).is_empty());
+    // nobody to escalate to: still overdue in the inbox
+    assert!(nobody.is_overdue(&stored(0.95), late));
+    assert!(!off.is_overdue(&stored(0.95), late));
 }
 
 #[test]

@@ -300,3 +300,36 @@ fn eval_feedback_reports_the_alert_precision_on_the_teams_judgements() {
     // all three at the same probability: no threshold separates them
     assert!(r[0]["threshold_for_target"].is_null(), "{r}");
 }
+
+#[test]
+fn negatives_still_new_past_escalate_after_are_marked_overdue() {
+    // the inbox's negatives were seen 5, 15 and 25 minutes ago
+    let (d, ids) = daemon_with_inbox("[alerts]\nescalate_after = \"12m\"\n");
+    block(async {
+        let mut b = Browser::new(&d);
+        assert_eq!(b.login(USER, PASSWORD).await.status, 303);
+        let p = b.get("/?status=new").await;
+        assert_eq!(p.status, 200);
+        assert_eq!(
+            p.body.matches("class=\"overdue\"").count(),
+            2,
+            "the 15 and 25 minute old ones: {}",
+            p.body
+        );
+        let page = b.get(&format!("/m/{}", ids[2])).await;
+        assert!(page.body.contains("class=\"overdue\""), "{}", page.body);
+        let fresh = b.get(&format!("/m/{}", ids[0])).await;
+        assert!(!fresh.body.contains("class=\"overdue\""));
+        // taken: no longer overdue
+        let csrf = hidden(&page.body, "csrf");
+        let p = b
+            .post(
+                &format!("/m/{}/ack", ids[2]),
+                &[("csrf", csrf.as_str()), ("back", "/")],
+            )
+            .await;
+        assert_eq!(p.status, 303, "{}", p.body);
+        let p = b.get("/?status=new").await;
+        assert_eq!(p.body.matches("class=\"overdue\"").count(), 1);
+    });
+}

@@ -43,6 +43,7 @@ fn record_verdicts(
     let mut items = Vec::new();
     let mut classified: Vec<(String, Sentiment)> = Vec::new();
     let mut mentions = Vec::new();
+    let mut alerted = Vec::new();
     for (id, verdict) in verdicts {
         let prediction = match verdict {
             Ok(p) => p,
@@ -65,7 +66,11 @@ fn record_verdicts(
             }
         };
         mention.sentiment = Some(sentiment.clone());
-        items.extend(alerter.evaluate(&mention, now));
+        let alerts = alerter.evaluate(&mention, now);
+        if !alerts.is_empty() {
+            alerted.push(id.clone());
+        }
+        items.extend(alerts);
         classified.push((id, sentiment));
         mentions.push(mention);
     }
@@ -84,7 +89,7 @@ fn record_verdicts(
             }
         }
     }
-    if let Err(e) = shared.store.set_sentiments(&classified) {
+    if let Err(e) = shared.store.set_verdicts(&classified, &alerted, now) {
         tracing::error!(error = %e, count = classified.len(), "cannot store sentiments; retried with backoff");
         return;
     }

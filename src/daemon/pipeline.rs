@@ -99,7 +99,11 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         config.daemon.public_url.as_deref(),
         config.brands.iter().map(|b| b.name.clone()).collect(),
     )
-    .with_search(search.clone());
+    .with_search(search.clone())
+    .with_overdue({
+        let shared = shared.clone();
+        Arc::new(move |m, now| shared.alerter().is_overdue(m, now))
+    });
     let app = api::router(api_state)
         .merge(crate::store::api::api_router_with_search(
             store.clone(),

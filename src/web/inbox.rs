@@ -227,7 +227,10 @@ pub async fn show(
         .flatten();
     let views: Vec<MentionView> = found
         .iter()
-        .map(|m| MentionView::of(m, now, false))
+        .map(|m| MentionView {
+            overdue: (state.overdue)(m, now),
+            ..MentionView::of(m, now, false)
+        })
         .collect();
     let here = {
         let qs = query_string(&q, q.before);

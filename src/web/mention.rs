@@ -31,7 +31,11 @@ pub async fn show(
     .await;
     match found {
         Ok(Ok(Some(m))) => {
-            let view = MentionView::of(&m, chrono::Utc::now(), true);
+            let now = chrono::Utc::now();
+            let view = MentionView {
+                overdue: (state.overdue)(&m, now),
+                ..MentionView::of(&m, now, true)
+            };
             state.pages.render(
                 "mention.html",
                 minijinja::context! {

@@ -47,8 +47,16 @@ pub struct WebState {
     pub brands: Arc<Vec<String>>,
     /// The full-text index (none when it could not be opened: search says so).
     pub search: Option<crate::search::Search>,
+    /// Which mentions are overdue (still new past their brand's `escalate_after`).
+    pub overdue: Overdue,
     pages: Arc<page::Pages>,
 }
+
+/// Says whether a mention is overdue at a time: the daemon hands in its live alert
+/// rules (see [`Alerter::is_overdue`](crate::alerts::Alerter::is_overdue)); by
+/// default nothing is.
+pub type Overdue =
+    Arc<dyn Fn(&crate::store::StoredMention, chrono::DateTime<chrono::Utc>) -> bool + Send + Sync>;
 
 impl WebState {
     /// `public_url` is `[daemon] public_url`; `brands` the `[[brand]]` names.
@@ -57,6 +65,7 @@ impl WebState {
             store,
             brands: Arc::new(brands),
             search: None,
+            overdue: Arc::new(|_, _| false),
             secure_cookies: public_url.is_some_and(|u| u.starts_with("https://")),
             limiter: Arc::new(LoginLimiter::default()),
             pages: Arc::new(page::Pages::new()),
@@ -68,6 +77,12 @@ impl WebState {
     /// Searches with `search`, and tells it of every change made here.
     pub fn with_search(mut self, search: Option<crate::search::Search>) -> WebState {
         self.search = search;
+        self
+    }
+
+    /// Marks mentions overdue with `f`.
+    pub fn with_overdue(mut self, f: Overdue) -> WebState {
+        self.overdue = f;
         self
     }
 }

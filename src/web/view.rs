@@ -50,6 +50,8 @@ pub struct MentionView {
     pub url: Option<String>,
     pub thread_url: Option<String>,
     pub status: String,
+    /// Still `new` past its brand's `escalate_after` (set by the page, from the rules).
+    pub overdue: bool,
     pub assignee: Option<String>,
     pub note: Option<String>,
     pub reason: Option<String>,
@@ -138,6 +140,7 @@ impl MentionView {
             cut: cut < p.text.len(),
             url: http(&p.url),
             thread_url: thread_url(m),
+            overdue: false,
             status: t.status.as_str().to_string(),
             assignee: t.assignee.clone(),
             note: t.note.clone(),

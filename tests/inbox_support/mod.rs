@@ -43,7 +43,7 @@ pub fn fill_inbox(data: &Path) -> Vec<String> {
             b.terms[0].start = at;
             b.terms[0].end = at + 4;
         }
-        let up = s.upsert_mention(&p, &[b], now).unwrap();
+        let up = s.upsert_mention(&p, &[b], p.created_at).unwrap();
         let label = if i == 3 { "positive" } else { "negative" };
         s.set_sentiment(up.id(), &sentiment(label, 0.93)).unwrap();
         ids.push(up.id().to_string());

@@ -56,22 +56,30 @@ pub trait ActionLinks: Send + Sync {
     fn url(&self, post_id: &str, action: AlertAction, recipient: &str) -> Option<String>;
 }
 
+/// Every action of one mention and its URL, in order; empty without links.
+pub fn action_links(
+    links: Option<&Arc<dyn ActionLinks>>,
+    post_id: &str,
+    recipient: &str,
+) -> Vec<(AlertAction, String)> {
+    let Some(links) = links else {
+        return Vec::new();
+    };
+    AlertAction::ALL
+        .into_iter()
+        .filter_map(|a| links.url(post_id, a, recipient).map(|u| (a, u)))
+        .collect()
+}
+
 /// The (label, URL) of every action of one mention, in order; empty without links.
 pub fn action_urls(
     links: Option<&Arc<dyn ActionLinks>>,
     post_id: &str,
     recipient: &str,
 ) -> Vec<(String, String)> {
-    let Some(links) = links else {
-        return Vec::new();
-    };
-    AlertAction::ALL
+    action_links(links, post_id, recipient)
         .into_iter()
-        .filter_map(|a| {
-            links
-                .url(post_id, a, recipient)
-                .map(|u| (a.label().to_string(), u))
-        })
+        .map(|(a, u)| (a.label().to_string(), u))
         .collect()
 }
 

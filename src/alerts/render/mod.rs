@@ -22,7 +22,7 @@ use super::item::{MentionAlert, OutboxEntry, Payload};
 use super::AlertError;
 use notice::Notice;
 
-pub use actions::{action_urls, recipient_address, ActionLinks, AlertAction};
+pub use actions::{action_links, action_urls, recipient_address, ActionLinks, AlertAction};
 pub(crate) use text::floor_boundary;
 pub use text::{header_safe, segments, Segment};
 

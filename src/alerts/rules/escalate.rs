@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{cdur, Alerter};
+use super::{cdur, Alerter, BrandRule};
 use crate::alerts::item::{Delivery, MentionAlert, OutboxItem, Payload};
 use crate::store::{Status, StoredMention};
 
@@ -26,22 +26,21 @@ impl Alerter {
             .map(cdur)
     }
 
-    /// The escalation alerts due at `now` for `m`: one per recipient of each of its
-    /// brands that escalates, when its label and probability alert for that brand,
-    /// it alerted (else was first seen) at least `escalate_after` ago and it is
-    /// still `new`.
-    pub fn escalation_items(&self, m: &StoredMention, now: DateTime<Utc>) -> Vec<OutboxItem> {
+    /// The brand rules under which `m` is overdue at `now`, one per brand: its label
+    /// and probability alert for the brand, it alerted (else was first seen) at least
+    /// the brand's `escalate_after` ago, and it is still `new`.
+    fn overdue_rules(&self, m: &StoredMention, now: DateTime<Utc>) -> Vec<&BrandRule> {
         let Some(s) = m.mention.sentiment.as_ref() else {
             return Vec::new();
         };
+        if m.triage.status != Status::New {
+            return Vec::new();
+        }
         // when it alerted (or, not recorded, when it was first seen: alerts are
         // queued as soon as a mention is classified)
         let alerted = m.alerted_at.unwrap_or(m.mention.first_seen);
         let p = s.score(&s.label).unwrap_or(0.0);
-        if m.triage.status != Status::New {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
+        let mut out: Vec<&BrandRule> = Vec::new();
         for b in &m.mention.brands {
             let Some(rule) = self.rule(&b.brand) else {
                 continue;
@@ -54,14 +53,32 @@ impl Alerter {
             let due = alerted
                 .checked_add_signed(cdur(after))
                 .is_some_and(|at| at <= now);
-            if !alerts
-                || !due
-                || out
-                    .iter()
-                    .any(|i: &OutboxItem| i.brand == Some(rule.brand.clone()))
-            {
-                continue;
+            if alerts && due && !out.iter().any(|r| r.brand == rule.brand) {
+                out.push(rule);
             }
+        }
+        out
+    }
+
+    /// Is `m` overdue at `now`: still `new` past its brand's `escalate_after` (the
+    /// inbox marks it so)?
+    pub fn is_overdue(&self, m: &StoredMention, now: DateTime<Utc>) -> bool {
+        !self.overdue_rules(m, now).is_empty()
+    }
+
+    /// The escalation alerts due at `now` for `m`: one per recipient of each of its
+    /// brands that escalates, when it is overdue for that brand.
+    pub fn escalation_items(&self, m: &StoredMention, now: DateTime<Utc>) -> Vec<OutboxItem> {
+        let Some(s) = m.mention.sentiment.as_ref() else {
+            return Vec::new();
+        };
+        let alerted = m.alerted_at.unwrap_or(m.mention.first_seen);
+        let p = s.score(&s.label).unwrap_or(0.0);
+        let mut out = Vec::new();
+        for rule in self.overdue_rules(m, now) {
+            let Some(after) = rule.escalate_after else {
+                continue;
+            };
             let alert = MentionAlert {
                 mention: m.mention.clone(),
                 brand: rule.brand.clone(),

@@ -19,7 +19,7 @@ use super::outcome::{Dest, Settled};
 use super::state::{lane_lock, PassLock};
 use super::{DeliveryReport, Sender};
 use crate::alerts::item::{OutboxEntry, Payload};
-use crate::alerts::render::{action_urls, ActionLinks, Renderer};
+use crate::alerts::render::{action_links, action_urls, ActionLinks, Renderer};
 use crate::alerts::webhook::{chat, json, Webhook, WebhookKind};
 use crate::alerts::AlertError;
 use crate::store::StoredMention;
@@ -137,7 +137,20 @@ impl Sender {
             let started = std::time::Instant::now();
             let result = match (hook.kind, group.as_slice()) {
                 (WebhookKind::Json, [entry]) => {
-                    let body = json::body(entry, self.stored_mention(entry), self.clock.now());
+                    let actions = match &entry.item.payload {
+                        Payload::Mention(a) => action_links(
+                            self.renderer.links(),
+                            &a.mention.post.id,
+                            &hook.destination(),
+                        ),
+                        _ => Vec::new(),
+                    };
+                    let body = json::body(
+                        entry,
+                        self.stored_mention(entry),
+                        &actions,
+                        self.clock.now(),
+                    );
                     hook.send_json(&json::webhook_id(&entry.item.key), &body, self.clock.now())
                         .await
                 }

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::alerts::item::{OutboxEntry, Payload};
+use crate::alerts::render::AlertAction;
 use crate::store::StoredMention;
 
 /// The body's `version`: bumped only when a field changes meaning or goes away.
@@ -80,8 +81,14 @@ fn kind(entry: &OutboxEntry) -> &'static str {
 
 /// The body for one entry. `stored` is the mention as the store has it now (as
 /// `overhear mentions show --json` prints it); without it (forgotten by retention)
-/// the outbox's copy is sent with its id.
-pub fn body(entry: &OutboxEntry, stored: Option<StoredMention>, now: DateTime<Utc>) -> Value {
+/// the outbox's copy is sent with its id. `actions` are the mention's one-click
+/// links for this destination (none without `[daemon] public_url`).
+pub fn body(
+    entry: &OutboxEntry,
+    stored: Option<StoredMention>,
+    actions: &[(AlertAction, String)],
+    now: DateTime<Utc>,
+) -> Value {
     let item = &entry.item;
     let mut v = json!({
         "version": BODY_VERSION,
@@ -113,6 +120,10 @@ pub fn body(entry: &OutboxEntry, stored: Option<StoredMention>, now: DateTime<Ut
                 "reason": a.reason,
             });
             v["mention"] = mention;
+            v["actions"] = actions
+                .iter()
+                .map(|(a, url)| json!({"action": a.as_str(), "label": a.label(), "url": url}))
+                .collect();
         }
         Payload::DigestTick { slot } => v["digest"] = json!({"slot": slot.to_rfc3339()}),
         Payload::Summary(s) => v["summary"] = serde_json::to_value(s).unwrap_or(Value::Null),
@@ -160,6 +171,51 @@ mod tests {
     fn bad_secrets_are_explained() {
         assert_eq!(signing_key("whsec_!!"), Err(SecretFormatError::NotBase64));
         assert_eq!(signing_key("whsec_YWJj"), Err(SecretFormatError::Length(3)));
+    }
+
+    #[test]
+    fn a_mention_body_carries_its_action_links() {
+        use crate::alerts::item::{Delivery, MentionAlert, OutboxItem};
+        let now = Utc::now();
+        let mention = crate::post::Mention {
+            post: crate::matcher::tests::post("acme broke my order"),
+            brands: vec![],
+            sentiment: None,
+            first_seen: now,
+            updated_at: None,
+        };
+        let entry = OutboxEntry::new(OutboxItem {
+            key: "mention:negative|x|webhook:h".into(),
+            to: "webhook:h".into(),
+            brand: Some("Acme".into()),
+            delivery: Delivery::Direct,
+            not_before: now,
+            created_at: now,
+            payload: Payload::Mention(Box::new(MentionAlert {
+                mention,
+                brand: "Acme".into(),
+                label: "negative".into(),
+                probability: 0.9,
+                threshold: 0.8,
+                reason: "r".into(),
+            })),
+        });
+        let links = [
+            (AlertAction::Take, "https://o.example/a/1".to_string()),
+            (
+                AlertAction::NotNegative,
+                "https://o.example/a/2".to_string(),
+            ),
+        ];
+        let v = body(&entry, None, &links, now);
+        assert_eq!(
+            v["actions"],
+            json!([
+                {"action": "ack", "label": "I'll take it", "url": "https://o.example/a/1"},
+                {"action": "not-negative", "label": "Not negative", "url": "https://o.example/a/2"},
+            ])
+        );
+        assert_eq!(body(&entry, None, &[], now)["actions"], json!([]));
     }
 
     #[test]

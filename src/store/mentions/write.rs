@@ -261,6 +261,18 @@ impl Store {
     /// [`Store::set_sentiment`] for a classified batch: one transaction, one flush.
     /// Mentions removed meanwhile (retention) are skipped; returns how many were set.
     pub fn set_sentiments(&self, items: &[(String, Sentiment)]) -> Result<usize, StoreError> {
+        self.set_verdicts(items, &[], Utc::now())
+    }
+
+    /// [`Store::set_sentiments`], also recording that alerts were queued at `at` for
+    /// the mentions in `alerted` (escalation measures from then), in the same
+    /// transaction. A mention's first alert time is kept.
+    pub fn set_verdicts(
+        &self,
+        items: &[(String, Sentiment)],
+        alerted: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         for (_, s) in items {
             validate_name("sentiment label", &s.label)?;
         }
@@ -272,6 +284,9 @@ impl Store {
                 };
                 let mut rec = old.clone();
                 rec.mention.sentiment = Some(s.clone());
+                if rec.alerted_at.is_none() && alerted.contains(id) {
+                    rec.alerted_at = Some(at);
+                }
                 v.write(id, Some(&old), &rec)?;
                 n += 1;
             }
