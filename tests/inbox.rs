@@ -333,3 +333,44 @@ fn negatives_still_new_past_escalate_after_are_marked_overdue() {
         assert_eq!(p.body.matches("class=\"overdue\"").count(), 1);
     });
 }
+
+#[test]
+fn older_pages_show_every_mention_once_even_when_many_share_a_millisecond() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = api_support::free_port();
+    let config = api_support::write_config(
+        dir.path(),
+        &format!("127.0.0.1:{port}"),
+        &format!("api_token_env = \"{TOKEN_ENV}\"\n"),
+    );
+    // 160 mentions, every three in one millisecond: page ends fall inside ties
+    api_support::fill(&dir.path().join("data"), 160);
+    add_user(&config, None);
+    let d = api_support::start(dir, config, port);
+    block(async {
+        let mut b = Browser::new(&d);
+        assert_eq!(b.login(USER, PASSWORD).await.status, 303);
+        let mut seen = std::collections::BTreeSet::new();
+        let mut path = "/?status=all&sentiment=all".to_string();
+        let mut pages = 0;
+        loop {
+            pages += 1;
+            assert!(pages < 10, "paging does not end");
+            let p = b.get(&path).await;
+            assert_eq!(p.status, 200);
+            for row in p.body.split("data-id=\"").skip(1) {
+                let id = &row[..16];
+                assert!(seen.insert(id.to_string()), "{id} shown twice");
+            }
+            let Some(at) = p.body.find("\">Older →</a>") else {
+                break;
+            };
+            let start = p.body[..at].rfind("href=\"").unwrap() + 6;
+            path = p.body[start..at]
+                .replace("&amp;", "&")
+                .replace("&#x2f;", "/");
+        }
+        assert_eq!(seen.len(), 160);
+        assert_eq!(pages, 4);
+    });
+}

@@ -232,24 +232,24 @@ async fn blocking<T: Send + 'static>(
 /// mention of the page before. Index keys are unique and scanned newest first, so a
 /// walk by cursor sees every mention once, ties in the same millisecond included.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Cursor {
-    ms: i64,
-    id: String,
+pub struct Cursor {
+    pub ms: i64,
+    pub id: String,
 }
 
 impl Cursor {
-    fn of(m: &StoredMention) -> Cursor {
+    pub fn of(m: &StoredMention) -> Cursor {
         Cursor {
             ms: m.mention.post.created_at.timestamp_millis(),
             id: m.id.clone(),
         }
     }
 
-    fn encode(&self) -> String {
+    pub fn encode(&self) -> String {
         format!("v1.{}.{}", self.ms, self.id)
     }
 
-    fn parse(text: &str) -> Option<Cursor> {
+    pub fn parse(text: &str) -> Option<Cursor> {
         let mut parts = text.split('.');
         let (Some("v1"), Some(ms), Some(id), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -289,7 +289,7 @@ fn read_page(
         ))?),
         _ => None,
     };
-    let mut f = MentionFilter {
+    let f = MentionFilter {
         brand: q.brand.filter(|s| !s.is_empty()),
         sentiment: q.sentiment.filter(|s| !s.is_empty()),
         source: q.source.filter(|s| !s.is_empty()),
@@ -313,10 +313,32 @@ fn read_page(
             cursor,
         );
     }
-    if let Some(c) = &cursor {
-        let bound = c
-            .until()
-            .ok_or(ApiError::BadRequest("cursor out of range"))?;
+    if cursor.as_ref().is_some_and(|c| c.until().is_none()) {
+        return Err(ApiError::BadRequest("cursor out of range"));
+    }
+    let (mentions, more) = list_page(store, f, limit, cursor.as_ref())?;
+    let next_cursor = match mentions.last() {
+        Some(m) if more => Some(Cursor::of(m).encode()),
+        _ => None,
+    };
+    Ok(MentionPage {
+        mentions,
+        next_cursor,
+    })
+}
+
+/// Up to `limit` of `f`'s mentions after `cursor`, newest first, and whether more
+/// follow (blocking). `f.limit` is ignored; a cursor beyond any time finds nothing.
+pub fn list_page(
+    store: &Store,
+    mut f: MentionFilter,
+    limit: usize,
+    cursor: Option<&Cursor>,
+) -> Result<(Vec<StoredMention>, bool), StoreError> {
+    if let Some(c) = cursor {
+        let Some(bound) = c.until() else {
+            return Ok((Vec::new(), false));
+        };
         f.until = Some(f.until.map_or(bound, |u| u.min(bound)));
     }
     // One more than the page, to know whether another follows; rows of the cursor's
@@ -328,19 +350,12 @@ fn read_page(
         let exhausted = rows.len() < want;
         let mut kept: Vec<StoredMention> = rows
             .into_iter()
-            .filter(|m| cursor.as_ref().map_or(true, |c| c.before(m)))
+            .filter(|m| cursor.map_or(true, |c| c.before(m)))
             .collect();
         if kept.len() > limit || exhausted {
             let more = kept.len() > limit;
             kept.truncate(limit);
-            let next_cursor = match kept.last() {
-                Some(m) if more => Some(Cursor::of(m).encode()),
-                _ => None,
-            };
-            return Ok(MentionPage {
-                mentions: kept,
-                next_cursor,
-            });
+            return Ok((kept, more));
         }
         want = want.saturating_mul(2);
     }

@@ -16,7 +16,8 @@ use super::mention::{apply, transition, ActionForm, REASONS};
 use super::page::{back_to, blocking};
 use super::view::MentionView;
 use super::WebState;
-use crate::search::{Search, SearchQuery};
+use crate::search::{After, Search, SearchQuery};
+use crate::store::api::{list_page, Cursor};
 use crate::store::{MentionFilter, Status, Store, StoreError, StoredMention};
 
 /// Rows per page.
@@ -35,8 +36,9 @@ pub struct InboxQuery {
     pub assignee: Option<String>,
     /// `1d`, `7d`, `30d`, `90d` or empty (all time).
     pub since: Option<String>,
-    /// Older than this post time (the "older" link).
-    pub before: Option<DateTime<Utc>>,
+    /// After this mention (the "older" link: a cursor as `/api/mentions` gives one,
+    /// post time and id, so that mentions of the same millisecond are all shown).
+    pub before: Option<String>,
     /// Full-text search (the syntax of `overhear mentions search`).
     pub q: Option<String>,
 }
@@ -80,7 +82,7 @@ impl InboxQuery {
             sentiment,
             source: nonempty(&self.source),
             since,
-            until: self.before,
+            until: None,
             status: None,
             assignee: nonempty(&self.assignee),
             limit: Some(PAGE.saturating_add(1)),
@@ -107,6 +109,7 @@ fn rows(
     now: DateTime<Utc>,
 ) -> Result<Vec<StoredMention>, RowsError> {
     let base = q.filter(now);
+    let cursor = q.before.as_deref().and_then(Cursor::parse);
     let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let mut all = Vec::new();
     for status in q.statuses() {
@@ -115,10 +118,18 @@ fn rows(
             ..base.clone()
         };
         match (text, search) {
-            (None, _) => all.extend(store.list_stored(&f)?),
+            (None, _) => {
+                let (rows, _) = list_page(store, f, PAGE.saturating_add(1), cursor.as_ref())?;
+                all.extend(rows);
+            }
             (Some(t), Some(s)) => {
+                let mut sq = SearchQuery::new(t, &f);
+                sq.after = cursor.as_ref().map(|c| After {
+                    ms: c.ms,
+                    id: c.id.clone(),
+                });
                 let page = s
-                    .page(store, &SearchQuery::new(t, &f))
+                    .page(store, &sq)
                     .map_err(|e| RowsError::Search(e.to_string()))?;
                 all.extend(page.mentions);
             }
@@ -129,11 +140,13 @@ fn rows(
             }
         }
     }
+    // newest first, as the index scans: time, then id
     all.sort_by(|a, b| {
         b.mention
             .post
             .created_at
-            .cmp(&a.mention.post.created_at)
+            .timestamp_millis()
+            .cmp(&a.mention.post.created_at.timestamp_millis())
             .then(b.id.cmp(&a.id))
     });
     all.truncate(PAGE.saturating_add(1));
@@ -164,7 +177,7 @@ fn count_now(store: &Store, brands: &[String]) -> Result<Vec<BrandCount>, StoreE
 }
 
 /// The query string of `q` with `before` set (the "older" link).
-fn query_string(q: &InboxQuery, before: Option<DateTime<Utc>>) -> String {
+fn query_string(q: &InboxQuery, before: Option<&str>) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     let mut pair = |k: &str, v: &Option<String>| {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
@@ -178,11 +191,8 @@ fn query_string(q: &InboxQuery, before: Option<DateTime<Utc>>) -> String {
     pair("assignee", &q.assignee);
     pair("since", &q.since);
     pair("q", &q.q);
-    if let Some(b) = before {
-        s.append_pair(
-            "before",
-            &b.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        );
+    if let Some(b) = before.filter(|b| !b.is_empty()) {
+        s.append_pair("before", b);
     }
     s.finish()
 }
@@ -222,7 +232,7 @@ pub async fn show(
         .then(|| {
             found
                 .last()
-                .map(|m| query_string(&q, Some(m.mention.post.created_at)))
+                .map(|m| query_string(&q, Some(&Cursor::of(m).encode())))
         })
         .flatten();
     let views: Vec<MentionView> = found
@@ -233,7 +243,7 @@ pub async fn show(
         })
         .collect();
     let here = {
-        let qs = query_string(&q, q.before);
+        let qs = query_string(&q, q.before.as_deref());
         if qs.is_empty() {
             "/".to_string()
         } else {
