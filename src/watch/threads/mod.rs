@@ -46,12 +46,17 @@
 //!
 //! - Reddit: a comment's LINK is its `thread_id` (`reddit:t3_LINK`), else read from its
 //!   URL (`/comments/LINK/…`). Reply URLs are `https://www.reddit.com{permalink}`.
+//!   At most 500 comments, oldest first, ten levels below the mention. Reddit wants
+//!   a descriptive User-Agent; an entry with OAuth can GET the same path and query
+//!   from `oauth.reddit.com` with its bearer token.
 //! - Mastodon: HOST is the instance the source polled (ID is that instance's id, even
 //!   for a remote status), so the context comes from there: [`Bases::mastodon`] or
 //!   the post's own `[[source]]` entry, else `https://HOST`. It lists only the replies
-//!   that instance knows of. An `acct` without `@` is local: `@HOST` is appended, so
-//!   reply authors are always `user@domain`. Deleted statuses are absent from a
-//!   context; a reply to one is kept (its depth counts the missing one).
+//!   that instance knows of, and to a logged-out request at most 60 of them, 20
+//!   levels deep (Mastodon's limits): send the entry's access token where it has one.
+//!   An `acct` without `@` is local: `@HOST` is appended, so reply authors are always
+//!   `user@domain`. Deleted statuses are absent from a context; a reply to one is
+//!   kept (its depth counts the missing one).
 //! - Bluesky: the AT-URI is the post id after `bluesky:`; reply authors are handles,
 //!   reply URLs `https://bsky.app/profile/HANDLE/post/RKEY`. `#notFoundPost` and
 //!   `#blockedPost` replies are deleted replies (author: the DID in their URI; time:

@@ -17,6 +17,8 @@ fn question() -> Post {
     )
 }
 
+/// Stack Exchange mentions are questions only (the source searches questions): no
+/// comment mention to target.
 #[test]
 fn the_target_is_the_questions_timeline() {
     assert_eq!(
@@ -179,4 +181,15 @@ fn a_comment_without_a_date_takes_its_answers() {
         answer(&q, body).unwrap().0,
         "stackexchange:stackoverflow:comment:9"
     );
+}
+
+#[test]
+fn the_same_user_id_on_another_site_is_someone_else() {
+    use super::super::{first_answer, Account};
+    let q = question();
+    let r = replies(&q, fixture!("stackexchange", "answered.json"));
+    let elsewhere = [Account::parse("stackexchange:superuser/12345").unwrap()];
+    assert_eq!(first_answer(&q, &r, &elsewhere), None);
+    let here = [Account::parse("stackexchange:stackoverflow.com/12345").unwrap()];
+    assert!(first_answer(&q, &r, &here).is_some());
 }
