@@ -20,4 +20,5 @@ pub mod search;
 pub mod sources;
 pub mod store;
 pub mod util;
+pub mod watch;
 pub mod web;
