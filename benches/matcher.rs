@@ -80,15 +80,7 @@ fn brands(names: &[String]) -> Vec<BrandConfig> {
                 2 => format!("{n}* -scam"),
                 _ => format!("{n}.com OR @{n} OR ({n} NEAR/5 (refund OR support))"),
             };
-            BrandConfig {
-                name: n.clone(),
-                query: Some(toml::Spanned::new(0..q.len(), q)),
-                queries: Default::default(),
-                search_terms: Vec::new(),
-                alert_to: Vec::new(),
-                alert_webhooks: Vec::new(),
-                alert_threshold: None,
-            }
+            BrandConfig::from_query(n, &q)
         })
         .collect()
 }

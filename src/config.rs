@@ -218,6 +218,7 @@ impl Config {
         out.extend(self.model.problems());
         out.extend(self.email.problems());
         out.extend(self.alerts.problems(&self.brands));
+        out.extend(crate::watch::config::problems(&self.brands));
         let mut names = std::collections::HashSet::new();
         for (i, b) in self.brands.iter().enumerate() {
             if !names.insert(b.name.to_lowercase()) {

@@ -8,6 +8,16 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The source kinds whose posts have public threads (a reply can answer them).
+pub const THREADED_KINDS: [&str; 6] = [
+    "hackernews",
+    "reddit",
+    "mastodon",
+    "bluesky",
+    "lobsters",
+    "stackexchange",
+];
+
 /// One public post, comment or feed item, as every source yields it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Post {

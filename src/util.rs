@@ -134,6 +134,20 @@ pub fn release_free_memory() {
     }
 }
 
+/// A duration in seconds as people read it: "30 s", "12 min", "2.0 h", "3.0 d".
+pub fn pretty_secs(secs: f64) -> String {
+    let s = secs.max(0.0);
+    if s < 90.0 {
+        format!("{s:.0} s")
+    } else if s < 5400.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 172_800.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} d", s / 86_400.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ fn stored(p_negative: f32) -> StoredMention {
         mention: mention("1", p_negative),
         alerted_at: Some(t(2026, 11, 23, 12, 2)),
         triage: Triage::default(),
+        answer: Default::default(),
     }
 }
 

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::store::{DismissReason, MentionFilter, Status, StoredMention};
+use crate::store::{DismissReason, MentionFilter, Status, StoredMention, Triaged};
 
 /// One alert the team judged.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,18 +53,27 @@ pub fn triaged_filters(limit: Option<usize>) -> [MentionFilter; 3] {
 /// The judgements in `mentions`: negative ones acknowledged or resolved (confirmed)
 /// and ones dismissed as not negative (corrected), one per brand of each.
 pub fn judgements(mentions: &[StoredMention]) -> Vec<Judged> {
+    let triaged: Vec<Triaged> = mentions
+        .iter()
+        .filter_map(|m| Triaged::of(&m.mention, &m.triage))
+        .collect();
+    judgements_of(&triaged)
+}
+
+/// [`judgements`] from the store's triaged summaries ([`Store::triaged`](crate::store::Store::triaged)).
+pub fn judgements_of(triaged: &[Triaged]) -> Vec<Judged> {
     let mut out = Vec::new();
-    for m in mentions {
-        let Some(s) = &m.mention.sentiment else {
+    for m in triaged {
+        let Some(label) = &m.label else {
             continue;
         };
-        let negative = match (m.triage.status, m.triage.reason) {
+        let negative = match (m.status, m.reason) {
             (Status::Dismissed, Some(DismissReason::NotNegative)) => false,
-            (Status::Acknowledged | Status::Resolved, _) if s.label == "negative" => true,
+            (Status::Acknowledged | Status::Resolved, _) if label == "negative" => true,
             _ => continue,
         };
-        let probability = s.score("negative").unwrap_or(0.0);
-        let mut brands: Vec<&str> = m.mention.brands.iter().map(|b| b.brand.as_str()).collect();
+        let probability = m.p_negative.unwrap_or(0.0);
+        let mut brands: Vec<&str> = m.brands.iter().map(String::as_str).collect();
         brands.dedup();
         for b in brands {
             out.push(Judged {

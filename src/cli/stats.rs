@@ -25,6 +25,10 @@ pub struct Args {
     /// JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// How fast the brand answered negative mentions in public, per week, brand and
+    /// source (the thread watch: `accounts` in `[[brand]]`).
+    #[arg(long)]
+    pub responses: bool,
 }
 
 /// Known labels first, in this order; others after, alphabetically.
@@ -44,6 +48,10 @@ fn columns(rows: &[StatsRow]) -> Vec<String> {
 
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     let reader = reader(global)?;
+    if args.responses {
+        let rows = reader.responses(args.brand.as_deref(), args.since)?;
+        return super::responses::print(&rows, args.json);
+    }
     let rows = reader.stats(args.brand.as_deref(), Some(args.since), args.by)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     let result = if args.json {

@@ -34,6 +34,29 @@ pub(super) async fn alert_stage(
     }
 }
 
+/// Watches the threads of the mentions that alerted, for the brand's answer.
+fn start_watches(
+    shared: &Shared,
+    classified: &[(String, Sentiment)],
+    mentions: &[crate::post::Mention],
+    alerted: &[String],
+    now: chrono::DateTime<Utc>,
+) {
+    let plan = shared.watch_plan();
+    let watches: Vec<_> = classified
+        .iter()
+        .zip(mentions)
+        .filter(|((id, _), _)| alerted.contains(id))
+        .filter_map(|((id, _), m)| plan.start(m, now).map(|st| (id.clone(), st)))
+        .collect();
+    if watches.is_empty() {
+        return;
+    }
+    if let Err(e) = shared.store.watch_start(&watches) {
+        tracing::error!(error = %e, count = watches.len(), "cannot start watching threads");
+    }
+}
+
 fn record_verdicts(
     shared: &Shared,
     verdicts: Vec<(String, Result<crate::classifier::Prediction, String>)>,
@@ -96,6 +119,7 @@ fn record_verdicts(
     if let Some(s) = &shared.search {
         s.changed(classified.iter().map(|(id, _)| id.clone()));
     }
+    start_watches(shared, &classified, &mentions, &alerted, now);
     for m in &mentions {
         let label = m.sentiment.as_ref().map_or("", |s| s.label.as_str());
         for b in &m.brands {

@@ -146,6 +146,16 @@ impl Metrics {
                 "gauge",
                 "1 when the last message to the destination was accepted.",
             ),
+            (
+                "overhear_watch_checks_total",
+                "counter",
+                "Threads of alerted mentions checked for the brand's answer, by source and outcome.",
+            ),
+            (
+                "overhear_watch_active",
+                "gauge",
+                "Threads watched for the brand's answer.",
+            ),
         ] {
             m.describe(name, kind, help);
         }

@@ -31,6 +31,7 @@ mod retry;
 mod scheduler;
 mod shared;
 mod source_tasks;
+mod watcher;
 
 pub use config::{DaemonConfig, LogFormat};
 pub use pipeline::{run, DaemonError};

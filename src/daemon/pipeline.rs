@@ -160,6 +160,22 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     let mut sources_cancel = CancellationToken::new();
     let mut source_tasks = JoinSet::new();
     let first = build_sources(&config, &shared.matcher(), state.clone())?;
+    // The thread watch shares the sources' client: one budget per host.
+    let http = match first.first() {
+        Some(r) => r.ctx.http.clone(),
+        None => {
+            config
+                .source_context(&shared.matcher(), state.clone())
+                .map_err(|e| setup("the thread watch", e))?
+                .http
+        }
+    };
+    let watcher_cancel = CancellationToken::new();
+    let watcher = tokio::spawn(super::watcher::watcher(
+        shared.clone(),
+        http,
+        watcher_cancel.clone(),
+    ));
     spawn_sources(
         &mut source_tasks,
         first,
@@ -233,6 +249,8 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     }
     scheduler_cancel.cancel();
     scheduler.abort();
+    watcher_cancel.cancel();
+    watcher.abort();
     let left = |floor: Duration| {
         deadline
             .saturating_duration_since(tokio::time::Instant::now())

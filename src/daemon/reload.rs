@@ -83,11 +83,14 @@ pub(super) fn build_live(
     if !hooks.is_empty() {
         tracing::info!(webhooks = ?hooks, "alerts also go to webhooks");
     }
+    let watch = crate::watch::Plan::from_config(&config.brands, &config.sources)
+        .map_err(|e| DaemonError::Config(e.to_string()))?;
     let live = Live {
         matcher: Arc::new(matcher),
         alerter,
         wake: sender.waker(),
         brands: config.brands.iter().map(|b| b.name.clone()).collect(),
+        watch: Arc::new(watch),
     };
     Ok((live, sender))
 }

@@ -243,6 +243,7 @@ mod tests {
             },
             alerted_at: None,
             triage: Default::default(),
+            answer: Default::default(),
         }
     }
 

@@ -27,6 +27,8 @@ pub(super) struct Live {
     /// Wakes the outbox sender of this generation when alerts were queued.
     pub(super) wake: Arc<Notify>,
     pub(super) brands: Vec<String>,
+    /// Which alerted mentions' threads are watched, and where.
+    pub(super) watch: Arc<crate::watch::Plan>,
 }
 
 /// Where [`Failing`] is saved in the store.
@@ -60,6 +62,13 @@ impl Shared {
             .read()
             .map(|l| l.alerter.clone())
             .unwrap_or_else(|p| p.into_inner().alerter.clone())
+    }
+
+    pub(super) fn watch_plan(&self) -> Arc<crate::watch::Plan> {
+        self.live
+            .read()
+            .map(|l| l.watch.clone())
+            .unwrap_or_else(|p| p.into_inner().watch.clone())
     }
 
     pub(super) fn wake_sender(&self) {

@@ -32,6 +32,20 @@ pub struct BrandConfig {
     /// Overrides `[model] alert_threshold` for this brand.
     #[serde(default)]
     pub alert_threshold: Option<f32>,
+    /// The brand's own accounts (`hackernews:acme_support`, ...): a reply by one of
+    /// them in an alerted mention's thread answers it (see [`crate::watch`]).
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// How long an alerted mention's thread is watched for the brand's answer
+    /// (default 72h).
+    #[serde(default, with = "crate::util::opt_duration")]
+    pub watch_for: Option<std::time::Duration>,
+    /// Delays between checks of a thread; the last repeats (default 5m, 15m, 1h, 4h).
+    #[serde(default)]
+    pub watch_schedule: Option<Vec<String>>,
+    /// An answer also resolves the mention in the inbox.
+    #[serde(default)]
+    pub resolve_when_answered: bool,
 }
 
 impl BrandConfig {
@@ -45,6 +59,10 @@ impl BrandConfig {
             alert_to: Vec::new(),
             alert_webhooks: Vec::new(),
             alert_threshold: None,
+            accounts: Vec::new(),
+            watch_for: None,
+            watch_schedule: None,
+            resolve_when_answered: false,
         }
     }
 

@@ -14,6 +14,8 @@
 //! - `GET /api/mentions/{id}`: one [`StoredMention`] (the id may also be a post id or
 //!   URL); 404 if none.
 //! - `GET /api/stats?brand=&since=RFC3339&by=day|week`: JSON array of [`StatsRow`].
+//! - `GET /api/stats/responses?brand=&since=RFC3339`: JSON array of [`ResponseRow`]
+//!   (how fast the brand answered negative mentions in public).
 //! - `POST /api/mentions/{id}/{ack|resolve|dismiss|reopen}` with a JSON
 //!   [`TriageRequest`] (`{"by": "dana", "note": "...", "reason": "not-relevant"}`):
 //!   the mention as it is after the change; 404 if there is no such mention, 409 if
@@ -34,8 +36,8 @@ use serde::{Deserialize, Serialize};
 use crate::search::{After, Order, Search, SearchError, SearchQuery};
 
 use super::{
-    keys, Action, Bucket, DismissReason, MentionFilter, StatsRow, Status, Store, StoreError,
-    StoredMention, Transition, TriageError, Via,
+    keys, Action, Bucket, DismissReason, MentionFilter, ResponseRow, StatsRow, Status, Store,
+    StoreError, StoredMention, Transition, TriageError, Via,
 };
 
 /// Mentions per page when the request names no `limit`.
@@ -177,6 +179,7 @@ pub fn api_router_with_search(store: Store, search: Option<Search>) -> Router {
         .route("/api/mentions/:id", get(show))
         .route("/api/mentions/:id/:action", post(change))
         .route("/api/stats", get(stats))
+        .route("/api/stats/responses", get(responses))
         .with_state(Ctx { store, search })
 }
 
@@ -439,6 +442,20 @@ async fn change(
         s.changed([m.id.clone()]);
     }
     Ok(Json(m))
+}
+
+/// `GET /api/stats/responses?brand=&since=RFC3339` (default: 30 days).
+async fn responses(
+    State(ctx): State<Ctx>,
+    Query(q): Query<StatsQuery>,
+) -> Result<Json<Vec<ResponseRow>>, ApiError> {
+    let brand = q.brand.filter(|s| !s.is_empty());
+    let since = q
+        .since
+        .unwrap_or_else(|| Utc::now() - chrono::Duration::days(30));
+    let store = ctx.store;
+    let rows = blocking(move || Ok(store.responses(since, brand.as_deref())?)).await?;
+    Ok(Json(rows))
 }
 
 async fn stats(

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::api::{ListQuery, MentionPage, StatsQuery, TriageRequest, MAX_PAGE};
 use super::{
-    Bucket, MentionFilter, StatsRow, Store, StoreError, StoredMention, Transition, TriageError,
+    Bucket, MentionFilter, ResponseRow, StatsRow, Store, StoreError, StoredMention, Transition,
+    TriageError,
 };
 use crate::search::{Order, SearchError, SearchIndex, SearchQuery};
 
@@ -344,6 +345,27 @@ impl Reader {
                     by: Some(by),
                 };
                 Ok(self.get_json("/api/stats", &q)?.unwrap_or_default())
+            }
+        }
+    }
+
+    /// How fast the brand answered in public (see [`Store::responses`]).
+    pub fn responses(
+        &self,
+        brand: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<ResponseRow>, ClientError> {
+        match self {
+            Reader::Direct(s) => Ok(s.responses(since, brand)?),
+            Reader::Api { .. } => {
+                let q = StatsQuery {
+                    brand: brand.map(str::to_string),
+                    since: Some(since),
+                    by: None,
+                };
+                Ok(self
+                    .get_json("/api/stats/responses", &q)?
+                    .unwrap_or_default())
             }
         }
     }

@@ -24,6 +24,7 @@
 //! | `idx_unclassified` | ts(first_seen) ++ id | empty |
 //! | `idx_status` | status ++ `\0` ++ ts(created_at) ++ id | as `idx_time` |
 //! | `feedback` | id | JSON [`Feedback`]: a "not negative" correction (outlives the mention) |
+//! | `watches` | id | JSON [`watches::WatchState`]: the thread watcher's next check |
 //! | `counts` | a fact (per brand, day and label; per status, label and brand) | u64, big-endian: how many mentions have it, kept in each write's transaction |
 //! | `source_state` | source name | the source's own bytes |
 //! | `outbox*` | owned by the alerts outbox | |
@@ -49,11 +50,12 @@ pub mod keys;
 pub mod mentions;
 pub mod outbox;
 pub mod users;
+pub mod watches;
 
 pub use api::api_router;
 pub use mentions::{
-    mention_id, Action, Bucket, Change, CheckReport, DismissReason, Feedback, StatsRow, Status,
-    StoredMention, Transition, Triage, TriageError, Upsert, Via,
+    mention_id, Action, Answer, Bucket, Change, CheckReport, DismissReason, Feedback, ResponseRow,
+    StatsRow, Status, StoredMention, Transition, Triage, TriageError, Triaged, Upsert, Via,
 };
 
 /// The layout this build reads and writes (2: triage state and `idx_status`; 3: the

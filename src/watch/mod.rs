@@ -5,4 +5,9 @@
 //! mention's thread, how to read the replies out of the response, and whether one of
 //! them is the brand's answer. `threads` is pure: it never fetches, stores or logs.
 
+pub mod config;
+pub mod run;
 pub mod threads;
+
+pub use config::{brand_watches, BrandWatch};
+pub use run::{round, Checked, Outcome, Plan, PlanError};

@@ -20,11 +20,8 @@ use super::auth::Authed;
 use super::chart::{hbars, share_lines, stacked_bars, Stack};
 use super::page::blocking;
 use super::WebState;
-use crate::classifier::feedback::{judgements, precision_by_brand, triaged_filters};
-use crate::store::{Bucket, MentionFilter, Status, Store, StoreError};
-
-/// The most acted-on mentions read for response times (the newest first).
-const MAX_TIMED: usize = 20_000;
+use crate::classifier::feedback::{judgements_of, precision_by_brand};
+use crate::store::{Bucket, Status, Store, StoreError};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DashQuery {
@@ -37,19 +34,6 @@ struct BrandChart {
     total: u64,
     negative: u64,
     svg: Value,
-}
-
-fn pretty(secs: f64) -> String {
-    let s = secs.max(0.0);
-    if s < 90.0 {
-        format!("{s:.0} s")
-    } else if s < 5400.0 {
-        format!("{:.0} min", s / 60.0)
-    } else if s < 172_800.0 {
-        format!("{:.1} h", s / 3600.0)
-    } else {
-        format!("{:.1} d", s / 86_400.0)
-    }
 }
 
 /// The q-quantile (0..=1) of sorted values.
@@ -79,7 +63,12 @@ fn times_rows(groups: BTreeMap<String, Vec<f64>>) -> Vec<(String, f64, String)> 
             Some((
                 k,
                 m,
-                format!("median {} · p90 {} · n={}", pretty(m), pretty(p90), v.len()),
+                format!(
+                    "median {} · p90 {} · n={}",
+                    crate::util::pretty_secs(m),
+                    crate::util::pretty_secs(p90),
+                    v.len()
+                ),
             ))
         })
         .collect()
@@ -170,49 +159,32 @@ fn build(
         .zip(&ages)
         .map(|((l, _), n)| (l.to_string(), *n as f64, n.to_string()))
         .collect();
-    // time to acknowledge (first change out of new) and to resolve
+    // time to acknowledge (first change out of new) and to resolve, of the mentions
+    // posted in the period; the model judged by the team (as `overhear eval
+    // --feedback`), all time: both from the triaged summaries, no mention decoded
+    let triaged = store.triaged()?;
     let mut ack: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut res: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for s in [Status::Acknowledged, Status::Resolved, Status::Dismissed] {
-        for m in store.list_stored(&MentionFilter {
-            since: Some(since),
-            status: Some(s),
-            limit: Some(MAX_TIMED),
-            ..MentionFilter::default()
-        })? {
-            let seen = m.mention.first_seen;
-            let keys: Vec<String> = m
-                .mention
-                .brands
-                .iter()
-                .map(|b| format!("{} (brand)", b.brand))
-                .chain(std::iter::once(format!(
-                    "{} (source)",
-                    m.mention.post.source
-                )))
-                .collect();
-            let first = m.triage.history.iter().find(|c| c.from == Status::New);
-            let resolved = m.triage.history.iter().find(|c| c.to == Status::Resolved);
-            for k in &keys {
-                if let Some(c) = first {
-                    ack.entry(k.clone())
-                        .or_default()
-                        .push((c.at - seen).num_seconds() as f64);
-                }
-                if let Some(c) = resolved {
-                    res.entry(k.clone())
-                        .or_default()
-                        .push((c.at - seen).num_seconds() as f64);
-                }
+    for t in triaged.iter().filter(|t| t.posted >= since) {
+        let keys = t
+            .brands
+            .iter()
+            .map(|b| format!("{b} (brand)"))
+            .chain(std::iter::once(format!("{} (source)", t.source)));
+        for k in keys {
+            if let Some(at) = t.acked_at {
+                ack.entry(k.clone())
+                    .or_default()
+                    .push((at - t.first_seen).num_seconds() as f64);
+            }
+            if let Some(at) = t.resolved_at {
+                res.entry(k)
+                    .or_default()
+                    .push((at - t.first_seen).num_seconds() as f64);
             }
         }
     }
-    // the model judged by the team (as `overhear eval --feedback`)
-    let mut triaged = Vec::new();
-    for f in triaged_filters(Some(MAX_TIMED)) {
-        triaged.extend(store.list_stored(&f)?);
-    }
-    let verdicts = precision_by_brand(&judgements(&triaged), 0.9);
+    let verdicts = precision_by_brand(&judgements_of(&triaged), 0.9);
     let precision = if verdicts.is_empty() {
         r#"<p class="hint">No judgements yet: answer alerts, or dismiss them as not negative.</p>"#
             .to_string()
@@ -285,14 +257,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantiles_and_durations_read_well() {
+    fn quantiles_read_well() {
         let v = [1.0, 2.0, 3.0, 4.0, 100.0];
         assert_eq!(quantile(&v, 0.5), Some(3.0));
         assert_eq!(quantile(&v, 0.9), Some(100.0));
         assert_eq!(quantile(&[], 0.5), None);
-        assert_eq!(pretty(30.0), "30 s");
-        assert_eq!(pretty(720.0), "12 min");
-        assert_eq!(pretty(7200.0), "2.0 h");
-        assert_eq!(pretty(3.0 * 86_400.0), "3.0 d");
+        assert_eq!(crate::util::pretty_secs(30.0), "30 s");
+        assert_eq!(crate::util::pretty_secs(720.0), "12 min");
+        assert_eq!(crate::util::pretty_secs(7200.0), "2.0 h");
+        assert_eq!(crate::util::pretty_secs(3.0 * 86_400.0), "3.0 d");
     }
 }

@@ -33,7 +33,8 @@ impl Alerter {
         let Some(s) = m.mention.sentiment.as_ref() else {
             return Vec::new();
         };
-        if m.triage.status != Status::New {
+        // answered in public, or still nobody took it
+        if m.triage.status != Status::New || m.answer.answered_at.is_some() {
             return Vec::new();
         }
         // when it alerted (or, not recorded, when it was first seen: alerts are

@@ -57,6 +57,7 @@ impl Store {
         let mut missing = [false; 5];
         let mut expected_aliases = 0u64;
         let mut want_counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        let mut expected_triaged = 0u64;
         for item in self.t.mentions.iter() {
             let (k, v) = item?;
             let id = String::from_utf8_lossy(&k).into_owned();
@@ -85,6 +86,15 @@ impl Store {
             }
             for f in facts(&rec) {
                 *want_counts.entry(f).or_insert(0) += 1;
+            }
+            let summary = super::triaged::of_record(&rec);
+            let have = self.t.triaged.get(id.as_bytes())?;
+            let have: Option<super::Triaged> = have.and_then(|v| serde_json::from_slice(&v).ok());
+            if summary.is_some() {
+                expected_triaged += 1;
+            }
+            if have != summary {
+                report.problem(format!("mention {id}: its triaged summary is stale"));
             }
             for (i, key, value) in entries(&id, &rec) {
                 expected[i] += 1;
@@ -143,6 +153,15 @@ impl Store {
             }
         }
         self.check_counts(&want_counts, &mut report)?;
+        if self.t.triaged.len() as u64 != expected_triaged {
+            for item in self.t.triaged.iter() {
+                let (k, _) = item?;
+                let id = String::from_utf8_lossy(&k).into_owned();
+                if self.t.mentions.get(&k)?.is_none() {
+                    report.problem(format!("triaged: a summary for {id}, which is not stored"));
+                }
+            }
+        }
         for item in self.t.feedback.iter() {
             let (k, v) = item?;
             report.feedback += 1;

@@ -172,12 +172,14 @@ impl Counts<'_> {
 }
 
 impl super::Trees {
-    /// Recounts every counter from the mentions (the schema 2 -> 3 upgrade, and
-    /// `db reindex`); a record that does not decode is left for `check` to report.
+    /// Recounts every counter and rebuilds every triaged summary from the mentions
+    /// (the schema 2 -> 3 upgrade, and `db reindex`); a record that does not decode is left for `check` to report.
     /// Returns how many mentions were counted.
     pub(crate) fn recount(&self) -> Result<u64, StoreError> {
         let mut want: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         let mut n = 0u64;
+        self.triaged.clear()?;
+        let mut summaries = sled::Batch::default();
         for item in self.mentions.iter() {
             let (k, v) = item?;
             let id = String::from_utf8_lossy(&k).into_owned();
@@ -185,6 +187,11 @@ impl super::Trees {
                 continue;
             };
             n += 1;
+            if let Some(t) = super::triaged::of_record(&rec) {
+                let bytes = serde_json::to_vec(&t)
+                    .map_err(|e| StoreError::Invalid(format!("mention {id}: {e}")))?;
+                summaries.insert(k.as_ref(), bytes);
+            }
             for f in facts(&rec) {
                 *want.entry(f).or_insert(0) += 1;
             }
@@ -198,6 +205,7 @@ impl super::Trees {
             }
         }
         self.counts.apply_batch(batch)?;
+        self.triaged.apply_batch(summaries)?;
         Ok(n)
     }
 }

@@ -119,6 +119,11 @@ fn writes_move_the_counters_with_the_mentions() {
         1
     );
     assert_eq!(negatives_per_day(&s, Some("globex")).len(), 2);
+    // ... and keeps a summary for the dashboard
+    let t = s.triaged().unwrap();
+    assert_eq!(t.len(), 1);
+    assert_eq!((t[0].acked_at, t[0].resolved_at), (Some(now), None));
+    assert_eq!(t[0].brands, vec!["Acme".to_string(), "Globex".to_string()]);
     // an alert stamp changes no fact
     s.set_alerted(&a, now).unwrap();
     assert!(s.check().unwrap().is_ok(), "{:?}", s.check());
@@ -142,6 +147,7 @@ fn writes_move_the_counters_with_the_mentions() {
     assert!(s.is_empty());
     assert!(negatives_per_day(&s, None).is_empty());
     assert!(s.t.counts.is_empty());
+    assert!(s.triaged().unwrap().is_empty());
     assert!(s.check().unwrap().is_ok());
 }
 

@@ -31,6 +31,8 @@ pub(crate) struct Trees {
     pub(super) feedback: sled::Tree,
     /// Counters kept at write time (see [`super::counts`]).
     pub(super) counts: sled::Tree,
+    /// Id -> summary of a triaged mention (see [`super::triaged`]).
+    pub(super) triaged: sled::Tree,
 }
 
 impl Trees {
@@ -45,6 +47,7 @@ impl Trees {
             status: db.open_tree("idx_status")?,
             feedback: db.open_tree("feedback")?,
             counts: db.open_tree("counts")?,
+            triaged: db.open_tree("triaged")?,
         })
     }
 
@@ -98,14 +101,16 @@ impl Trees {
             &self.status,
             &self.feedback,
             &self.counts,
+            &self.triaged,
         )
-            .transaction(|(m, ids, t, b, s, u, st, feedback, counts)| {
+            .transaction(|(m, ids, t, b, s, u, st, feedback, counts, triaged)| {
                 f(&View {
                     mentions: m,
                     ids,
                     idx: [t, b, s, u, st],
                     feedback,
                     counts,
+                    triaged,
                 })
             });
         r.map_err(|e| match e {
@@ -131,6 +136,7 @@ pub(super) struct View<'a> {
     pub(super) idx: [&'a TransactionalTree; 5],
     pub(super) feedback: &'a TransactionalTree,
     pub(super) counts: &'a TransactionalTree,
+    pub(super) triaged: &'a TransactionalTree,
 }
 
 pub(super) type Entry = (usize, Vec<u8>, Vec<u8>);

@@ -15,22 +15,28 @@ use serde::{Deserialize, Serialize};
 use super::keys;
 use crate::post::Mention;
 
+mod answer;
 mod check;
 mod counts;
 mod index;
 mod read;
+mod responses;
 mod retention;
 mod stats;
 mod triage;
+mod triaged;
 mod write;
 
+pub use answer::{Answer, WATCHER};
 pub use check::CheckReport;
 pub(crate) use index::Trees;
+pub use responses::ResponseRow;
 pub use stats::{Bucket, StatsRow};
 pub use triage::{
     Action, Change, DismissReason, Feedback, Status, Transition, Triage, TriageError, Via,
     MAX_HISTORY, MAX_NAME, MAX_NOTE,
 };
+pub use triaged::Triaged;
 
 /// The label a mention has in the sentiment index before it is classified.
 pub const UNCLASSIFIED: &str = "unclassified";
@@ -71,6 +77,9 @@ pub struct Record {
     /// Its triage state; absent in records stored before triage existed (`new`).
     #[serde(default, skip_serializing_if = "Triage::is_untouched")]
     pub triage: Triage,
+    /// The brand's public answer, when the thread watcher found one.
+    #[serde(default, flatten)]
+    pub answer: Answer,
 }
 
 /// A mention with its id, as listed and served by the API (JSON: the [`Mention`]'s
@@ -85,6 +94,9 @@ pub struct StoredMention {
     pub alerted_at: Option<DateTime<Utc>>,
     #[serde(flatten)]
     pub triage: Triage,
+    /// `answered_at`, `answered_by`, `answer_url`, `thread_gone_at`.
+    #[serde(default, flatten)]
+    pub answer: Answer,
 }
 
 impl StoredMention {
@@ -94,6 +106,7 @@ impl StoredMention {
             mention: r.mention,
             alerted_at: r.alerted_at,
             triage: r.triage,
+            answer: r.answer,
         }
     }
 }

@@ -112,6 +112,8 @@ pub enum Via {
     Email,
     Cli,
     Api,
+    /// The thread watcher (an answer found in public).
+    Watch,
 }
 
 impl std::fmt::Display for Via {
@@ -121,6 +123,7 @@ impl std::fmt::Display for Via {
             Via::Email => "email",
             Via::Cli => "cli",
             Via::Api => "api",
+            Via::Watch => "watch",
         })
     }
 }

@@ -177,6 +177,7 @@ fn records_stored_before_triage_read_as_new_and_untouched_ones_stay_small() {
         aliases: vec!["p:rss:1".into()],
         alerted_at: None,
         triage: Triage::default(),
+        answer: Default::default(),
     };
     let json = serde_json::to_value(&rec).unwrap();
     assert!(json.get("triage").is_none(), "{json}");

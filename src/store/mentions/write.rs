@@ -57,6 +57,7 @@ impl View<'_> {
             self.idx[i].insert(k, v)?;
         }
         self.move_counts(old, Some(new))?;
+        self.move_triaged(id, old, Some(new))?;
         let bytes = serde_json::to_vec(new).map_err(abort)?;
         self.mentions.insert(id.as_bytes(), bytes)?;
         Ok(())
@@ -76,6 +77,7 @@ impl View<'_> {
             }
         }
         self.move_counts(Some(rec), None)?;
+        self.move_triaged(id, Some(rec), None)?;
         self.mentions.remove(id.as_bytes())?;
         Ok(())
     }
@@ -138,6 +140,7 @@ impl View<'_> {
                 aliases,
                 alerted_at: None,
                 triage: Default::default(),
+                answer: Default::default(),
             };
             self.write(&id, None, &rec)?;
             return Ok(Upsert::New { id });

@@ -15,14 +15,7 @@ use super::{mastodon, stackexchange, Reply, ThreadError};
 use crate::post::Post;
 
 /// The kinds that have threads, and so brand accounts.
-pub const KINDS: [&str; 6] = [
-    "hackernews",
-    "reddit",
-    "mastodon",
-    "bluesky",
-    "lobsters",
-    "stackexchange",
-];
+pub const KINDS: [&str; 6] = crate::post::THREADED_KINDS;
 
 /// One of the brand's accounts on one kind of source.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
