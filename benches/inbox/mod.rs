@@ -99,6 +99,10 @@ pub fn run(n: u64, dir: &Path) {
             store.len(),
             dir.display()
         );
+        // kept from an older build: its counters and summaries as this build keeps them
+        let t = Instant::now();
+        store.recount().expect("recount");
+        println!("recounted in {:.0} s", t.elapsed().as_secs_f64());
         store
             .list_stored(&overhear::store::MentionFilter {
                 sentiment: Some("negative".into()),
