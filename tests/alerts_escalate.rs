@@ -116,3 +116,57 @@ fn a_brand_sets_its_own_escalation() {
     assert!(a.escalation_items(&m, t(2026, 11, 23, 12, 30)).is_empty());
     assert_eq!(a.escalation_items(&m, t(2026, 11, 23, 12, 31)).len(), 2);
 }
+
+#[test]
+fn an_alert_nobody_answered_in_public_is_reminded_once_and_an_answered_one_is_not() {
+    let a = acme_alerter("remind_unanswered = \"24h\"\n", &["support@acme.test"]);
+    assert_eq!(a.remind_window(), Some(chrono::Duration::hours(24)));
+    let m = stored(0.95); // alerted 2026-11-23 12:02, from Hacker News
+    assert!(a.reminder_items(&m, t(2026, 11, 24, 12, 1)).is_empty());
+    let items = a.reminder_items(&m, t(2026, 11, 24, 12, 2));
+    assert_eq!(items.len(), 1, "{items:#?}");
+    assert_eq!(items[0].to, "support@acme.test");
+    assert!(items[0].key.starts_with("remind|0123456789abcdef@Acme|"));
+    // taken in the inbox but not answered in public: still reminded
+    let mut taken = stored(0.95);
+    taken.triage.status = Status::Acknowledged;
+    assert_eq!(a.reminder_items(&taken, t(2026, 11, 25, 0, 0)).len(), 1);
+    // answered, resolved, deleted, or from a source without threads: not
+    let late = t(2026, 11, 26, 0, 0);
+    let mut answered = stored(0.95);
+    answered.answer.answered_at = Some(t(2026, 11, 23, 13, 0));
+    assert!(a.reminder_items(&answered, late).is_empty());
+    // ... and an answered one does not escalate either
+    let esc = acme_alerter(TWO_HOURS, &["support@acme.test"]);
+    assert!(!esc.is_overdue(&answered, late));
+    assert!(esc.escalation_items(&answered, late).is_empty());
+    let mut resolved = stored(0.95);
+    resolved.triage.status = Status::Resolved;
+    assert!(a.reminder_items(&resolved, late).is_empty());
+    let mut gone = stored(0.95);
+    gone.answer.thread_gone_at = Some(t(2026, 11, 23, 13, 0));
+    assert!(a.reminder_items(&gone, late).is_empty());
+    let mut rss = stored(0.95);
+    rss.mention.post.source = "rss".into();
+    assert!(a.reminder_items(&rss, late).is_empty());
+
+    // queued twice: one outbox entry, rendered as a reminder
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.enqueue(&items).unwrap();
+    store.enqueue(&a.reminder_items(&m, late)).unwrap();
+    let pending = store.pending().unwrap();
+    assert_eq!(pending.len(), 1);
+    let r = Renderer::new().render(&pending).unwrap();
+    assert!(
+        r.subject.starts_with("[overhear] unanswered: Acme:"),
+        "{}",
+        r.subject
+    );
+    assert!(
+        r.text
+            .contains("not answered in public 1d after its alert at 2026-11-23 12:02 UTC"),
+        "{}",
+        r.text
+    );
+}

@@ -183,6 +183,8 @@ pub struct BrandRules {
     #[serde(with = "crate::util::opt_duration")]
     pub escalate_after: Option<Duration>,
     pub escalate_to: Option<Vec<String>>,
+    #[serde(with = "crate::util::opt_duration")]
+    pub remind_unanswered: Option<Duration>,
 }
 
 /// One `[[alerts.route]]`: mentions of `brand` (all brands when absent) from `source`
@@ -257,6 +259,11 @@ pub struct AlertsConfig {
     #[serde(with = "crate::util::opt_duration")]
     pub escalate_after: Option<Duration>,
     pub escalate_to: Vec<String>,
+    /// An alerted mention from a source with threads that nobody answered in public
+    /// (the thread watch) this long after its alert gets one reminder, to the
+    /// brand's alert recipients; unset: never.
+    #[serde(with = "crate::util::opt_duration")]
+    pub remind_unanswered: Option<Duration>,
     /// Outbox sender: first retry delay, doubled on each failure up to `retry_max`.
     #[serde(with = "crate::util::duration")]
     pub retry_initial: Duration,
@@ -303,6 +310,7 @@ impl Default for AlertsConfig {
             admin_to: Vec::new(),
             escalate_after: None,
             escalate_to: Vec::new(),
+            remind_unanswered: None,
             retry_initial: Duration::from_secs(30),
             retry_max: Duration::from_secs(30 * 60),
             give_up_after: Duration::from_secs(24 * 3600),

@@ -154,6 +154,16 @@ fn scheduled_items(
             items.extend(alerter.escalation_items(m, now));
         }
     }
+    // Reminders: alerted mentions nobody answered in public (the thread watch).
+    if let Some(window) = alerter.remind_window() {
+        let open = shared.store.list_stored(&MentionFilter {
+            since: now.checked_sub_signed(window + CATCH_UP),
+            ..Default::default()
+        })?;
+        for m in &open {
+            items.extend(alerter.reminder_items(m, now));
+        }
+    }
     let failing = shared
         .failing
         .lock()

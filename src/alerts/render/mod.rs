@@ -28,6 +28,8 @@ pub use text::{header_safe, segments, Segment};
 
 /// How the outbox keys of escalations start (`rules::escalate`).
 const ESCALATE_KEY: &str = "escalate|";
+/// How the outbox keys of reminders start (`rules::remind`).
+const REMIND_KEY: &str = "remind|";
 
 /// A notice (summary, spike, failing source, undeliverable alert, test) as plain
 /// text, unescaped: for chat messages, which escape it for their own format.
@@ -158,6 +160,9 @@ impl Renderer {
                 if first.item.key.starts_with(ESCALATE_KEY) {
                     subject = subject.replacen("[overhear] ", "[overhear] overdue: ", 1);
                     heading = format!("{brand}: still new, nobody has taken it");
+                } else if first.item.key.starts_with(REMIND_KEY) {
+                    subject = subject.replacen("[overhear] ", "[overhear] unanswered: ", 1);
+                    heading = format!("{brand}: nobody has answered in public yet");
                 }
                 let (text, html) = self.both(
                     "mentions",

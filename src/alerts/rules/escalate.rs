@@ -109,7 +109,7 @@ impl Alerter {
 }
 
 /// "2h", "45min", "1d 2h".
-fn humantime(d: std::time::Duration) -> String {
+pub(super) fn humantime(d: std::time::Duration) -> String {
     let m = d.as_secs() / 60;
     match (m / 1440, (m % 1440) / 60, m % 60) {
         (0, 0, m) => format!("{m}min"),

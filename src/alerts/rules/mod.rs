@@ -13,6 +13,7 @@ mod digest;
 mod escalate;
 mod health;
 mod instant;
+mod remind;
 mod spike;
 mod summary;
 
@@ -49,6 +50,9 @@ pub struct BrandRule {
     /// Escalate a mention still `new` this long after its alert (to `escalate_to`).
     pub escalate_after: Option<Duration>,
     pub escalate_to: Vec<String>,
+    /// Remind the brand's recipients of a mention nobody answered in public this
+    /// long after its alert.
+    pub remind_unanswered: Option<Duration>,
 }
 
 /// What the sender should do with due outbox entries.
@@ -155,6 +159,7 @@ impl Alerter {
                     spike_factor: o.spike_factor.unwrap_or(cfg.spike_factor),
                     spike_min_count: o.spike_min_count.unwrap_or(cfg.spike_min_count),
                     escalate_after: o.escalate_after.or(cfg.escalate_after),
+                    remind_unanswered: o.remind_unanswered.or(cfg.remind_unanswered),
                     escalate_to: dedup_addrs(
                         o.escalate_to
                             .as_ref()

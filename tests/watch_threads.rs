@@ -1,0 +1,318 @@
+//! The thread watch against every source kind's thread, served on loopback from the
+//! recorded or documented-shape fixtures in `tests/fixtures/threads/`: one round of
+//! [`overhear::watch::round`] with the real HTTP client and store. A thread without
+//! the brand's reply stays unanswered and is checked again on the schedule; the
+//! brand's reply answers it (the time and URL the parser found, stored on the
+//! mention); a lookalike account or a deleted reply does not; a 404 marks the post
+//! deleted and stops the watch; a watch past `watch_for` ends.
+
+mod sources_support;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use overhear::post::{BrandMatch, Post, Sentiment};
+use overhear::sources::{Http, HttpSettings};
+use overhear::store::watches::WatchState;
+use overhear::store::Store;
+use overhear::watch::threads::{self, parse_accounts, Bases, Thread};
+use overhear::watch::{round, BrandWatch, Outcome, Plan};
+use sources_support::serve_any_get;
+use wiremock::{MockServer, ResponseTemplate};
+
+fn time(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn post(kind: &str, id: &str, url: &str, author: &str, at: &str) -> Post {
+    Post {
+        id: id.into(),
+        url: url.into(),
+        author: Some(author.into()),
+        title: None,
+        text: "Acme support never answers".into(),
+        created_at: time(at),
+        created_at_is_first_seen: false,
+        source: kind.into(),
+        source_name: kind.into(),
+        site: String::new(),
+        parent_id: None,
+        thread_id: None,
+        engagement: None,
+        lang: None,
+        links: Vec::new(),
+    }
+}
+
+/// One mention of each kind, as its source makes them (see `watch::threads`).
+fn mentions() -> Vec<Post> {
+    let mut masto = post(
+        "mastodon",
+        "mastodon:mastodon.social:111000000000000001",
+        "https://mastodon.social/@jdoe/111000000000000001",
+        "jdoe",
+        "2023-11-14T22:13:20Z",
+    );
+    masto.site = "mastodon.social".into();
+    vec![
+        post(
+            "hackernews",
+            "hackernews:8863001",
+            "https://news.ycombinator.com/item?id=8863001",
+            "jdoe",
+            "2023-11-14T22:13:20Z",
+        ),
+        post(
+            "reddit",
+            "reddit:t3_17abcde",
+            "https://www.reddit.com/r/acme/comments/17abcde/acme_support_is_useless/",
+            "jdoe",
+            "2023-11-14T22:13:20Z",
+        ),
+        masto,
+        post(
+            "bluesky",
+            "bluesky:at://did:plc:jdoe2jdoe2jdoe2jdoe2jdoe/app.bsky.feed.post/3kfa2root222",
+            "https://bsky.app/profile/did:plc:jdoe2jdoe2jdoe2jdoe2jdoe/post/3kfa2root222",
+            "jdoe.bsky.social",
+            "2023-11-14T22:13:20Z",
+        ),
+        post(
+            "lobsters",
+            "lobsters:abc123",
+            "https://lobste.rs/s/abc123/acme_ships_new_widget",
+            "alice",
+            "2024-01-02T16:00:00Z",
+        ),
+        post(
+            "stackexchange",
+            "stackexchange:stackoverflow:77000001",
+            "https://stackoverflow.com/questions/77000001/acme-sdk-crashes-on-startup",
+            "jdoe",
+            "2023-11-14T22:13:20Z",
+        ),
+    ]
+}
+
+fn fixture(kind: &str, name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/threads/{kind}/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn plan(server: &MockServer) -> Plan {
+    let at = |path: &str| url::Url::parse(&format!("{}{path}", server.uri())).unwrap();
+    let mut bases = Bases {
+        hackernews: at("/api/v1"),
+        reddit: at(""),
+        bluesky: at(""),
+        lobsters: at(""),
+        stackexchange: at("/2.3"),
+        ..Bases::default()
+    };
+    bases.mastodon.insert("mastodon.social".into(), at(""));
+    let accounts: Vec<String> = [
+        "hackernews:acme_support",
+        "reddit:u/AcmeHelp",
+        "mastodon:support@acme.social",
+        "bluesky:acme.com",
+        "lobsters:acme",
+        "stackexchange:stackoverflow/12345",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    Plan {
+        brands: vec![BrandWatch {
+            brand: "Acme".into(),
+            accounts: parse_accounts(&accounts).unwrap(),
+            watch_for: Duration::from_secs(3600),
+            schedule: vec![Duration::from_secs(60)],
+            resolve_when_answered: false,
+        }],
+        bases,
+    }
+}
+
+/// A store holding `p` as a negative mention of Acme, watched and due now.
+fn watched(
+    p: &Post,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> (tempfile::TempDir, Store, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let brand = BrandMatch {
+        brand: "Acme".into(),
+        query: "default".into(),
+        terms: vec![],
+    };
+    let id = store
+        .upsert_mention(p, &[brand], now)
+        .unwrap()
+        .id()
+        .to_string();
+    let s = Sentiment {
+        label: "negative".into(),
+        scores: vec![("negative".into(), 0.95)],
+        model: "test@0".into(),
+    };
+    store.set_sentiment(&id, &s).unwrap();
+    let st = WatchState {
+        next_at: now - chrono::Duration::seconds(1),
+        attempts: 0,
+        until,
+        thread_id: None,
+    };
+    assert_eq!(store.watch_start(&[(id.clone(), st)]).unwrap(), 1);
+    (dir, store, id)
+}
+
+/// One round over `p`'s thread served as (`status`, `body`): the outcome, the
+/// mention after it, and the watch left (if any).
+async fn check(
+    p: &Post,
+    status: u16,
+    body: Vec<u8>,
+) -> (Outcome, overhear::store::StoredMention, Option<WatchState>) {
+    let server = MockServer::start().await;
+    serve_any_get(
+        &server,
+        ResponseTemplate::new(status)
+            .insert_header("content-type", "application/json")
+            .set_body_bytes(body),
+    )
+    .await;
+    let now = Utc::now();
+    let (_dir, store, id) = watched(p, now, now + chrono::Duration::hours(1));
+    let http = Http::new("overhear-test/1", HttpSettings::default()).unwrap();
+    let done = round(&store, &http, &plan(&server), now, 10).await.unwrap();
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert!(
+        !server.received_requests().await.unwrap().is_empty(),
+        "the thread was fetched from loopback"
+    );
+    let m = store.get_stored(&id).unwrap().unwrap();
+    let left = store
+        .watches()
+        .unwrap()
+        .into_iter()
+        .next()
+        .map(|(_, st)| st);
+    (done[0].outcome.clone(), m, left)
+}
+
+#[tokio::test]
+async fn every_kind_unanswered_answered_lookalike_deleted_and_gone() {
+    for p in mentions() {
+        let kind = p.source.clone();
+        // no answer: checked again on the schedule
+        let (o, m, left) = check(&p, 200, fixture(&kind, "no_answer.json")).await;
+        assert_eq!(o, Outcome::Unanswered, "{kind}");
+        assert!(m.answer.answered_at.is_none(), "{kind}");
+        let left = left.unwrap_or_else(|| panic!("{kind}: the watch goes on"));
+        assert_eq!(left.attempts, 1, "{kind}");
+        assert!(
+            left.next_at > Utc::now() + chrono::Duration::seconds(50),
+            "{kind}"
+        );
+
+        // the brand's reply: what the parser finds is what the mention records
+        let body = fixture(&kind, "answered.json");
+        let Thread::Replies(replies) = threads::parse(&p, 200, &body).unwrap() else {
+            panic!("{kind}: replies");
+        };
+        let want = threads::first_answer(
+            &p,
+            &replies,
+            &plan(&MockServer::start().await).brands[0].accounts,
+        )
+        .unwrap_or_else(|| panic!("{kind}: the fixture has the brand's answer"))
+        .clone();
+        let (o, m, left) = check(&p, 200, body).await;
+        assert_eq!(o, Outcome::Answered, "{kind}");
+        assert_eq!(m.answer.answered_at, Some(want.at), "{kind}");
+        assert_eq!(
+            m.answer.answer_url.as_deref(),
+            Some(want.url.as_str()),
+            "{kind}"
+        );
+        assert_eq!(
+            m.answer.answered_by.as_deref(),
+            Some(format!("{kind}:{}", want.author).as_str()),
+            "{kind}"
+        );
+        assert_eq!(m.triage.status, overhear::store::Status::New, "{kind}");
+        assert!(left.is_none(), "{kind}: answered, the watch ends");
+
+        // a lookalike account, a deleted reply by the brand: not answers
+        for name in ["lookalike.json", "deleted.json"] {
+            let (o, m, _) = check(&p, 200, fixture(&kind, name)).await;
+            assert_eq!(o, Outcome::Unanswered, "{kind} {name}");
+            assert!(m.answer.answered_at.is_none(), "{kind} {name}");
+        }
+
+        // the post was deleted: marked so, the watch stops
+        let (o, m, left) = check(&p, 404, b"{}".to_vec()).await;
+        assert_eq!(o, Outcome::Gone, "{kind}");
+        assert!(m.answer.thread_gone_at.is_some(), "{kind}");
+        assert!(left.is_none(), "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn a_watch_past_watch_for_ends_without_a_request() {
+    let server = MockServer::start().await;
+    let now = Utc::now();
+    let p = &mentions()[0];
+    let (_dir, store, _) = watched(p, now, now - chrono::Duration::seconds(1));
+    let http = Http::new("overhear-test/1", HttpSettings::default()).unwrap();
+    let done = round(&store, &http, &plan(&server), now, 10).await.unwrap();
+    assert_eq!(done[0].outcome, Outcome::Ended);
+    assert!(store.watches().unwrap().is_empty());
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn at_most_per_host_threads_are_read_in_one_round() {
+    let server = MockServer::start().await;
+    serve_any_get(
+        &server,
+        ResponseTemplate::new(200).set_body_bytes(fixture("hackernews", "no_answer.json")),
+    )
+    .await;
+    let now = Utc::now();
+    let (_dir, store, _) = watched(&mentions()[0], now, now + chrono::Duration::hours(1));
+    for n in 0..4 {
+        let mut p = mentions()[0].clone();
+        p.id = format!("hackernews:{}", 8863100 + n);
+        p.url = format!("https://news.ycombinator.com/item?id={}", 8863100 + n);
+        let id = store
+            .upsert_mention(
+                &p,
+                &[BrandMatch {
+                    brand: "Acme".into(),
+                    query: "default".into(),
+                    terms: vec![],
+                }],
+                now,
+            )
+            .unwrap()
+            .id()
+            .to_string();
+        let st = WatchState {
+            next_at: now - chrono::Duration::seconds(1),
+            attempts: 0,
+            until: now + chrono::Duration::hours(1),
+            thread_id: None,
+        };
+        store.watch_start(&[(id, st)]).unwrap();
+    }
+    let http = Http::new("overhear-test/1", HttpSettings::default()).unwrap();
+    let done = round(&store, &http, &plan(&server), now, 2).await.unwrap();
+    assert_eq!(done.len(), 2, "two per host per round");
+    let later = round(&store, &http, &plan(&server), now, 2).await.unwrap();
+    assert_eq!(later.len(), 2, "the next round takes the next two");
+}
