@@ -55,7 +55,7 @@ pub fn triaged_filters(limit: Option<usize>) -> [MentionFilter; 3] {
 pub fn judgements(mentions: &[StoredMention]) -> Vec<Judged> {
     let triaged: Vec<Triaged> = mentions
         .iter()
-        .filter_map(|m| Triaged::of(&m.mention, &m.triage))
+        .filter_map(|m| Triaged::of(&m.mention, &m.triage, &m.answer))
         .collect();
     judgements_of(&triaged)
 }

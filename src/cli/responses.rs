@@ -57,21 +57,25 @@ fn write_table(out: &mut impl Write, rows: &[ResponseRow]) -> std::io::Result<()
                 r.week.to_string(),
                 r.brand.clone(),
                 r.source.clone(),
-                r.negatives.to_string(),
-                format!("{} ({})", r.answered, share(r.answered, r.negatives)),
-                share(r.within_1h, r.negatives),
-                share(r.within_24h, r.negatives),
-                time(r.median_secs),
-                time(r.p90_secs),
+                r.stats.negatives.to_string(),
+                format!(
+                    "{} ({})",
+                    r.stats.answered,
+                    share(r.stats.answered, r.stats.negatives)
+                ),
+                share(r.stats.within_1h, r.stats.negatives),
+                share(r.stats.within_24h, r.stats.negatives),
+                time(r.stats.median_secs),
+                time(r.stats.p90_secs),
             ]
         })
         .collect();
     let (neg, ans, h1, h24) = rows.iter().fold((0, 0, 0, 0), |a, r| {
         (
-            a.0 + r.negatives,
-            a.1 + r.answered,
-            a.2 + r.within_1h,
-            a.3 + r.within_24h,
+            a.0 + r.stats.negatives,
+            a.1 + r.stats.answered,
+            a.2 + r.stats.within_1h,
+            a.3 + r.stats.within_24h,
         )
     });
     cells.push(vec![

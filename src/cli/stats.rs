@@ -49,7 +49,19 @@ fn columns(rows: &[StatsRow]) -> Vec<String> {
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     let reader = reader(global)?;
     if args.responses {
-        let rows = reader.responses(args.brand.as_deref(), args.since)?;
+        let mut rows = reader.responses(args.brand.as_deref(), args.since)?;
+        // the store keeps brand names lowercased: show them as configured
+        if let Ok(config) = global.load_config() {
+            for r in &mut rows {
+                if let Some(b) = config
+                    .brands
+                    .iter()
+                    .find(|b| b.name.eq_ignore_ascii_case(&r.brand))
+                {
+                    r.brand = b.name.clone();
+                }
+            }
+        }
         return super::responses::print(&rows, args.json);
     }
     let rows = reader.stats(args.brand.as_deref(), Some(args.since), args.by)?;

@@ -51,7 +51,60 @@ struct Data {
     share: Value,
     ages: Value,
     times: Value,
+    answered: Value,
     open: u64,
+}
+
+/// The "answered in public" chart: per brand and per source, the share of negative
+/// mentions from sources with threads the brand answered within 24 h.
+fn answered_chart(
+    store: &Store,
+    brands: &[String],
+    since: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let name = |b: &str| {
+        brands
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(b))
+            .cloned()
+            .unwrap_or_else(|| b.to_string())
+    };
+    let groups = store.responses_by(since, |_, b, source| {
+        vec![format!("{} (brand)", name(b)), format!("{source} (source)")]
+    })?;
+    if groups.is_empty() {
+        return Ok(r#"<p class="hint">No negative mention from a source with threads in this period. List each brand's own <code>accounts</code> and overhear checks whether it answered.</p>"#.to_string());
+    }
+    let pct = |n: u64, of: u64| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+    let rows: Vec<(String, f64, String)> = groups
+        .into_iter()
+        .map(|(k, s)| {
+            let day = pct(s.within_24h, s.negatives);
+            let times = match (s.median_secs, s.p90_secs) {
+                (Some(m), Some(p)) => format!(
+                    " · median {} · p90 {}",
+                    crate::util::pretty_secs(m),
+                    crate::util::pretty_secs(p)
+                ),
+                _ => String::new(),
+            };
+            (
+                k,
+                day,
+                format!(
+                    "{:.0}% in 24 h · {:.0}% in 1 h{times} · n={}",
+                    day * 100.0,
+                    pct(s.within_1h, s.negatives) * 100.0,
+                    s.negatives
+                ),
+            )
+        })
+        .collect();
+    Ok(hbars(
+        "Negative mentions answered in public within 24 h",
+        &rows,
+        "#1e7d32",
+    ))
 }
 
 fn times_rows(groups: BTreeMap<String, Vec<f64>>) -> Vec<(String, f64, String)> {
@@ -224,6 +277,7 @@ fn build(
         share: Value::from_safe_string(share_lines("Negative share per day", &xs, &lines)),
         ages: Value::from_safe_string(hbars("Open negatives by age", &age_rows, "#b3261e")),
         times: Value::from_safe_string(times),
+        answered: Value::from_safe_string(answered_chart(store, brands, since)?),
         open,
     })
 }
@@ -248,6 +302,7 @@ pub async fn show(
             user => authed.user(), csrf => &authed.session.csrf, days => days,
             brands => data.brands, share => data.share, ages => data.ages,
             times => data.times, open => data.open, precision => data.precision,
+            answered => data.answered,
         },
     )
 }
@@ -255,6 +310,69 @@ pub async fn show(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answered_chart_counts_the_brands_public_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        let brands = vec!["Acme".to_string()];
+        let empty = build(&store, &brands, 30, now).unwrap();
+        assert!(empty.answered.to_string().contains("No negative mention"));
+        let mut ids = Vec::new();
+        for (n, source) in [(1, "hackernews"), (2, "hackernews"), (3, "rss")] {
+            let mut p = crate::matcher::tests::post("acme broke my order");
+            p.id = format!("{source}:{n}");
+            p.url = format!("https://e.test/{n}");
+            p.source = source.into();
+            p.source_name = source.into();
+            p.created_at = now - Duration::hours(5);
+            let b = crate::post::BrandMatch {
+                brand: "Acme".into(),
+                query: "default".into(),
+                terms: vec![],
+            };
+            let id = store
+                .upsert_mention(&p, &[b], now)
+                .unwrap()
+                .id()
+                .to_string();
+            let s = crate::post::Sentiment {
+                label: "negative".into(),
+                scores: vec![("negative".into(), 0.9)],
+                model: "t@0".into(),
+            };
+            store.set_sentiment(&id, &s).unwrap();
+            ids.push(id);
+        }
+        // one of the two Hacker News complaints answered 30 minutes after its post
+        let at = now - Duration::hours(5) + Duration::minutes(30);
+        store
+            .set_answered(
+                &ids[0],
+                "hackernews:acme_support",
+                at,
+                "https://e.test/r",
+                false,
+                now,
+            )
+            .unwrap();
+        let d = build(&store, &brands, 30, now).unwrap();
+        let svg = d.answered.to_string();
+        assert!(svg.contains("Acme (brand)"), "{svg}");
+        assert!(svg.contains("hackernews (source)"), "{svg}");
+        assert!(!svg.contains("rss"), "feeds have no threads: {svg}");
+        assert!(
+            svg.contains("50% in 24 h · 50% in 1 h · median 30 min · p90 30 min · n=2"),
+            "{svg}"
+        );
+        // the CLI's rows say the same
+        let rows = store.responses(now - Duration::days(30), None).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].stats.negatives, rows[0].stats.answered), (2, 1));
+        assert_eq!(rows[0].stats.median_secs, Some(1800.0));
+        assert!(store.check().unwrap().is_ok(), "{:?}", store.check());
+    }
 
     #[test]
     fn quantiles_read_well() {

@@ -10,6 +10,7 @@
 //! |---|---|
 //! | `d \0 brand \0 day label` | mentions per brand (empty: all) per UTC day of the post, per label |
 //! | `s \0 status \0 label \0 brand` | mentions per triage state and label, per brand (empty: all) |
+//! | `w \0 brand \0 day source` | negative mentions from sources with threads, per brand, UTC day and source kind |
 //!
 //! `day` is 4 bytes in an order-preserving encoding; labels are lowercase, brands
 //! lowercased.
@@ -23,6 +24,7 @@ use super::super::keys::group;
 use super::super::StoreError;
 use super::index::{decode, label_of, View};
 use super::Record;
+use crate::post::THREADED_KINDS;
 
 /// The facts a record adds one to.
 pub(super) fn facts(rec: &Record) -> Vec<Vec<u8>> {
@@ -38,7 +40,26 @@ pub(super) fn facts(rec: &Record) -> Vec<Vec<u8>> {
         out.push(day_key(b, t.date_naive(), &label));
         out.push(status_key(status, &label, b));
     }
+    // the negatives the brand could answer in public (`overhear stats --responses`)
+    if label == "negative" && THREADED_KINDS.contains(&m.post.source.as_str()) {
+        for b in &brands {
+            out.push(threaded_key(b, t.date_naive(), &m.post.source));
+        }
+    }
     out
+}
+
+fn threaded_key(brand: &str, d: NaiveDate, source: &str) -> Vec<u8> {
+    let mut k = b"w\0".to_vec();
+    k.extend_from_slice(&group(brand));
+    k.extend_from_slice(&day_bytes(d));
+    k.extend_from_slice(source.as_bytes());
+    k
+}
+
+fn day_of(b: &[u8]) -> Option<NaiveDate> {
+    let arr: [u8; 4] = b.get(..4)?.try_into().ok()?;
+    NaiveDate::from_num_days_from_ce_opt((u32::from_be_bytes(arr) ^ (1 << 31)) as i32)
 }
 
 fn day_prefix(brand: &str) -> Vec<u8> {
@@ -156,6 +177,36 @@ impl Counts<'_> {
         Ok(out)
     }
 
+    /// Negative mentions from sources with threads per (brand, UTC day, source
+    /// kind), from `since` on.
+    pub(super) fn threaded_negatives(
+        &self,
+        since: NaiveDate,
+    ) -> Result<Vec<(String, NaiveDate, String, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.0.scan_prefix(b"w\0") {
+            let (k, v) = item?;
+            let rest = &k[2..];
+            let Some(end) = rest.iter().position(|b| *b == 0) else {
+                continue;
+            };
+            let tail = &rest[end + 1..];
+            let Some(day) = day_of(tail) else {
+                continue;
+            };
+            if day < since {
+                continue;
+            }
+            out.push((
+                String::from_utf8_lossy(&rest[..end]).into_owned(),
+                day,
+                String::from_utf8_lossy(&tail[4..]).into_owned(),
+                read_u64(&v),
+            ));
+        }
+        Ok(out)
+    }
+
     /// Mentions in `status` labelled `label` of `brand` (`None`: all brands).
     pub(super) fn in_status(
         &self,
@@ -244,6 +295,17 @@ pub(super) fn describe(k: &[u8]) -> String {
                 get(2)
             };
             format!("{} {} mentions of {brand}", get(0), get(1))
+        }
+        Some(b'w') if k.len() >= 7 => {
+            let rest = &k[2..];
+            let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+            let tail = rest.get(end + 1..).unwrap_or_default();
+            let day = day_of(tail).map_or("?".to_string(), |d| d.to_string());
+            format!(
+                "negative mentions of {} on {day} from {}",
+                String::from_utf8_lossy(&rest[..end]),
+                String::from_utf8_lossy(tail.get(4..).unwrap_or_default())
+            )
         }
         _ => format!("unknown counter {:?}", String::from_utf8_lossy(k)),
     }

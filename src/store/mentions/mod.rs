@@ -30,7 +30,7 @@ mod write;
 pub use answer::{Answer, WATCHER};
 pub use check::CheckReport;
 pub(crate) use index::Trees;
-pub use responses::ResponseRow;
+pub use responses::{ResponseRow, ResponseStats};
 pub use stats::{Bucket, StatsRow};
 pub use triage::{
     Action, Change, DismissReason, Feedback, Status, Transition, Triage, TriageError, Via,

@@ -1,5 +1,5 @@
 //! How fast the brand answers in public: of the negative mentions from sources with
-//! threads, per week, brand and source, how many were answered within 1 h and 24 h,
+//! threads, per week, brand (lowercased, as the counters keep it) and source, how many were answered within 1 h and 24 h,
 //! and the median and 90th percentile of the time to the first answer (`overhear
 //! stats --responses`, `/api/stats/responses`, the dashboard).
 
@@ -8,16 +8,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::super::{MentionFilter, Store, StoreError};
+use super::super::{Store, StoreError};
+use super::counts::Counts;
 use crate::post::THREADED_KINDS;
 
-/// One (week, brand, source).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResponseRow {
-    /// Monday of the week (UTC) of the posts.
-    pub week: NaiveDate,
-    pub brand: String,
-    pub source: String,
+/// How fast one group of negative mentions was answered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResponseStats {
     /// Negative mentions.
     pub negatives: u64,
     /// Of them, answered by the brand at all, within an hour, within a day.
@@ -27,6 +24,32 @@ pub struct ResponseRow {
     /// Seconds from the post to the brand's first answer (answered ones only).
     pub median_secs: Option<f64>,
     pub p90_secs: Option<f64>,
+}
+
+impl ResponseStats {
+    fn of(negatives: u64, mut took: Vec<f64>) -> ResponseStats {
+        took.sort_by(f64::total_cmp);
+        let within = |s: f64| took.iter().filter(|t| **t <= s).count() as u64;
+        ResponseStats {
+            negatives,
+            answered: took.len() as u64,
+            within_1h: within(3600.0),
+            within_24h: within(86_400.0),
+            median_secs: quantile(&took, 0.5),
+            p90_secs: quantile(&took, 0.9),
+        }
+    }
+}
+
+/// One (week, brand, source).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseRow {
+    /// Monday of the week (UTC) of the posts.
+    pub week: NaiveDate,
+    pub brand: String,
+    pub source: String,
+    #[serde(flatten)]
+    pub stats: ResponseStats,
 }
 
 /// The `q` quantile of sorted values (nearest rank).
@@ -50,57 +73,66 @@ impl Store {
         since: DateTime<Utc>,
         brand: Option<&str>,
     ) -> Result<Vec<ResponseRow>, StoreError> {
-        let f = MentionFilter {
-            brand: brand.map(str::to_string),
-            sentiment: Some("negative".into()),
-            since: Some(since),
-            ..MentionFilter::default()
-        };
-        let mut groups: BTreeMap<(NaiveDate, String, String), (u64, Vec<f64>)> = BTreeMap::new();
-        for m in self.list_stored(&f)? {
-            let p = &m.mention.post;
-            if !THREADED_KINDS.contains(&p.source.as_str()) {
+        let wanted = |b: &str| brand.map_or(true, |w| w.eq_ignore_ascii_case(b));
+        let groups = self.responses_by(since, |week, b, source| {
+            if wanted(b) {
+                vec![(week, b.to_string(), source.to_string())]
+            } else {
+                Vec::new()
+            }
+        })?;
+        Ok(groups
+            .into_iter()
+            .map(|((week, brand, source), stats)| ResponseRow {
+                week,
+                brand,
+                source,
+                stats,
+            })
+            .collect())
+    }
+
+    /// [`Store::responses`] in the groups `group` puts each (week, brand, source)
+    /// in (none, one, several): from the counters and the triaged summaries, no
+    /// mention is decoded. Brands are lowercased.
+    pub fn responses_by<K: Ord + Clone>(
+        &self,
+        since: DateTime<Utc>,
+        group: impl Fn(NaiveDate, &str, &str) -> Vec<K>,
+    ) -> Result<BTreeMap<K, ResponseStats>, StoreError> {
+        let mut groups: BTreeMap<K, (u64, Vec<f64>)> = BTreeMap::new();
+        for (b, day, source, n) in Counts(&self.t.counts).threaded_negatives(since.date_naive())? {
+            for k in group(week_of(day), &b, &source) {
+                groups.entry(k).or_default().0 += n;
+            }
+        }
+        for t in self.triaged()? {
+            let (Some(at), Some("negative")) = (t.answered_at, t.label.as_deref()) else {
+                continue;
+            };
+            let day = t.posted.date_naive();
+            if day < since.date_naive() || !THREADED_KINDS.contains(&t.source.as_str()) {
                 continue;
             }
-            let took = m
-                .answer
-                .answered_at
-                .map(|at| (at - p.created_at).num_seconds().max(0) as f64);
-            let mut brands: Vec<&str> = m.mention.brands.iter().map(|b| b.brand.as_str()).collect();
-            brands.sort_unstable();
+            let took = (at - t.posted).num_seconds().max(0) as f64;
+            let mut brands: Vec<String> = t.brands.iter().map(|b| b.to_lowercase()).collect();
+            brands.sort();
             brands.dedup();
-            for b in brands {
-                if brand.is_some_and(|want| !want.eq_ignore_ascii_case(b)) {
-                    continue;
+            let mut keys: Vec<K> = brands
+                .iter()
+                .flat_map(|b| group(week_of(day), b, &t.source))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                if let Some(g) = groups.get_mut(&k) {
+                    g.1.push(took);
                 }
-                let g = groups
-                    .entry((
-                        week_of(p.created_at.date_naive()),
-                        b.to_string(),
-                        p.source.clone(),
-                    ))
-                    .or_default();
-                g.0 += 1;
-                g.1.extend(took);
             }
         }
         Ok(groups
             .into_iter()
-            .map(|((week, brand, source), (negatives, mut took))| {
-                took.sort_by(f64::total_cmp);
-                let within = |s: f64| took.iter().filter(|t| **t <= s).count() as u64;
-                ResponseRow {
-                    week,
-                    brand,
-                    source,
-                    negatives,
-                    answered: took.len() as u64,
-                    within_1h: within(3600.0),
-                    within_24h: within(86_400.0),
-                    median_secs: quantile(&took, 0.5),
-                    p90_secs: quantile(&took, 0.9),
-                }
-            })
+            .map(|(k, (n, took))| (k, ResponseStats::of(n, took)))
             .collect())
     }
 }

@@ -1,4 +1,4 @@
-//! A small summary of every triaged mention (tree `triaged`: id -> JSON
+//! A small summary of every triaged or answered mention (tree `triaged`: id -> JSON
 //! [`Triaged`]), kept in each write's transaction like the counters, so that the
 //! dashboard's response times and the model's precision on the team's judgements
 //! read a few thousand small values instead of decoding every triaged mention.
@@ -10,7 +10,7 @@ use sled::transaction::ConflictableTransactionResult;
 use super::super::{Store, StoreError};
 use super::index::{abort, View};
 use super::triage::{DismissReason, Status, Triage};
-use super::Record;
+use super::{Answer, Record};
 use crate::post::Mention;
 
 /// What the dashboard and `eval --feedback` need of a triaged mention.
@@ -28,11 +28,15 @@ pub struct Triaged {
     /// The first change out of `new`, and the first to `resolved`.
     pub acked_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// When the brand answered in public (the thread watch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<DateTime<Utc>>,
 }
 
 impl Triaged {
-    /// The summary of a mention someone triaged (`None`: its history is empty).
-    pub fn of(m: &Mention, t: &Triage) -> Option<Triaged> {
+    /// The summary of a mention someone triaged or the brand answered (`None`: its
+    /// history is empty).
+    pub fn of(m: &Mention, t: &Triage, answer: &Answer) -> Option<Triaged> {
         if t.history.is_empty() {
             return None;
         }
@@ -57,12 +61,13 @@ impl Triaged {
                 .iter()
                 .find(|c| c.to == Status::Resolved && c.from != Status::Resolved)
                 .map(|c| c.at),
+            answered_at: answer.answered_at,
         })
     }
 }
 
 pub(super) fn of_record(rec: &Record) -> Option<Triaged> {
-    Triaged::of(&rec.mention, &rec.triage)
+    Triaged::of(&rec.mention, &rec.triage, &rec.answer)
 }
 
 impl View<'_> {
