@@ -318,9 +318,24 @@ async fn summary_counts_and_compares() {
         by_source: vec![],
     };
     assert_eq!(tally(&current).count("negative"), 2);
-    let items = r
-        .alerter
-        .summary_items(&due[0], &current, &previous, r.clock.now());
+    // answered in public: 1 of 2 this period (in 20 min), 0 of 1 before
+    let answered = overhear::alerts::Answered {
+        current: overhear::store::ResponseStats {
+            negatives: 2,
+            answered: 1,
+            within_1h: 1,
+            within_24h: 1,
+            median_secs: Some(1200.0),
+            p90_secs: Some(1200.0),
+        },
+        previous: overhear::store::ResponseStats {
+            negatives: 1,
+            ..Default::default()
+        },
+    };
+    let items =
+        r.alerter
+            .summary_items(&due[0], &current, &previous, Some(answered), r.clock.now());
     assert_eq!(items.len(), 1);
     r.store.enqueue(&items).unwrap();
     r.sender.deliver_due().await.unwrap();
@@ -330,6 +345,17 @@ async fn summary_counts_and_compares() {
         subject(&e[0]).contains("daily summary: 3 mentions, 2 negative"),
         "{}",
         e[0]
+    );
+    let body = e[0].replace("=\r\n", "").replace("\r\n", "\n");
+    assert!(
+        body.contains("1 of 2 negative mentions answered (50%; the previous period: 0 of 1, 0%)."),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "Time to the first answer: median 20 min, 90th percentile 20 min (previously -, -)."
+        ),
+        "{body}"
     );
 }
 

@@ -66,6 +66,17 @@ pub struct Summary {
     /// The most engaged negative and positive mentions (a few each).
     pub top_negative: Vec<Mention>,
     pub top_positive: Vec<Mention>,
+    /// How fast the brand answered negative mentions in public, this period and the
+    /// previous one (when its threads are watched: `accounts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<Answered>,
+}
+
+/// [`Summary::answered`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answered {
+    pub current: crate::store::ResponseStats,
+    pub previous: crate::store::ResponseStats,
 }
 
 /// Negative mentions of a brand above its usual rate.

@@ -34,8 +34,8 @@ pub use config::{
     TransportKind,
 };
 pub use item::{
-    Delivery, DeliveryFailed, MentionAlert, OutboxEntry, OutboxItem, OutboxState, Payload,
-    SourceHealth, Spike, Summary, Tally,
+    Answered, Delivery, DeliveryFailed, MentionAlert, OutboxEntry, OutboxItem, OutboxState,
+    Payload, SourceHealth, Spike, Summary, Tally,
 };
 pub use render::{Rendered, Renderer};
 pub use rules::{tally, Action, Alerter, BrandRule, SummaryPeriod};

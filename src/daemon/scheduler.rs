@@ -89,6 +89,39 @@ fn restored_since(
     }
 }
 
+/// How fast the brand answered in public in the period and the one before (by the
+/// UTC days of the posts), when any of its negatives came from a source with threads.
+fn answered(
+    shared: &Shared,
+    period: &crate::alerts::SummaryPeriod,
+) -> Result<Option<crate::alerts::Answered>, crate::store::StoreError> {
+    let (prev, start, end) = (
+        period.previous_start.date_naive(),
+        period.start.date_naive(),
+        period.end.date_naive(),
+    );
+    let groups = shared
+        .store
+        .responses_by(period.previous_start, |day, b, _| {
+            if !b.eq_ignore_ascii_case(&period.brand) {
+                Vec::new()
+            } else if day >= start && day < end.max(start.succ_opt().unwrap_or(start)) {
+                vec![true]
+            } else if day >= prev && day < start {
+                vec![false]
+            } else {
+                Vec::new()
+            }
+        })?;
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(crate::alerts::Answered {
+        current: groups.get(&true).cloned().unwrap_or_default(),
+        previous: groups.get(&false).cloned().unwrap_or_default(),
+    }))
+}
+
 /// Everything the clock (rather than a new mention) makes due in `(since, now]`.
 fn scheduled_items(
     shared: &Shared,
@@ -108,10 +141,12 @@ fn scheduled_items(
         let previous = shared
             .store
             .list(&filter(period.previous_start, period.start))?;
+        let answered = answered(shared, &period)?;
         items.extend(alerter.summary_items(
             &period,
             &current,
             &crate::alerts::tally(&previous),
+            answered,
             now,
         ));
     }

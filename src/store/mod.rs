@@ -55,7 +55,8 @@ pub mod watches;
 pub use api::api_router;
 pub use mentions::{
     mention_id, Action, Answer, Bucket, Change, CheckReport, DismissReason, Feedback, ResponseRow,
-    StatsRow, Status, StoredMention, Transition, Triage, TriageError, Triaged, Upsert, Via,
+    ResponseStats, StatsRow, Status, StoredMention, Transition, Triage, TriageError, Triaged,
+    Upsert, Via,
 };
 
 /// The layout this build reads and writes (2: triage state and `idx_status`; 3: the

@@ -65,6 +65,47 @@ fn mention_line(m: &crate::post::Mention) -> String {
     )
 }
 
+/// The "answered in public" lines of a summary, against the previous period.
+fn answered_lines(s: &Summary) -> Vec<String> {
+    let Some(a) = &s.answered else {
+        return vec!["Not watched: list the brand's own `accounts` in its [[brand]] entry and overhear checks whether it answered each negative post in public.".into()];
+    };
+    let share = |n: u64, of: u64| {
+        if of == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.0}%", n as f64 * 100.0 / of as f64)
+        }
+    };
+    let time = |t: Option<f64>| t.map_or("-".to_string(), crate::util::pretty_secs);
+    let (c, p) = (&a.current, &a.previous);
+    vec![
+        format!(
+            "{} of {} negative mentions answered ({}; the previous period: {} of {}, {}).",
+            c.answered,
+            c.negatives,
+            share(c.answered, c.negatives),
+            p.answered,
+            p.negatives,
+            share(p.answered, p.negatives)
+        ),
+        format!(
+            "Within 1 h: {} (previously {}); within 24 h: {} (previously {}).",
+            share(c.within_1h, c.negatives),
+            share(p.within_1h, p.negatives),
+            share(c.within_24h, c.negatives),
+            share(p.within_24h, p.negatives)
+        ),
+        format!(
+            "Time to the first answer: median {}, 90th percentile {} (previously {}, {}).",
+            time(c.median_secs),
+            time(c.p90_secs),
+            time(p.median_secs),
+            time(p.p90_secs)
+        ),
+    ]
+}
+
 fn summary_sections(s: &Summary) -> (Vec<String>, Vec<Section>) {
     let neg = s.current.count("negative");
     let lines = vec![
@@ -107,6 +148,10 @@ fn summary_sections(s: &Summary) -> (Vec<String>, Vec<Section>) {
                 .iter()
                 .map(|(l, n)| format!("{l}: {n}"))
                 .collect(),
+        },
+        Section {
+            title: "Answered in public".into(),
+            lines: answered_lines(s),
         },
         Section {
             title: "Most engaged negative mentions".into(),

@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, Duration as CDuration, Utc};
 
 use super::{at_local, Alerter};
 use crate::alerts::config::SummaryEvery;
-use crate::alerts::item::{Delivery, OutboxItem, Payload, Summary, Tally};
+use crate::alerts::item::{Answered, Delivery, OutboxItem, Payload, Summary, Tally};
 use crate::post::Mention;
 
 /// A summary period that has just ended.
@@ -76,6 +76,7 @@ impl Alerter {
         period: &SummaryPeriod,
         current: &[Mention],
         previous: &Tally,
+        answered: Option<Answered>,
         now: DateTime<Utc>,
     ) -> Vec<OutboxItem> {
         let Some(rule) = self.rule(&period.brand) else {
@@ -105,6 +106,7 @@ impl Alerter {
             previous: previous.clone(),
             top_negative: top("negative"),
             top_positive: top("positive"),
+            answered,
         };
         rule.summary_to
             .iter()

@@ -61,7 +61,8 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
 }
 
-fn week_of(d: NaiveDate) -> NaiveDate {
+/// The Monday of `d`'s week.
+pub fn week_of(d: NaiveDate) -> NaiveDate {
     d - Duration::days(i64::from(d.weekday().num_days_from_monday()))
 }
 
@@ -74,9 +75,9 @@ impl Store {
         brand: Option<&str>,
     ) -> Result<Vec<ResponseRow>, StoreError> {
         let wanted = |b: &str| brand.map_or(true, |w| w.eq_ignore_ascii_case(b));
-        let groups = self.responses_by(since, |week, b, source| {
+        let groups = self.responses_by(since, |day, b, source| {
             if wanted(b) {
-                vec![(week, b.to_string(), source.to_string())]
+                vec![(week_of(day), b.to_string(), source.to_string())]
             } else {
                 Vec::new()
             }
@@ -92,8 +93,8 @@ impl Store {
             .collect())
     }
 
-    /// [`Store::responses`] in the groups `group` puts each (week, brand, source)
-    /// in (none, one, several): from the counters and the triaged summaries, no
+    /// [`Store::responses`] in the groups `group` puts each (UTC day of the post,
+    /// brand, source) in (none, one, several): from the counters and the triaged summaries, no
     /// mention is decoded. Brands are lowercased.
     pub fn responses_by<K: Ord + Clone>(
         &self,
@@ -102,7 +103,7 @@ impl Store {
     ) -> Result<BTreeMap<K, ResponseStats>, StoreError> {
         let mut groups: BTreeMap<K, (u64, Vec<f64>)> = BTreeMap::new();
         for (b, day, source, n) in Counts(&self.t.counts).threaded_negatives(since.date_naive())? {
-            for k in group(week_of(day), &b, &source) {
+            for k in group(day, &b, &source) {
                 groups.entry(k).or_default().0 += n;
             }
         }
@@ -120,7 +121,7 @@ impl Store {
             brands.dedup();
             let mut keys: Vec<K> = brands
                 .iter()
-                .flat_map(|b| group(week_of(day), b, &t.source))
+                .flat_map(|b| group(day, b, &t.source))
                 .collect();
             keys.sort();
             keys.dedup();
