@@ -163,7 +163,10 @@ fn triage_commands_change_the_database_when_no_daemon_runs() {
     );
     let csv = ok(&overhear(&cfg, &["mentions", "export", "--format", "csv"]));
     assert!(
-        csv.lines().next().unwrap().ends_with(",status,assignee"),
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",status,assignee,answered_at,answered_by,answer_url"),
         "{csv}"
     );
     assert!(csv.contains(",dismissed,"), "{csv}");

@@ -423,7 +423,7 @@ fn csv_field(s: &str) -> String {
 fn write_csv(out: &mut impl Write, rows: &[StoredMention]) -> std::io::Result<()> {
     writeln!(
         out,
-        "id,post_id,created_at,first_seen,source,site,url,author,brands,sentiment,score,title,text,status,assignee"
+        "id,post_id,created_at,first_seen,source,site,url,author,brands,sentiment,score,title,text,status,assignee,answered_at,answered_by,answer_url"
     )?;
     for m in rows {
         let p = &m.mention.post;
@@ -452,6 +452,12 @@ fn write_csv(out: &mut impl Write, rows: &[StoredMention]) -> std::io::Result<()
             p.text.clone(),
             m.triage.status.to_string(),
             m.triage.assignee.clone().unwrap_or_default(),
+            m.answer
+                .answered_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default(),
+            m.answer.answered_by.clone().unwrap_or_default(),
+            m.answer.answer_url.clone().unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         writeln!(out, "{}", line.join(","))?;

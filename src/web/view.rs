@@ -58,6 +58,19 @@ pub struct MentionView {
     pub terms: Vec<String>,
     pub scores: Vec<Score>,
     pub history: Vec<HistoryLine>,
+    /// The brand's public answer (the thread watch): who, how long after the post,
+    /// and where.
+    pub answered: Option<Answered>,
+    /// The post was deleted (its thread answered 404).
+    pub gone: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Answered {
+    pub by: String,
+    /// "40 min after the post".
+    pub after: String,
+    pub url: Option<String>,
 }
 
 fn floor(s: &str, mut i: usize) -> usize {
@@ -141,6 +154,15 @@ impl MentionView {
             url: http(&p.url),
             thread_url: thread_url(m),
             overdue: false,
+            answered: m.answer.answered_at.map(|at| Answered {
+                by: m.answer.answered_by.clone().unwrap_or_default(),
+                after: format!(
+                    "{} after the post",
+                    crate::util::pretty_secs((at - p.created_at).num_seconds() as f64)
+                ),
+                url: m.answer.answer_url.as_deref().and_then(http),
+            }),
+            gone: m.answer.thread_gone_at.is_some(),
             status: t.status.as_str().to_string(),
             assignee: t.assignee.clone(),
             note: t.note.clone(),
@@ -163,5 +185,41 @@ impl MentionView {
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answered_mention_says_by_whom_and_how_soon() {
+        let now = Utc::now();
+        let mut p = crate::matcher::tests::post("acme broke my order");
+        p.created_at = now - chrono::Duration::hours(2);
+        let m = StoredMention {
+            id: "0123456789abcdef".into(),
+            mention: crate::post::Mention {
+                post: p,
+                brands: vec![],
+                sentiment: None,
+                first_seen: now,
+                updated_at: None,
+            },
+            alerted_at: None,
+            triage: Default::default(),
+            answer: crate::store::Answer {
+                answered_at: Some(now - chrono::Duration::minutes(80)),
+                answered_by: Some("hackernews:acme_support".into()),
+                answer_url: Some("javascript:alert(1)".into()),
+                thread_gone_at: None,
+            },
+        };
+        let v = MentionView::of(&m, now, false);
+        let a = v.answered.unwrap();
+        assert_eq!(a.by, "hackernews:acme_support");
+        assert_eq!(a.after, "40 min after the post");
+        assert_eq!(a.url, None, "only http(s) links are shown");
+        assert!(!v.gone);
     }
 }
