@@ -41,16 +41,31 @@ impl Alerter {
         // queued as soon as a mention is classified)
         let alerted = m.alerted_at.unwrap_or(m.mention.first_seen);
         let p = s.score(&s.label).unwrap_or(0.0);
+        self.due_rules(m, &s.label, p, alerted, now, |r| r.escalate_after)
+    }
+
+    /// The rules of `m`'s brands (one per brand) under which a mention labelled
+    /// `label` with probability `p`, alerted at `alerted`, alerts and is at least
+    /// `after(rule)` old at `now` (escalation, reminders).
+    pub(super) fn due_rules(
+        &self,
+        m: &StoredMention,
+        label: &str,
+        p: f32,
+        alerted: DateTime<Utc>,
+        now: DateTime<Utc>,
+        after: impl Fn(&BrandRule) -> Option<std::time::Duration>,
+    ) -> Vec<&BrandRule> {
         let mut out: Vec<&BrandRule> = Vec::new();
         for b in &m.mention.brands {
             let Some(rule) = self.rule(&b.brand) else {
                 continue;
             };
-            let Some(after) = rule.escalate_after else {
+            let Some(after) = after(rule) else {
                 continue;
             };
             let alerts =
-                p >= rule.threshold && rule.labels.iter().any(|l| l.eq_ignore_ascii_case(&s.label));
+                p >= rule.threshold && rule.labels.iter().any(|l| l.eq_ignore_ascii_case(label));
             let due = alerted
                 .checked_add_signed(cdur(after))
                 .is_some_and(|at| at <= now);

@@ -45,21 +45,10 @@ impl Alerter {
         let alerted = m.alerted_at.unwrap_or(m.mention.first_seen);
         let p = s.score(&s.label).unwrap_or(0.0);
         let mut out: Vec<OutboxItem> = Vec::new();
-        for b in &m.mention.brands {
-            let Some(rule) = self.rule(&b.brand) else {
-                continue;
-            };
+        for rule in self.due_rules(m, &s.label, p, alerted, now, |r| r.remind_unanswered) {
             let Some(after) = rule.remind_unanswered else {
                 continue;
             };
-            let alerts =
-                p >= rule.threshold && rule.labels.iter().any(|l| l.eq_ignore_ascii_case(&s.label));
-            let due = alerted
-                .checked_add_signed(cdur(after))
-                .is_some_and(|at| at <= now);
-            if !alerts || !due || out.iter().any(|i| i.brand.as_deref() == Some(&rule.brand)) {
-                continue;
-            }
             let alert = MentionAlert {
                 mention: m.mention.clone(),
                 brand: rule.brand.clone(),
