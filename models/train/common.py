@@ -42,7 +42,26 @@ def decisions_from_probs(probs):
     return pred3, bin_neg, score
 
 
-def metrics(rows, pred3, bin_neg, score, thresholds=THRESHOLDS):
+ECE_BINS = 10
+
+
+def ece(p_neg, is_neg, bins=ECE_BINS):
+    """Expected calibration error of P(negative) for the event "gold label is negative":
+    rows put in `bins` equal-width bins of P(negative) (a score of exactly 1 goes in the last),
+    then the row-weighted mean over bins of |mean P(negative) - share of gold negatives|.
+    overhear's `eval` computes the same figure (src/classifier/eval.rs)."""
+    if not p_neg:
+        return float("nan")
+    sums = [[0, 0.0, 0] for _ in range(bins)]
+    for p, y in zip(p_neg, is_neg):
+        b = min(int(p * bins), bins - 1)
+        sums[b][0] += 1
+        sums[b][1] += p
+        sums[b][2] += int(y)
+    return sum(abs(s / n - k / n) * n for n, s, k in sums if n) / len(p_neg)
+
+
+def metrics(rows, pred3, bin_neg, score, thresholds=THRESHOLDS, probability=True):
     """rows: dicts with source/label; pred3: predicted label ids; bin_neg: binary decision
     (True = negative); score: alert score (P(negative) for the model).
 
@@ -51,6 +70,8 @@ def metrics(rows, pred3, bin_neg, score, thresholds=THRESHOLDS):
       for rotten-tomatoes that is negative/positive only, predictions of neutral count as errors)
     - bin_acc: rows with gold != neutral, decided by bin_neg
     - alert@t: fires iff pred3 is negative and score >= t; positive class = gold negative
+    - ece: calibration error of score as P(negative) (see ece; NaN when probability is False,
+      as for VADER's compound score, which is no probability)
     """
     out = OrderedDict()
     groups = [("overall", None)] + [(s, s) for s in SOURCES]
@@ -79,5 +100,7 @@ def metrics(rows, pred3, bin_neg, score, thresholds=THRESHOLDS):
                 "recall": tp / npos if npos else float("nan"),
             }
         m["alert"] = alerts
+        m["ece"] = (ece([score[i] for i in idx], [rows[i]["label"] == "negative" for i in idx])
+                    if probability else float("nan"))
         out[name] = m
     return out

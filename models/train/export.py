@@ -4,7 +4,9 @@ python export.py --ckpt /tmp/run/best --dev dev.tsv --out models/sentiment
 
 Ships fp16 safetensors if loading the fp16 file into an fp32 model keeps every dev-set
 probability within --tol (default 1e-3) of the fp32 model; otherwise ships fp32.
-Shipped files: config.json, model.safetensors, vocab.txt, tokenizer_config.json.
+Shipped files: config.json, model.safetensors, vocab.txt, tokenizer_config.json (an old
+calibration.json is removed: calibrate.py fits the new weights' one). The probabilities it checks
+and saves (--probs-out) are the raw softmax(logits), before any temperature.
 """
 import argparse
 import hashlib
@@ -103,6 +105,9 @@ def main():
     with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
         json.dump(TOKENIZER_CONFIG, f, indent=2)
         f.write("\n")
+    cal = os.path.join(args.out, "calibration.json")
+    if os.path.exists(cal):
+        os.remove(cal)  # an old fit does not belong to new weights: calibrate.py writes the new one
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "export_check.json"), "w") as f:
         json.dump({"fp16_vs_fp32_max_abs_prob_diff": maxdiff, "argmax_flips": flips,
                    "dev_texts": len(rows), "shipped_dtype": "float16" if use16 else "float32"}, f, indent=1)

@@ -7,6 +7,7 @@ python parity.py --model models/sentiment --out tests/data/model_parity.json
 """
 import argparse
 import json
+import os
 
 import torch
 from transformers import BertForSequenceClassification, BertTokenizer, BertTokenizerFast
@@ -44,6 +45,8 @@ def main():
     model.eval()
     assert next(model.parameters()).dtype == torch.float32
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    cal = os.path.join(args.model, "calibration.json")
+    temperature = json.load(open(cal))["temperature"] if os.path.exists(cal) else 1.0
     cases = []
     with torch.no_grad():
         for text in TEXTS:
@@ -52,7 +55,7 @@ def main():
             fids = fast(text, truncation=True, max_length=128)["input_ids"]
             assert ids == fids, (text, ids, fids)
             logits = model(**enc).logits[0].double()
-            p = torch.softmax(logits, dim=-1).tolist()
+            p = torch.softmax(logits / temperature, dim=-1).tolist()
             cases.append({"text": text, "num_tokens": len(ids), "input_ids": ids,
                           "tokens": tok.convert_ids_to_tokens(ids),
                           "scores": {l: float(v) for l, v in zip(labels, p)}})
@@ -68,7 +71,9 @@ def main():
                     "in the vocab (e.g. most emoji) become [UNK]. Sequence = [CLS] tokens [SEP], truncated "
                     "to 128 ids including the specials; token_type_ids all 0; attention mask all 1.",
         },
-        "weights": "model.safetensors as shipped, loaded into an fp32 model; softmax over fp32 logits",
+        "weights": "model.safetensors as shipped, loaded into an fp32 model; softmax over fp32 logits "
+                   "divided by calibration.json's temperature",
+        "temperature": temperature,
         "cases": cases,
     }
     with open(args.out, "w", encoding="utf-8") as f:

