@@ -1,6 +1,8 @@
 //! Scoring a classifier against labelled data: 3-class accuracy and macro-F1,
-//! binary accuracy on the non-neutral rows, and precision/recall of the alert
-//! decision (label negative with P(negative) >= threshold).
+//! binary accuracy on the non-neutral rows, precision/recall of the alert
+//! decision (label negative with P(negative) >= threshold), and how well
+//! P(negative) is calibrated (expected calibration error, before and after the
+//! model's temperature).
 //!
 //! Arithmetic on predictions and parsed rows: never reads a file or runs the model
 //! itself (`overhear eval` and the benches do both).
@@ -75,6 +77,8 @@ pub struct Figures {
     pub alert_precision: Option<f64>,
     /// `None` when the group has no negative rows.
     pub alert_recall: Option<f64>,
+    /// Expected calibration error of P(negative) (see [`ece`]); 0 is perfect.
+    pub ece: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -91,6 +95,52 @@ pub struct Report {
     pub by_source: BTreeMap<String, Figures>,
     pub thresholds: Vec<ThresholdFigures>,
     pub threshold: f64,
+    /// The model's calibration temperature (1 = uncalibrated).
+    pub temperature: f64,
+    /// Overall ECE of the raw scores, softmax(logits), when the model is calibrated.
+    pub ece_uncalibrated: Option<f64>,
+}
+
+/// Bins of [`ece`] (as `models/train/common.py`'s `ECE_BINS`).
+pub const ECE_BINS: usize = 10;
+
+/// Expected calibration error of P(negative) for the event "the gold label is
+/// negative": points go into [`ECE_BINS`] equal-width bins of P(negative) (1.0 into
+/// the last), and the result is the point-weighted mean over bins of
+/// |mean P(negative) - share of negatives|. The same figure as `ece` in
+/// `models/train/common.py`. 0 for no points.
+pub fn ece(points: impl IntoIterator<Item = (f64, bool)>) -> f64 {
+    let mut bins = [(0usize, 0.0f64, 0usize); ECE_BINS];
+    let mut total = 0usize;
+    for (p, negative) in points {
+        // `as` saturates: NaN and negatives land in bin 0.
+        let b = ((p * ECE_BINS as f64) as usize).min(ECE_BINS - 1);
+        bins[b].0 += 1;
+        bins[b].1 += p;
+        bins[b].2 += usize::from(negative);
+        total += 1;
+    }
+    if total == 0 {
+        return 0.0;
+    }
+    let weighted: f64 = bins
+        .iter()
+        .filter(|b| b.0 > 0)
+        .map(|&(n, sum, neg)| (sum - neg as f64).abs())
+        .sum();
+    weighted / total as f64
+}
+
+/// P(negative) before a temperature `t` was applied: scores are softmax(z / t), so
+/// softmax(z) is proportional to score^t.
+fn uncalibrated_negative(pred: &Prediction, t: f64) -> f64 {
+    let powered = |p: f32| (f64::from(p).ln() * t).exp();
+    let total: f64 = pred.scores.iter().map(|(_, p)| powered(*p)).sum();
+    if total > 0.0 {
+        powered(pred.score("negative").unwrap_or(0.0)) / total
+    } else {
+        0.0
+    }
 }
 
 fn ratio(num: usize, den: usize) -> Option<f64> {
@@ -162,6 +212,9 @@ fn figures(pairs: &[(&Row, &Prediction)], threshold: f64) -> Figures {
         })
         .count();
     let (alert_precision, alert_recall) = alert_pr(pairs, threshold);
+    let ece = ece(pairs
+        .iter()
+        .map(|(r, pred)| (p(pred, "negative"), r.label == "negative")));
     Figures {
         n: pairs.len(),
         accuracy3: ratio(correct, pairs.len()).unwrap_or(0.0),
@@ -169,11 +222,13 @@ fn figures(pairs: &[(&Row, &Prediction)], threshold: f64) -> Figures {
         binary_accuracy: ratio(binary_correct, polar.len()),
         alert_precision,
         alert_recall,
+        ece,
     }
 }
 
 /// Scores predictions (in row order) at `threshold`, with a sweep of thresholds.
-pub fn report(rows: &[Row], preds: &[Prediction], threshold: f64) -> Report {
+/// `temperature` is the model's calibration temperature (1 = none).
+pub fn report(rows: &[Row], preds: &[Prediction], threshold: f64, temperature: f64) -> Report {
     let pairs: Vec<(&Row, &Prediction)> = rows.iter().zip(preds).collect();
     let mut groups: BTreeMap<&str, Vec<(&Row, &Prediction)>> = BTreeMap::new();
     for pair in &pairs {
@@ -201,6 +256,15 @@ pub fn report(rows: &[Row], preds: &[Prediction], threshold: f64) -> Report {
             .collect(),
         thresholds,
         threshold,
+        temperature,
+        ece_uncalibrated: (temperature != 1.0).then(|| {
+            ece(pairs.iter().map(|(r, pred)| {
+                (
+                    uncalibrated_negative(pred, temperature),
+                    r.label == "negative",
+                )
+            }))
+        }),
     }
 }
 
@@ -251,7 +315,7 @@ mod tests {
             pred(0.05, 0.05, 0.90),
             pred(0.30, 0.50, 0.20),
         ];
-        let r = report(&rows, &preds, 0.65);
+        let r = report(&rows, &preds, 0.65, 1.0);
         // accuracy: rows 1, 2, 5 right = 3/6
         assert!((r.overall.accuracy3 - 0.5).abs() < 1e-12);
         // F1 neg: tp 2, predicted 3, gold 3 -> 4/6; neu: tp 0 -> 0; pos: tp 1, pred 1, gold 2 -> 2/3
@@ -276,6 +340,40 @@ mod tests {
         let t95 = r.thresholds.last().unwrap();
         assert_eq!(t95.threshold, 0.95);
         assert_eq!(t95.precision, Some(1.0));
+    }
+
+    #[test]
+    fn ece_matches_a_hand_computation_and_the_python_figure() {
+        // bins: [.05] -> |.05 - 0|; [.95, 1.0] -> |1.95 - 2|; [.5] -> |.5 - 0| => .6 / 4
+        let e = ece([(0.05, false), (0.95, true), (1.0, true), (0.5, false)]);
+        assert!((e - 0.15).abs() < 1e-12, "{e}");
+        assert_eq!(ece([]), 0.0);
+        // one bin whose mean score (.25) is its share of negatives (1 in 4): calibrated
+        let calibrated = [(0.2, true), (0.3, false), (0.25, false), (0.25, false)];
+        assert!(ece(calibrated).abs() < 1e-12);
+        let rows = [row("a", "negative"), row("a", "positive")];
+        let r = report(&rows, &[pred(0.8, 0.1, 0.1), pred(0.3, 0.2, 0.5)], 0.5, 1.0);
+        // bins 8: |.8 - 1| = .2; bin 3: |.3 - 0| = .3 => .25 (f32 scores)
+        assert!((r.overall.ece - 0.25).abs() < 1e-6, "{}", r.overall.ece);
+        assert_eq!(r.ece_uncalibrated, None);
+    }
+
+    #[test]
+    fn the_uncalibrated_scores_are_recovered_from_the_calibrated_ones() {
+        let z = [2.0f64, -0.5, 0.3];
+        let softmax = |t: f64| {
+            let e: Vec<f64> = z.iter().map(|v| (v / t).exp()).collect();
+            let s: f64 = e.iter().sum();
+            e.iter().map(|v| (v / s) as f32).collect::<Vec<_>>()
+        };
+        let (cal, raw) = (softmax(1.7), softmax(1.0));
+        let p = pred(cal[0], cal[1], cal[2]);
+        assert!((uncalibrated_negative(&p, 1.7) - f64::from(raw[0])).abs() < 1e-6);
+        let rows = [row("a", "negative")];
+        let r = report(&rows, &[p], 0.5, 1.7);
+        let e = r.ece_uncalibrated.expect("calibrated model");
+        assert!((e - (1.0 - f64::from(raw[0]))).abs() < 1e-6, "{e}");
+        assert!((r.overall.ece - (1.0 - f64::from(cal[0]))).abs() < 1e-6);
     }
 
     #[test]

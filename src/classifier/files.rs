@@ -152,6 +152,31 @@ pub(super) fn tokenizer_flags(dir: &Path, cfg: &Value) -> Result<(bool, bool), C
     ))
 }
 
+/// Temperatures outside this range are a broken file, not a calibration.
+const TEMPERATURES: std::ops::RangeInclusive<f64> = 0.05..=20.0;
+
+/// The temperature in `calibration.json` (written by `models/train/calibrate.py`), or 1
+/// when the directory has none: scores are softmax(logits / temperature).
+pub(super) fn temperature(dir: &Path) -> Result<f64, ClassifierError> {
+    let path = dir.join("calibration.json");
+    if !path.is_file() {
+        return Ok(1.0);
+    }
+    let v = read_json(&path)?;
+    match v.get("temperature").and_then(Value::as_f64) {
+        Some(t) if TEMPERATURES.contains(&t) => Ok(t),
+        Some(t) => Err(bad(
+            &path,
+            format!(
+                "temperature = {t}: expected a number from {} to {}",
+                TEMPERATURES.start(),
+                TEMPERATURES.end()
+            ),
+        )),
+        None => Err(bad(&path, "no numeric \"temperature\"")),
+    }
+}
+
 pub(super) fn find_weights(dir: &Path) -> Result<PathBuf, ClassifierError> {
     for name in ["model.safetensors", "rust_model.ot"] {
         let p = dir.join(name);

@@ -18,7 +18,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use super::files::{
     bad, check_shapes, detect_arch, file_digest, find_weights, labels_of, positive_int, read_json,
-    require, tokenizer_flags,
+    require, temperature, tokenizer_flags,
 };
 use super::Precision;
 
@@ -119,6 +119,8 @@ pub struct Classifier {
     max_length: usize,
     max_batch: usize,
     precision: Precision,
+    /// Scores are softmax(logits / temperature): `calibration.json`, else 1.
+    temperature: f64,
     id: String,
 }
 
@@ -130,6 +132,7 @@ impl std::fmt::Debug for Classifier {
             .field("labels", &self.labels)
             .field("max_length", &self.max_length)
             .field("precision", &self.precision)
+            .field("temperature", &self.temperature)
             .finish()
     }
 }
@@ -276,7 +279,11 @@ impl Classifier {
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "model".into());
-        let id = format!("{name}@{}", file_digest(&weights)?);
+        let temperature = temperature(dir)?;
+        let mut id = format!("{name}@{}", file_digest(&weights)?);
+        if temperature != 1.0 {
+            id.push_str(&format!("+T{temperature}"));
+        }
         Ok(Classifier {
             _vs: vs,
             net,
@@ -287,6 +294,7 @@ impl Classifier {
             max_length,
             max_batch: max_batch.max(1),
             precision: Precision::F32,
+            temperature,
             id,
         })
     }
@@ -311,8 +319,13 @@ impl Classifier {
         self.precision
     }
 
-    /// `name@hash-of-weights` (with `+bf16` when computed in bfloat16), stored with
-    /// every sentiment.
+    /// The calibration temperature the scores are computed at (1 = none).
+    pub fn temperature(&self) -> f64 {
+        self.temperature
+    }
+
+    /// `name@hash-of-weights` (with `+T<temperature>` when calibrated and `+bf16` when
+    /// computed in bfloat16), stored with every sentiment.
     pub fn id(&self) -> String {
         match self.precision {
             Precision::F32 => self.id.clone(),
@@ -409,7 +422,13 @@ impl Classifier {
                         .logits
                 }
             };
-            let probs = logits.to_kind(Kind::Float).softmax(-1, Kind::Float);
+            let logits = logits.to_kind(Kind::Float);
+            let logits = if self.temperature == 1.0 {
+                logits
+            } else {
+                logits / self.temperature
+            };
+            let probs = logits.softmax(-1, Kind::Float);
             Vec::<f32>::try_from(probs.reshape([-1])).map_err(|e| e.to_string())
         };
         let flat = catch_unwind(AssertUnwindSafe(run))

@@ -291,3 +291,37 @@ mod batches {
         }
     }
 }
+
+#[test]
+fn calibration_json_divides_the_logits_by_its_temperature() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_tiny_model(d, Architecture::Bert, 5).unwrap();
+    let raw = Classifier::load(d, 128, 32).unwrap();
+    assert_eq!(raw.temperature(), 1.0);
+    let before = raw.classify(&[SHORT]).unwrap().remove(0);
+
+    std::fs::write(d.join("calibration.json"), r#"{"temperature": 2.5, "ece_after": 0.02}"#)
+        .unwrap();
+    let cal = Classifier::load(d, 128, 32).unwrap();
+    assert_eq!(cal.temperature(), 2.5);
+    assert!(cal.id().ends_with("+T2.5"), "{}", cal.id());
+    let after = cal.classify(&[SHORT]).unwrap().remove(0);
+    // softmax(z / t) from softmax(z): proportional to p^(1/t)
+    let powered: Vec<f64> = before
+        .scores
+        .iter()
+        .map(|(_, p)| f64::from(*p).powf(1.0 / 2.5))
+        .collect();
+    let total: f64 = powered.iter().sum();
+    for ((label, p), q) in after.scores.iter().zip(&powered) {
+        assert!((f64::from(*p) - q / total).abs() < 1e-5, "{label}: {p} vs {}", q / total);
+    }
+    assert_eq!(after.label, before.label, "a temperature never changes the label");
+
+    for bad in [r#"{"temperature": 0}"#, r#"{"temperature": "hot"}"#, "{"] {
+        std::fs::write(d.join("calibration.json"), bad).unwrap();
+        let e = load_err(d);
+        assert!(e.contains("calibration.json"), "{bad}: {e}");
+    }
+}

@@ -108,7 +108,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    let r = report(&rows, &preds, threshold);
+    let r = report(&rows, &preds, threshold, classifier.temperature());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
@@ -122,21 +122,29 @@ fn pct(x: Option<f64>) -> String {
 }
 
 fn print_tables(r: &Report, model: &str) {
-    println!("model {model}, alert threshold {:.2}\n", r.threshold);
+    println!("model {model}, alert threshold {:.2}", r.threshold);
+    match r.ece_uncalibrated {
+        Some(before) => println!(
+            "calibrated at temperature {}: ece {:.3} (uncalibrated {:.3})\n",
+            r.temperature, r.overall.ece, before
+        ),
+        None => println!("not calibrated (no calibration.json)\n"),
+    }
     println!(
-        "{:<18} {:>6} {:>9} {:>9} {:>8} {:>10} {:>8}",
-        "source", "n", "accuracy3", "macro_f1", "binary", "alert_prec", "alert_rec"
+        "{:<18} {:>6} {:>9} {:>9} {:>8} {:>10} {:>8} {:>6}",
+        "source", "n", "accuracy3", "macro_f1", "binary", "alert_prec", "alert_rec", "ece"
     );
     let line = |name: &str, f: &Figures| {
         println!(
-            "{:<18} {:>6} {:>9.3} {:>9.3} {:>8} {:>10} {:>8}",
+            "{:<18} {:>6} {:>9.3} {:>9.3} {:>8} {:>10} {:>8} {:>6.3}",
             name,
             f.n,
             f.accuracy3,
             f.macro_f1,
             pct(f.binary_accuracy),
             pct(f.alert_precision),
-            pct(f.alert_recall)
+            pct(f.alert_recall),
+            f.ece
         );
     };
     for (s, f) in &r.by_source {
