@@ -21,6 +21,9 @@ pub struct Args {
     /// One JSON object per line: {"text", "label", "scores"}.
     #[arg(long)]
     pub json: bool,
+    /// Number format to compute in (default: the config's [model] precision).
+    #[arg(long, value_enum)]
+    pub precision: Option<crate::classifier::Precision>,
 }
 
 #[derive(Serialize)]
@@ -34,7 +37,10 @@ struct Line<'a> {
 const CHUNK: usize = 256;
 
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
-    let cfg = super::model_config(global, args.model.as_deref())?;
+    let mut cfg = super::model_config(global, args.model.as_deref())?;
+    if let Some(p) = args.precision {
+        cfg.precision = p;
+    }
     let classifier = crate::classifier::load(&cfg)
         .with_context(|| format!("cannot load the model from {}", cfg.path.display()))?;
     let stdout = std::io::stdout();
