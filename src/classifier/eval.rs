@@ -349,7 +349,7 @@ mod tests {
         assert!((e - 0.15).abs() < 1e-12, "{e}");
         assert_eq!(ece([]), 0.0);
         // one bin whose mean score (.25) is its share of negatives (1 in 4): calibrated
-        let calibrated = [(0.2, true), (0.3, false), (0.25, false), (0.25, false)];
+        let calibrated = [(0.25, true), (0.25, false), (0.25, false), (0.25, false)];
         assert!(ece(calibrated).abs() < 1e-12);
         let rows = [row("a", "negative"), row("a", "positive")];
         let r = report(&rows, &[pred(0.8, 0.1, 0.1), pred(0.3, 0.2, 0.5)], 0.5, 1.0);
