@@ -61,8 +61,8 @@ fn eval(model: &Path, data: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// P(negative) of each row's text, from `overhear classify --json`.
-fn p_negative(model: &Path) -> Vec<f64> {
+/// P(negative), P(neutral), P(positive) of each row's text, from `overhear classify --json`.
+fn scores(model: &Path) -> Vec<[f64; 3]> {
     let mut child = bin()
         .args(["classify", "--json", "--precision", "f32", "--model"])
         .arg(model)
@@ -83,7 +83,7 @@ fn p_negative(model: &Path) -> Vec<f64> {
         .lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap();
-            v["scores"]["negative"].as_f64().unwrap()
+            ["negative", "neutral", "positive"].map(|k| v["scores"][k].as_f64().unwrap())
         })
         .collect()
 }
@@ -118,7 +118,8 @@ fn eval_reports_the_calibration_error_of_the_scores_classify_gives() {
     // uncalibrated: ece is that of classify's scores, overall and per source
     assert_eq!(r_raw["temperature"], 1.0);
     assert!(r_raw["ece_uncalibrated"].is_null(), "{r_raw}");
-    let p_raw = p_negative(raw.path());
+    let s_raw = scores(raw.path());
+    let p_raw: Vec<f64> = s_raw.iter().map(|s| s[0]).collect();
     let points: Vec<(f64, bool)> = p_raw
         .iter()
         .zip(ROWS)
@@ -142,15 +143,21 @@ fn eval_reports_the_calibration_error_of_the_scores_classify_gives() {
     assert_eq!(r_cal["temperature"], 2.0);
     let before = r_cal["ece_uncalibrated"].as_f64().unwrap();
     assert!((before - got_overall(&r_raw)).abs() < 1e-4, "{before} vs {r_raw}");
-    let p_cal = p_negative(cal.path());
+    let s_cal = scores(cal.path());
+    let p_cal: Vec<f64> = s_cal.iter().map(|s| s[0]).collect();
     let points_cal: Vec<(f64, bool)> = p_cal
         .iter()
         .zip(ROWS)
         .map(|(p, r)| (*p, r.1 == "negative"))
         .collect();
     assert!((got_overall(&r_cal) - expected_ece(&points_cal)).abs() < 1e-5);
-    for (a, b) in p_raw.iter().zip(&p_cal) {
-        assert!((a - 0.5).abs() >= (b - 0.5).abs() - 1e-6, "{a} -> {b}: not softer");
+    // softmax(z / 2) from softmax(z): proportional to the square root of each score
+    for (raw, cal) in s_raw.iter().zip(&s_cal) {
+        let root = raw.map(f64::sqrt);
+        let total: f64 = root.iter().sum();
+        for k in 0..3 {
+            assert!((cal[k] - root[k] / total).abs() < 1e-5, "{raw:?} -> {cal:?}");
+        }
     }
     assert_eq!(r_raw["overall"]["accuracy3"], r_cal["overall"]["accuracy3"]);
 
