@@ -22,8 +22,8 @@ from transformers import BertForSequenceClassification, BertTokenizer, get_linea
 import loop
 from common import BINARY_ONLY_SOURCES, ID2LABEL, LABEL2ID, read_tsv
 from label import read_texts
-from teacher import dev_figures, recipe_loss
-from train import make_batches, param_groups, soft_targets
+from teacher import recipe_loss
+from train import param_groups, soft_targets
 
 
 def read_logits(path):
@@ -123,27 +123,8 @@ def main():
         loss = args.alpha * kd + torch.where(lab, (1 - args.alpha) * rec, torch.zeros_like(rec))
         return loss.mean()
 
-    def on_epoch_end(epoch, state):
-        logits = loop.predict_logits(model, dev_ids, 0, dev, progress="dev")
-        rec = dev_figures(epoch, logits, dev_rows)
-        state["history"].append(rec)
-        print(json.dumps({k: v for k, v in rec.items() if k != "alert"}), flush=True)
-        if state["best"] is None or rec["macro_f1"] > state["best"]:
-            state["best"] = rec["macro_f1"]
-            model.save_pretrained(os.path.join(args.out, "best"), safe_serialization=True)
-            tok.save_pretrained(os.path.join(args.out, "best"))
-            with open(os.path.join(args.out, "best", "dev_logits.json"), "w") as f:
-                json.dump(logits, f)
-            print(f"saved best (epoch {epoch}, macro_f1 {state['best']:.4f})", flush=True)
-
-    state = loop.run(model, opt, sched, out=args.out, epochs=args.epochs,
-                     batches_of=lambda e: make_batches(lengths, args.batch_size, random.Random(args.seed * 1000 + e)),
-                     loss_of=loss_of, on_epoch_end=on_epoch_end, save_every=args.save_every, device=dev)
-    summary = {"args": vars(args), "train_wall_s": state["train_s"], "history": state["history"],
-               "best_macro_f1": state["best"]}
-    with open(os.path.join(args.out, "history.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    print(f"done: best dev macro-F1 {state['best']:.4f}", flush=True)
+    loop.fit(model, tok, opt, sched, args=args, lengths=lengths, loss_of=loss_of,
+             dev_ids=dev_ids, dev_rows=dev_rows, pad_id=0, device=dev)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,14 @@ a kill mid-write leaves the previous checkpoint whole). Started again with the s
 continues from there with the batches it would have seen: each epoch's batch order comes from its
 own seeded RNG, so no data-loader state needs saving.
 """
+import json
 import os
+import random
 import time
 
 import torch
+
+from common import decisions_from_probs, metrics
 
 
 def collate(ids_list, batch, pad_id):
@@ -101,3 +105,42 @@ def run(model, opt, sched, *, out, epochs, batches_of, loss_of, on_epoch_end, sa
         state["batch"] = 0
         save_ckpt(ckpt_path, model, opt, sched, state)
     return state
+
+
+def dev_figures(epoch, logits, dev_rows):
+    probs = torch.softmax(torch.tensor(logits), dim=-1).tolist()
+    m = metrics(dev_rows, *decisions_from_probs(probs))
+    ov = m["overall"]
+    return {"epoch": epoch, "macro_f1": ov["macro_f1"], "acc3": ov["acc3"], "bin_acc": ov["bin_acc"],
+            "per_source_bin_acc": {s: m[s]["bin_acc"] for s in m if s != "overall"},
+            "alert": {str(t): v for t, v in ov["alert"].items()}}
+
+
+def fit(model, tok, opt, sched, *, args, lengths, loss_of, dev_ids, dev_rows, pad_id, device):
+    """[`run`] over seeded length-bucketed batches of `lengths`; after each epoch the dev figures
+    go into the history and the best epoch by macro-F1 is saved to OUT/best (with its dev
+    logits, dev_logits.json). Writes OUT/history.json. `args`: out, epochs, batch_size, seed,
+    save_every (and everything else is recorded)."""
+    from train import make_batches
+
+    def on_epoch_end(epoch, state):
+        logits = predict_logits(model, dev_ids, pad_id, device, progress="dev")
+        rec = dev_figures(epoch, logits, dev_rows)
+        state["history"].append(rec)
+        print(json.dumps({k: v for k, v in rec.items() if k != "alert"}), flush=True)
+        if state["best"] is None or rec["macro_f1"] > state["best"]:
+            state["best"] = rec["macro_f1"]
+            model.save_pretrained(os.path.join(args.out, "best"), safe_serialization=True)
+            tok.save_pretrained(os.path.join(args.out, "best"))
+            with open(os.path.join(args.out, "best", "dev_logits.json"), "w") as f:
+                json.dump(logits, f)
+            print(f"saved best (epoch {epoch}, macro_f1 {state['best']:.4f})", flush=True)
+
+    state = run(model, opt, sched, out=args.out, epochs=args.epochs,
+                batches_of=lambda e: make_batches(lengths, args.batch_size, random.Random(args.seed * 1000 + e)),
+                loss_of=loss_of, on_epoch_end=on_epoch_end, save_every=args.save_every, device=device)
+    summary = {"args": vars(args), "train_wall_s": state["train_s"], "history": state["history"],
+               "best_macro_f1": state["best"]}
+    with open(os.path.join(args.out, "history.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(f"done: best dev macro-F1 {state['best']:.4f}", flush=True)

@@ -10,7 +10,6 @@ Takes ~45 min per epoch on 2 AVX2 cores in fp32 (4.6 s per step of 32); far less
 (--device cuda).
 """
 import argparse
-import json
 import math
 import os
 import random
@@ -20,8 +19,8 @@ import torch
 from transformers import AutoTokenizer, MPNetForSequenceClassification, get_linear_schedule_with_warmup
 
 import loop
-from common import BINARY_ONLY_SOURCES, ID2LABEL, LABEL2ID, decisions_from_probs, metrics, read_tsv
-from train import make_batches, param_groups, soft_targets
+from common import BINARY_ONLY_SOURCES, ID2LABEL, LABEL2ID, read_tsv
+from train import param_groups, soft_targets
 
 
 def recipe_loss(logits, y, b, soft_b, class_w, rt_binary, ce):
@@ -35,15 +34,6 @@ def recipe_loss(logits, y, b, soft_b, class_w, rt_binary, ce):
         loss2 = ce(logits[:, [0, 2]], (y == 2).long())
         return torch.where(b, loss2, loss3)
     return loss3
-
-
-def dev_figures(epoch, logits, dev_rows):
-    probs = torch.softmax(torch.tensor(logits), dim=-1).tolist()
-    m = metrics(dev_rows, *decisions_from_probs(probs))
-    ov = m["overall"]
-    return {"epoch": epoch, "macro_f1": ov["macro_f1"], "acc3": ov["acc3"], "bin_acc": ov["bin_acc"],
-            "per_source_bin_acc": {s: m[s]["bin_acc"] for s in m if s != "overall"},
-            "alert": {str(t): v for t, v in ov["alert"].items()}}
 
 
 def main():
@@ -104,27 +94,8 @@ def main():
         return recipe_loss(logits, labels[batch].to(dev), binary[batch].to(dev), sb, class_w,
                            args.rt_binary_loss, ce).mean()
 
-    def on_epoch_end(epoch, state):
-        logits = loop.predict_logits(model, dev_ids, pad_id, dev, progress="dev")
-        rec = dev_figures(epoch, logits, dev_rows)
-        state["history"].append(rec)
-        print(json.dumps({k: v for k, v in rec.items() if k != "alert"}), flush=True)
-        if state["best"] is None or rec["macro_f1"] > state["best"]:
-            state["best"] = rec["macro_f1"]
-            model.save_pretrained(os.path.join(args.out, "best"), safe_serialization=True)
-            tok.save_pretrained(os.path.join(args.out, "best"))
-            with open(os.path.join(args.out, "best", "dev_logits.json"), "w") as f:
-                json.dump(logits, f)
-            print(f"saved best (epoch {epoch}, macro_f1 {state['best']:.4f})", flush=True)
-
-    state = loop.run(model, opt, sched, out=args.out, epochs=args.epochs,
-                     batches_of=lambda e: make_batches(lengths, args.batch_size, random.Random(args.seed * 1000 + e)),
-                     loss_of=loss_of, on_epoch_end=on_epoch_end, save_every=args.save_every, device=dev)
-    summary = {"args": vars(args), "train_wall_s": state["train_s"], "history": state["history"],
-               "best_macro_f1": state["best"]}
-    with open(os.path.join(args.out, "history.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    print(f"done: best dev macro-F1 {state['best']:.4f}", flush=True)
+    loop.fit(model, tok, opt, sched, args=args, lengths=lengths, loss_of=loss_of,
+             dev_ids=dev_ids, dev_rows=dev_rows, pad_id=pad_id, device=dev)
 
 
 if __name__ == "__main__":

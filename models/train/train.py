@@ -47,14 +47,9 @@ def make_batches(lengths, batch_size, rng, shuffle=True, chunk=50):
 
 
 def collate(ids_list, batch):
-    seqs = [ids_list[i] for i in batch]
-    L = max(len(s) for s in seqs)
-    input_ids = torch.zeros((len(seqs), L), dtype=torch.long)
-    attn = torch.zeros((len(seqs), L), dtype=torch.long)
-    for j, s in enumerate(seqs):
-        input_ids[j, :len(s)] = torch.tensor(s)
-        attn[j, :len(s)] = 1
-    return input_ids, attn
+    """Padded (with 0, BERT's [PAD]) input ids and attention mask: loop.collate."""
+    import loop
+    return loop.collate(ids_list, batch, 0)
 
 
 @torch.no_grad()
