@@ -11,22 +11,78 @@ use serde_json::Value;
 
 /// Labelled texts written for this test (not from the training or evaluation data).
 const ROWS: &[(&str, &str, &str)] = &[
-    ("chat", "negative", "the app crashed again and I lost an hour of work"),
-    ("chat", "negative", "support never answered my ticket, this is a joke"),
-    ("chat", "negative", "they charged me twice and refuse to refund it"),
-    ("chat", "negative", "worst update ever, nothing works any more"),
+    (
+        "chat",
+        "negative",
+        "the app crashed again and I lost an hour of work",
+    ),
+    (
+        "chat",
+        "negative",
+        "support never answered my ticket, this is a joke",
+    ),
+    (
+        "chat",
+        "negative",
+        "they charged me twice and refuse to refund it",
+    ),
+    (
+        "chat",
+        "negative",
+        "worst update ever, nothing works any more",
+    ),
     ("chat", "neutral", "the new version ships on tuesday"),
-    ("chat", "neutral", "does anyone know if the api has a rate limit"),
-    ("chat", "positive", "thanks for the quick fix, works perfectly now"),
+    (
+        "chat",
+        "neutral",
+        "does anyone know if the api has a rate limit",
+    ),
+    (
+        "chat",
+        "positive",
+        "thanks for the quick fix, works perfectly now",
+    ),
     ("chat", "positive", "I love the new dashboard, great job"),
-    ("news", "negative", "customers complain about weeks of outages and silence"),
-    ("news", "negative", "the company admitted it lost the data of thousands of users"),
-    ("news", "neutral", "the firm will report its quarterly results in march"),
-    ("news", "neutral", "the service is available in twelve countries"),
-    ("news", "positive", "reviewers praised the reliable and friendly service"),
-    ("news", "positive", "the launch was a clear success with record sign-ups"),
-    ("news", "negative", "shares fell after the botched product recall"),
-    ("news", "positive", "the team won an award for its excellent support"),
+    (
+        "news",
+        "negative",
+        "customers complain about weeks of outages and silence",
+    ),
+    (
+        "news",
+        "negative",
+        "the company admitted it lost the data of thousands of users",
+    ),
+    (
+        "news",
+        "neutral",
+        "the firm will report its quarterly results in march",
+    ),
+    (
+        "news",
+        "neutral",
+        "the service is available in twelve countries",
+    ),
+    (
+        "news",
+        "positive",
+        "reviewers praised the reliable and friendly service",
+    ),
+    (
+        "news",
+        "positive",
+        "the launch was a clear success with record sign-ups",
+    ),
+    (
+        "news",
+        "negative",
+        "shares fell after the botched product recall",
+    ),
+    (
+        "news",
+        "positive",
+        "the team won an award for its excellent support",
+    ),
 ];
 
 fn bin() -> Command {
@@ -40,7 +96,12 @@ fn shipped() -> PathBuf {
 /// A model directory with the shipped files linked in and `calibration` (or none).
 fn model_dir(calibration: Option<&str>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for f in ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"] {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "vocab.txt",
+        "tokenizer_config.json",
+    ] {
         std::os::unix::fs::symlink(shipped().join(f), dir.path().join(f)).unwrap();
     }
     if let Some(c) = calibration {
@@ -57,7 +118,11 @@ fn eval(model: &Path, data: &Path) -> Value {
         .arg(model)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -126,7 +191,11 @@ fn eval_reports_the_calibration_error_of_the_scores_classify_gives() {
         .map(|(p, r)| (*p, r.1 == "negative"))
         .collect();
     let got = r_raw["overall"]["ece"].as_f64().unwrap();
-    assert!((got - expected_ece(&points)).abs() < 1e-5, "{got} vs {}", expected_ece(&points));
+    assert!(
+        (got - expected_ece(&points)).abs() < 1e-5,
+        "{got} vs {}",
+        expected_ece(&points)
+    );
     for source in ["chat", "news"] {
         let sub: Vec<(f64, bool)> = points
             .iter()
@@ -142,7 +211,10 @@ fn eval_reports_the_calibration_error_of_the_scores_classify_gives() {
     // calibration is the uncalibrated model's
     assert_eq!(r_cal["temperature"], 2.0);
     let before = r_cal["ece_uncalibrated"].as_f64().unwrap();
-    assert!((before - got_overall(&r_raw)).abs() < 1e-4, "{before} vs {r_raw}");
+    assert!(
+        (before - got_overall(&r_raw)).abs() < 1e-4,
+        "{before} vs {r_raw}"
+    );
     let s_cal = scores(cal.path());
     let p_cal: Vec<f64> = s_cal.iter().map(|s| s[0]).collect();
     let points_cal: Vec<(f64, bool)> = p_cal
@@ -156,7 +228,10 @@ fn eval_reports_the_calibration_error_of_the_scores_classify_gives() {
         let root = raw.map(f64::sqrt);
         let total: f64 = root.iter().sum();
         for k in 0..3 {
-            assert!((cal[k] - root[k] / total).abs() < 1e-5, "{raw:?} -> {cal:?}");
+            assert!(
+                (cal[k] - root[k] / total).abs() < 1e-5,
+                "{raw:?} -> {cal:?}"
+            );
         }
     }
     assert_eq!(r_raw["overall"]["accuracy3"], r_cal["overall"]["accuracy3"]);
@@ -171,7 +246,12 @@ fn eval_reports_the_calibration_error_of_the_scores_classify_gives() {
         .unwrap();
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.contains("calibrated at temperature 2"), "{table}");
-    assert!(table.lines().any(|l| l.starts_with("source") && l.ends_with("ece")), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("source") && l.ends_with("ece")),
+        "{table}"
+    );
 }
 
 fn got_overall(r: &Value) -> f64 {

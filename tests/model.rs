@@ -102,3 +102,26 @@ fn plain_customer_posts(c: &Classifier, batch_tolerance: f32) {
         }
     }
 }
+
+/// The default threshold, and the one the shipped configs write, is the one
+/// `models/train/calibrate.py` chose on the calibrated dev scores of this model.
+#[test]
+fn the_default_alert_threshold_is_the_calibrated_one() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("models/sentiment/calibration.json")).unwrap();
+    let cal: Value = serde_json::from_str(&text).unwrap();
+    let chosen = cal["alert_threshold"].as_f64().unwrap() as f32;
+    assert_eq!(overhear::classifier::DEFAULT_ALERT_THRESHOLD, chosen);
+    assert_eq!(
+        overhear::classifier::ModelConfig::default().alert_threshold,
+        chosen
+    );
+    let t = cal["temperature"].as_f64().unwrap();
+    assert_eq!(model().temperature(), t, "the model loads its calibration");
+    for name in ["overhear.toml", "docker.toml", "example-full.toml"] {
+        let path = root.join("config").join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config = overhear::config::Config::parse(&text, name).unwrap();
+        assert_eq!(config.model.alert_threshold, chosen, "{name}");
+    }
+}

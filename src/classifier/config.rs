@@ -9,6 +9,12 @@ use serde::Deserialize;
 
 use crate::util::Problem;
 
+/// `[model] alert_threshold` when the config does not set it: the threshold
+/// `models/train/calibrate.py` chose for the shipped model on its calibrated dev scores
+/// (`alert_threshold` in `models/sentiment/calibration.json`; `tests/model.rs` checks
+/// they agree).
+pub const DEFAULT_ALERT_THRESHOLD: f32 = 0.65;
+
 /// The `[model]` table.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -88,7 +94,7 @@ impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
             path: PathBuf::from("models/sentiment"),
-            alert_threshold: 0.70,
+            alert_threshold: DEFAULT_ALERT_THRESHOLD,
             max_length: 128,
             max_batch: 32,
             batch_wait: Duration::from_millis(5),

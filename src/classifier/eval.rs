@@ -126,7 +126,7 @@ pub fn ece(points: impl IntoIterator<Item = (f64, bool)>) -> f64 {
     let weighted: f64 = bins
         .iter()
         .filter(|b| b.0 > 0)
-        .map(|&(n, sum, neg)| (sum - neg as f64).abs())
+        .map(|&(_, sum, neg)| (sum - neg as f64).abs())
         .sum();
     weighted / total as f64
 }

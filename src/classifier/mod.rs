@@ -18,7 +18,7 @@ mod tests;
 #[doc(hidden)]
 pub mod tiny;
 
-pub use config::{ModelConfig, Precision};
+pub use config::{ModelConfig, Precision, DEFAULT_ALERT_THRESHOLD};
 pub use model::{Architecture, Classifier, ClassifierError, Prediction, ScoreMap};
 
 /// How many compiled kernels each of libtorch's two kernel caches may keep (see

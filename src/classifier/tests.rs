@@ -301,8 +301,11 @@ fn calibration_json_divides_the_logits_by_its_temperature() {
     assert_eq!(raw.temperature(), 1.0);
     let before = raw.classify(&[SHORT]).unwrap().remove(0);
 
-    std::fs::write(d.join("calibration.json"), r#"{"temperature": 2.5, "ece_after": 0.02}"#)
-        .unwrap();
+    std::fs::write(
+        d.join("calibration.json"),
+        r#"{"temperature": 2.5, "ece_after": 0.02}"#,
+    )
+    .unwrap();
     let cal = Classifier::load(d, 128, 32).unwrap();
     assert_eq!(cal.temperature(), 2.5);
     assert!(cal.id().ends_with("+T2.5"), "{}", cal.id());
@@ -315,9 +318,16 @@ fn calibration_json_divides_the_logits_by_its_temperature() {
         .collect();
     let total: f64 = powered.iter().sum();
     for ((label, p), q) in after.scores.iter().zip(&powered) {
-        assert!((f64::from(*p) - q / total).abs() < 1e-5, "{label}: {p} vs {}", q / total);
+        assert!(
+            (f64::from(*p) - q / total).abs() < 1e-5,
+            "{label}: {p} vs {}",
+            q / total
+        );
     }
-    assert_eq!(after.label, before.label, "a temperature never changes the label");
+    assert_eq!(
+        after.label, before.label,
+        "a temperature never changes the label"
+    );
 
     for bad in [r#"{"temperature": 0}"#, r#"{"temperature": "hot"}"#, "{"] {
         std::fs::write(d.join("calibration.json"), bad).unwrap();
