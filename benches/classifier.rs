@@ -145,7 +145,10 @@ fn compare(
     for round in 1..=3 {
         println!("== against the baseline, round {round}: {}", m.id());
         rm.push(measure(&m, texts)?);
-        println!("== against the baseline, round {round}: baseline {}", b.id());
+        println!(
+            "== against the baseline, round {round}: baseline {}",
+            b.id()
+        );
         rb.push(measure(&b, texts)?);
     }
     let (bm, bb) = (best_of(&rm), best_of(&rb));
@@ -156,15 +159,24 @@ fn compare(
     println!("model / baseline (f32, best of 3 rounds each; > 1 is faster for throughput, slower for latency):");
     for key in ["1", "8", "32", "64"] {
         let r = ratio(&bm["texts_per_s"][key], &bb["texts_per_s"][key]);
-        println!("  texts/s at batch {key:>2}: {}", r.map_or("-".into(), |r| format!("{r:.3}")));
+        println!(
+            "  texts/s at batch {key:>2}: {}",
+            r.map_or("-".into(), |r| format!("{r:.3}"))
+        );
         ratios.insert(format!("texts_per_s_batch_{key}"), json!(r));
     }
     let r = ratio(&bm["texts_per_s_bucketed"], &bb["texts_per_s_bucketed"]);
-    println!("  texts/s, whole set:   {}", r.map_or("-".into(), |r| format!("{r:.3}")));
+    println!(
+        "  texts/s, whole set:   {}",
+        r.map_or("-".into(), |r| format!("{r:.3}"))
+    );
     ratios.insert("texts_per_s_bucketed".into(), json!(r));
     for key in ["p50", "p99"] {
         let r = ratio(&bm["latency_ms"][key], &bb["latency_ms"][key]);
-        println!("  single-text {key}:      {}", r.map_or("-".into(), |r| format!("{r:.3}")));
+        println!(
+            "  single-text {key}:      {}",
+            r.map_or("-".into(), |r| format!("{r:.3}"))
+        );
         ratios.insert(format!("latency_{key}"), json!(r));
     }
     Ok(json!({"model": bm, "baseline": bb, "ratios": ratios}))
