@@ -38,6 +38,10 @@ pub struct Config {
     pub brands: Vec<BrandConfig>,
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
+    /// `[cluster]`: this daemon is the hub of workers over NATS (`overhear run`), or
+    /// this file configures a worker (`overhear worker`). Absent: one process.
+    #[serde(default)]
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 /// Something wrong in a config file, with where it is.
@@ -219,6 +223,9 @@ impl Config {
         out.extend(self.email.problems());
         out.extend(self.alerts.problems(&self.brands));
         out.extend(crate::watch::config::problems(&self.brands));
+        if let Some(c) = &self.cluster {
+            out.extend(c.problems());
+        }
         let mut names = std::collections::HashSet::new();
         for (i, b) in self.brands.iter().enumerate() {
             if !names.insert(b.name.to_lowercase()) {

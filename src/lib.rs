@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod classifier;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod matcher;

@@ -27,6 +27,7 @@ mod stats;
 mod test_email;
 mod test_webhook;
 mod user;
+mod worker;
 
 /// Hears what the public internet says about your brand.
 #[derive(Debug, Parser)]
@@ -69,6 +70,9 @@ impl Global {
 pub enum Command {
     /// Run the daemon: poll sources, classify mentions, store them, send alerts.
     Run(run::Args),
+    /// Run one worker of a cluster: poll a fair share of the hub's sources, publish
+    /// to NATS (needs --config FILE with [cluster]).
+    Worker(worker::Args),
     /// Fetch, store and classify the last days of history (a first run; no emails).
     Backfill(backfill::Args),
     /// Validate a config file and say exactly what is wrong.
@@ -100,10 +104,11 @@ pub enum Command {
 /// Parses the command line, runs the subcommand, prints errors, returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let daemon = matches!(cli.command, Command::Run(_));
+    let daemon = matches!(cli.command, Command::Run(_) | Command::Worker(_));
     init_logging(&cli.global, daemon);
     let result = match cli.command {
         Command::Run(a) => run::run(a, &cli.global),
+        Command::Worker(a) => worker::run(a, &cli.global),
         Command::Backfill(a) => backfill::run(a, &cli.global),
         Command::Check(a) => check::run(a, &cli.global),
         Command::Classify(a) => classify::run(a, &cli.global),

@@ -4,22 +4,33 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::config::Config;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
 pub fn run(_args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
-    let config = match global.load_config() {
+    let config = match load(global) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("overhear")
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(crate::daemon::run(global.config.clone(), config))?;
+    runtime("overhear")?.block_on(crate::daemon::run(global.config.clone(), config))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The config of a long-running command; a bad one is printed and exits with 2.
+pub(super) fn load(global: &super::Global) -> Result<Config, ExitCode> {
+    global.load_config().map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })
+}
+
+/// The multi-threaded runtime of a long-running command.
+pub(super) fn runtime(thread_name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(thread_name)
+        .build()
+        .context("cannot start the async runtime")
 }

@@ -37,28 +37,12 @@ pub(super) async fn ingest(
         );
         let mut result = Ok(());
         if !matched.is_empty() {
-            // One transaction and one flush for the whole poll.
-            let now = Utc::now();
-            let (matched, stored) = match shared.store.upsert_many(&matched, now) {
-                Err(StoreError::Invalid(_)) => store_each(&shared, &batch.source, matched, now),
-                other => (matched, other),
-            };
+            let (matched, stored) = store_matched(&shared, &batch.source, matched);
             match stored {
                 Ok(outcomes) => {
-                    if let Some(s) = &shared.search {
-                        s.changed(outcomes.iter().filter_map(|o| match o {
-                            Upsert::New { id } | Upsert::Updated { id, .. } => Some(id.clone()),
-                            Upsert::Unchanged { .. } => None,
-                        }));
-                    }
                     for ((post, _), outcome) in matched.iter().zip(outcomes) {
-                        let id = match outcome {
-                            Upsert::New { id }
-                            | Upsert::Updated {
-                                id,
-                                text_changed: true,
-                            } => id,
-                            _ => continue,
+                        let Some(id) = to_classify(outcome) else {
+                            continue;
                         };
                         shared.retries.sent(&id);
                         let job = Job {
@@ -78,6 +62,44 @@ pub(super) async fn ingest(
             }
         }
         let _ = batch.ack.send(result);
+    }
+}
+
+/// Stores one poll's mentions in one transaction (one flush), falling back to one at
+/// a time when the store refuses the batch as invalid, and tells the search index
+/// which changed. Returns the mentions kept with their outcomes, in order.
+#[allow(clippy::type_complexity)]
+pub(super) fn store_matched(
+    shared: &Shared,
+    source: &str,
+    matched: Vec<(Post, Vec<crate::post::BrandMatch>)>,
+) -> (
+    Vec<(Post, Vec<crate::post::BrandMatch>)>,
+    Result<Vec<Upsert>, StoreError>,
+) {
+    let now = Utc::now();
+    let (matched, stored) = match shared.store.upsert_many(&matched, now) {
+        Err(StoreError::Invalid(_)) => store_each(shared, source, matched, now),
+        other => (matched, other),
+    };
+    if let (Ok(outcomes), Some(s)) = (&stored, &shared.search) {
+        s.changed(outcomes.iter().filter_map(|o| match o {
+            Upsert::New { id } | Upsert::Updated { id, .. } => Some(id.clone()),
+            Upsert::Unchanged { .. } => None,
+        }));
+    }
+    (matched, stored)
+}
+
+/// The mention to classify after this outcome: a new one, or one whose text changed.
+pub(super) fn to_classify(outcome: Upsert) -> Option<String> {
+    match outcome {
+        Upsert::New { id }
+        | Upsert::Updated {
+            id,
+            text_changed: true,
+        } => Some(id),
+        _ => None,
     }
 }
 

@@ -179,6 +179,16 @@ impl Metrics {
         self.lock().gauges.insert((name, labels(l)), value);
     }
 
+    /// Replaces every series of the gauge `name` with `series` (a set whose members
+    /// come and go, like which worker owns which host).
+    pub fn set_all(&self, name: &'static str, series: &[(Vec<(&'static str, String)>, f64)]) {
+        let mut inner = self.lock();
+        inner.gauges.retain(|(n, _), _| *n != name);
+        for (l, v) in series {
+            inner.gauges.insert((name, l.clone()), *v);
+        }
+    }
+
     pub fn observe(&self, name: &'static str, bounds: &'static [f64], value: f64) {
         self.observe_with(name, &[], bounds, value)
     }

@@ -22,6 +22,7 @@ mod alert_stage;
 pub mod api;
 pub mod classify;
 mod config;
+mod hub;
 mod ingest;
 pub mod metrics;
 pub mod notify;
@@ -32,6 +33,7 @@ mod scheduler;
 mod shared;
 mod source_tasks;
 mod watcher;
+pub mod worker;
 
 pub use config::{DaemonConfig, LogFormat};
 pub use pipeline::{run, DaemonError};

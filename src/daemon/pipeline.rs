@@ -129,6 +129,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     let (ingest_tx, ingest_rx) = mpsc::channel::<SourceBatch>(16);
     let (classify_tx, classify_rx) = mpsc::channel::<Job<String>>(512);
     let (classified_tx, classified_rx) = mpsc::channel(512);
+    let verdicts_tx = classified_tx.clone();
     let mut stages = JoinSet::new();
     stages.spawn(ingest(shared.clone(), ingest_rx, classify_tx.clone()));
     stages.spawn(classify::run(
@@ -149,6 +150,36 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         classify_tx.clone(),
         requeue_cancel.clone(),
     ));
+
+    let mut hub_cluster: Option<crate::cluster::Cluster> = None;
+    // A hub: the workers poll; their results come from the stream.
+    let hub_cancel = CancellationToken::new();
+    let mut hub_tasks = JoinSet::new();
+    if let Some(cluster_cfg) = &config.cluster {
+        let cluster = crate::cluster::Cluster::connect(cluster_cfg, "overhear-hub")
+            .await
+            .map_err(|e| setup("the cluster", e))?;
+        let text = config_text(config_path.as_deref())?;
+        super::hub::publish_config(&cluster, &text)
+            .await
+            .map_err(|e| setup("the cluster", e))?;
+        let hub = super::hub::Hub::new(
+            cluster.clone(),
+            shared.clone(),
+            classify_tx.clone(),
+            verdicts_tx,
+        );
+        hub_tasks.spawn(hub.run(hub_cancel.clone()));
+        hub_tasks.spawn(super::hub::observe(
+            cluster.clone(),
+            shared.clone(),
+            hub_cancel.clone(),
+        ));
+        hub_cluster = Some(cluster);
+        tracing::info!(nats = %cluster_cfg.nats_url.split(',').count(), "cluster hub: workers poll the sources");
+    } else {
+        drop(verdicts_tx);
+    }
     drop(classify_tx);
 
     let mut sender = spawn_sender(sender);
@@ -159,7 +190,11 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     let state: Arc<dyn StateStore> = Arc::new(store.clone());
     let mut sources_cancel = CancellationToken::new();
     let mut source_tasks = JoinSet::new();
-    let first = build_sources(&config, &shared.matcher(), state.clone())?;
+    let first = if config.cluster.is_some() {
+        Vec::new()
+    } else {
+        build_sources(&config, &shared.matcher(), state.clone())?
+    };
     // The thread watch shares the sources' client: one budget per host.
     let http = match first.first() {
         Some(r) => r.ctx.http.clone(),
@@ -209,6 +244,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
             sources: &mut source_tasks,
             sources_cancel: &mut sources_cancel,
             sender: &mut sender,
+            cluster: hub_cluster.as_ref(),
         };
         let r = reload(&config_path, &shared, &state, &mut gen, &ingest_tx).await;
         if let Err(e) = &r {
@@ -232,6 +268,9 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     let drained = tokio::time::timeout_at(deadline - reserve, async {
         sources_cancel.cancel();
         while source_tasks.join_next().await.is_some() {}
+        // the message being stored is finished; the rest stays unacknowledged
+        hub_cancel.cancel();
+        while hub_tasks.join_next().await.is_some() {}
         drop(ingest_tx);
         requeue_cancel.cancel();
         requeue.abort();
@@ -245,6 +284,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         );
         sources_cancel.cancel();
         source_tasks.abort_all();
+        hub_tasks.abort_all();
         stages.abort_all();
     }
     scheduler_cancel.cancel();
@@ -272,6 +312,15 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The config file's text, as the workers get it.
+pub(super) fn config_text(path: Option<&std::path::Path>) -> Result<String, DaemonError> {
+    match path {
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| setup("the cluster", format!("cannot read {}: {e}", p.display()))),
+        None => Ok(crate::config::EMBEDDED_DEFAULT.to_string()),
+    }
 }
 
 /// The failing sources saved by the last run, for those still configured.

@@ -130,6 +130,8 @@ pub(super) struct Generation<'a> {
     pub(super) sources: &'a mut JoinSet<Running>,
     pub(super) sources_cancel: &'a mut CancellationToken,
     pub(super) sender: &'a mut SenderTask,
+    /// The hub's cluster: the new config goes to the workers.
+    pub(super) cluster: Option<&'a crate::cluster::Cluster>,
 }
 
 /// Re-reads the config; on any error the running generation is left untouched.
@@ -148,8 +150,23 @@ pub(super) async fn reload(
     };
     tracing::info!(config = %path.display(), "re-reading the configuration");
     let new = Config::load(path).map_err(|e| DaemonError::Config(e.to_string()))?;
+    if new.cluster != gen.config.cluster {
+        return Err(DaemonError::Config(
+            "[cluster] changed: restart the hub for that (the running config is kept)".into(),
+        ));
+    }
     let (live, sender) = build_live(&new, &shared.store, &shared.metrics)?;
-    let sources = build_sources(&new, &live.matcher, state.clone())?;
+    let sources = match gen.cluster {
+        // the workers poll
+        Some(_) => Vec::new(),
+        None => build_sources(&new, &live.matcher, state.clone())?,
+    };
+    if let Some(cluster) = gen.cluster {
+        let text = super::pipeline::config_text(Some(path))?;
+        super::hub::publish_config(cluster, &text)
+            .await
+            .map_err(|e| setup("the cluster", e))?;
+    }
     if new.model != gen.config.model {
         tracing::warn!("[model] changed: a restart is needed for that part to take effect");
     }

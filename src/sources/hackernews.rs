@@ -12,7 +12,7 @@ use super::{
 };
 use crate::post::Post;
 
-const DEFAULT_BASE: &str = "https://hn.algolia.com/api/v1";
+pub(crate) const DEFAULT_BASE: &str = "https://hn.algolia.com/api/v1";
 const ITEM_URL: &str = "https://news.ycombinator.com/item?id=";
 const HITS_PER_PAGE: usize = 100;
 const MAX_PAGES: u32 = 5;

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::post::Post;
 
-const DEFAULT_BASE: &str = "https://lobste.rs";
+pub(crate) const DEFAULT_BASE: &str = "https://lobste.rs";
 
 pub(crate) struct Lobsters {
     api: Api,

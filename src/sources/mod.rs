@@ -170,3 +170,78 @@ pub fn build(cfg: &SourceConfig, ctx: &SourceContext) -> Result<Box<dyn Source>,
         SourceConfig::Rss(c) => Polled::boxed(n, every, ctx, rss::Rss::new(c, ctx, n)?),
     })
 }
+
+/// The host a `[[source]]` entry polls (`host:port` when its URL names a port): the
+/// unit of a cluster's leases, so that one worker at a time polls each host and its
+/// rate budget holds cluster-wide. A URL that does not parse is its own "host".
+pub fn host_of(cfg: &SourceConfig) -> String {
+    let url: String = match cfg {
+        SourceConfig::Hackernews(c) => c
+            .base_url
+            .clone()
+            .unwrap_or(hackernews::DEFAULT_BASE.into()),
+        SourceConfig::Reddit(c) => c.base_url.clone().unwrap_or(reddit::DEFAULT_BASE.into()),
+        SourceConfig::Mastodon(c) => {
+            if c.instance.contains("://") {
+                c.instance.clone()
+            } else {
+                format!("https://{}", c.instance)
+            }
+        }
+        SourceConfig::Bluesky(c) if c.jetstream => c
+            .jetstream_url
+            .clone()
+            .unwrap_or(bluesky::DEFAULT_JETSTREAM.into()),
+        SourceConfig::Bluesky(c) => c.pds_url.clone().unwrap_or(bluesky::DEFAULT_PDS.into()),
+        SourceConfig::Lobsters(c) => c.base_url.clone().unwrap_or(lobsters::DEFAULT_BASE.into()),
+        SourceConfig::Stackexchange(c) => c
+            .base_url
+            .clone()
+            .unwrap_or(stackexchange::DEFAULT_BASE.into()),
+        SourceConfig::Rss(c) => c.url.clone(),
+    };
+    match url::Url::parse(&url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => url,
+        },
+        Err(_) => url,
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+
+    #[test]
+    fn sources_name_the_host_they_poll() {
+        let parse = |t: &str| -> SourceConfig {
+            #[derive(serde::Deserialize)]
+            struct W {
+                source: Vec<SourceConfig>,
+            }
+            toml::from_str::<W>(t).unwrap().source.remove(0)
+        };
+        assert_eq!(
+            host_of(&parse("[[source]]\nkind = \"hackernews\"\n")),
+            "hn.algolia.com"
+        );
+        assert_eq!(
+            host_of(&parse(
+                "[[source]]\nkind = \"rss\"\nurl = \"http://127.0.0.1:8080/a.xml\"\n"
+            )),
+            "127.0.0.1:8080"
+        );
+        assert_eq!(
+            host_of(&parse(
+                "[[source]]\nkind = \"mastodon\"\ninstance = \"mastodon.social\"\n"
+            )),
+            "mastodon.social"
+        );
+        assert_eq!(
+            host_of(&parse("[[source]]\nkind = \"bluesky\"\n")),
+            "jetstream2.us-east.bsky.network"
+        );
+    }
+}

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::post::Post;
 
-const DEFAULT_BASE: &str = "https://www.reddit.com";
+pub(crate) const DEFAULT_BASE: &str = "https://www.reddit.com";
 const DEFAULT_OAUTH_BASE: &str = "https://oauth.reddit.com";
 const DEFAULT_TOKEN_URL: &str = "https://www.reddit.com/api/v1/access_token";
 /// Canonical URLs always point at www.reddit.com, whatever base the API is read from.

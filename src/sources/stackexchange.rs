@@ -14,7 +14,7 @@ use super::{
 };
 use crate::post::Post;
 
-const DEFAULT_BASE: &str = "https://api.stackexchange.com/2.3";
+pub(crate) const DEFAULT_BASE: &str = "https://api.stackexchange.com/2.3";
 const MAX_PAGES: u32 = 3;
 
 pub(crate) struct StackExchange {

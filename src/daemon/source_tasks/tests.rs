@@ -165,6 +165,7 @@ async fn a_reload_keeps_an_unchanged_source_and_its_schedule() {
         sources: &mut tasks,
         sources_cancel: &mut cancel,
         sender: &mut sender,
+        cluster: None,
     };
     reload(&path, &shared, &state, &mut gen, &tx).await.unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;

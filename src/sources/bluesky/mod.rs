@@ -30,8 +30,8 @@ mod search;
 use jetstream::Stream;
 use search::Search;
 
-const DEFAULT_JETSTREAM: &str = "wss://jetstream2.us-east.bsky.network/subscribe";
-const DEFAULT_PDS: &str = "https://bsky.social";
+pub(crate) const DEFAULT_JETSTREAM: &str = "wss://jetstream2.us-east.bsky.network/subscribe";
+pub(crate) const DEFAULT_PDS: &str = "https://bsky.social";
 const POST_COLLECTION: &str = "app.bsky.feed.post";
 
 pub(crate) struct Bluesky {

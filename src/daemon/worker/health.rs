@@ -1,0 +1,124 @@
+//! A worker's `/healthz` (200 once it is connected and runs the hub's config, with
+//! the hosts it holds; 503 before) and `/metrics`, behind the same access guard as
+//! the hub's API: loopback by default, a token when bound elsewhere.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::ClusterConfig;
+use crate::config::Config;
+use crate::daemon::api;
+use crate::daemon::metrics::Metrics;
+use crate::daemon::pipeline::{setup, DaemonError};
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct Inner {
+    worker: String,
+    nats: bool,
+    config: bool,
+    hosts: Vec<String>,
+}
+
+pub(super) struct Status(Mutex<Inner>);
+
+impl Status {
+    pub(super) fn new(worker: &str) -> Status {
+        Status(Mutex::new(Inner {
+            worker: worker.to_string(),
+            ..Default::default()
+        }))
+    }
+
+    fn with(&self, f: impl FnOnce(&mut Inner)) {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub(super) fn set_connected(&self, up: bool) {
+        self.with(|i| i.nats = up)
+    }
+
+    pub(super) fn set_config(&self, ok: bool) {
+        self.with(|i| i.config = ok)
+    }
+
+    pub(super) fn set_hosts(&self, hosts: Vec<String>) {
+        self.with(|i| i.hosts = hosts)
+    }
+
+    fn get(&self) -> Inner {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    status: Arc<Status>,
+    metrics: Arc<Metrics>,
+}
+
+async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
+    let st = s.status.get();
+    let code = if st.nats && st.config {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if code == StatusCode::OK { "ok" } else { "starting" },
+        "worker": st.worker,
+        "nats": if st.nats { "connected" } else { "connecting" },
+        "config": st.config,
+        "hosts": st.hosts,
+    });
+    (code, axum::Json(body))
+}
+
+async fn metrics_page(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+}
+
+/// Binds `[cluster] worker_bind` and serves until `cancel`.
+pub(super) async fn serve(
+    own: &Config,
+    cfg: &ClusterConfig,
+    status: Arc<Status>,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
+    let mut daemon = own.daemon.clone();
+    daemon.api_bind = cfg.worker_bind;
+    let access = api::Access::from_config(&daemon).map_err(|e| {
+        setup(
+            "the worker's health endpoint",
+            e.to_string()
+                .replace("[daemon] api_bind", "[cluster] worker_bind"),
+        )
+    })?;
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_page))
+        .with_state(AppState { status, metrics });
+    let app = api::guarded(app, access);
+    let listener = tokio::net::TcpListener::bind(cfg.worker_bind)
+        .await
+        .map_err(|e| {
+            setup(
+                &format!(
+                    "[cluster] worker_bind = {} (is another worker running here?)",
+                    cfg.worker_bind
+                ),
+                e,
+            )
+        })?;
+    tracing::info!(bind = %cfg.worker_bind, "worker health and metrics");
+    Ok(tokio::spawn(api::serve(listener, app, cancel)))
+}

@@ -1,0 +1,214 @@
+//! The cluster against real parts on loopback: `nats-server -js` (Debian's package;
+//! `.ci/run` installs it), the hub (`overhear run` with `[cluster]`) and two workers
+//! (`overhear worker`) as real processes, growing RSS feeds on four ports (four
+//! hosts, four leases) and a real SMTP server. Every item of every feed is negative,
+//! so each must end up stored once and in exactly one alert mail, whatever is killed
+//! on the way. Skipped when nats-server is missing, unless OVERHEAR_REQUIRE_NATS is set.
+
+mod cluster_support;
+mod daemon_support;
+mod sources_support;
+
+use std::time::{Duration, Instant};
+
+use cluster_support::{nats_server_binary, Cluster, LEASE_TTL_SECS, SERIAL};
+
+const HOSTS: usize = 4;
+const ITEMS: usize = 24;
+const SETTLE: Duration = Duration::from_secs(150);
+
+async fn cluster() -> Option<Cluster> {
+    let bin = nats_server_binary()?;
+    let mut c = Cluster::start(bin, HOSTS, 2, ITEMS).await;
+    c.start_hub().await;
+    c.start_worker(0).await;
+    c.start_worker(1).await;
+    Some(c)
+}
+
+/// No host was polled by two workers at once, nor by one twice: the polls of each
+/// host stay about the source's interval (10 s) apart, even when a host moves.
+fn assert_polite(c: &Cluster) {
+    let gap = c.feeds.min_gap();
+    assert!(
+        gap >= Duration::from_secs(8),
+        "a host was polled twice within {gap:?}"
+    );
+    assert_eq!(c.feeds.requests.lock().unwrap().len(), HOSTS);
+}
+
+/// Waits until `f` holds for the owners the hub reports.
+async fn wait_owners(
+    c: &Cluster,
+    what: &str,
+    within: Duration,
+    f: impl Fn(&std::collections::HashMap<String, String>) -> bool,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        let o = c.owners().await;
+        if o.len() == HOSTS && f(&o) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < within,
+            "timed out waiting for {what}: owners {o:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn some_stored(c: &Cluster) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while c.stored_links().is_empty() {
+        assert!(Instant::now() < deadline, "nothing stored");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_share_the_hosts_and_every_mention_is_stored_and_alerted_once() {
+    let _one = SERIAL.lock().await;
+    let Some(c) = cluster().await else { return };
+    wait_owners(
+        &c,
+        "both workers to hold two hosts",
+        Duration::from_secs(30),
+        |o| {
+            let w1 = o.values().filter(|w| *w == "w1").count();
+            w1 == 2
+        },
+    )
+    .await;
+    c.assert_once_each(SETTLE).await;
+    // the hub saw results from both, and shows their lag
+    let m = c.hub_metrics().await;
+    for w in ["w1", "w2"] {
+        assert!(
+            m.contains(&format!(
+                "overhear_cluster_worker_lag_seconds{{worker=\"{w}\"}}"
+            )),
+            "{m}"
+        );
+    }
+    assert_polite(&c);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_s_hosts_move_to_the_other_within_the_lease_period() {
+    let _one = SERIAL.lock().await;
+    let Some(mut c) = cluster().await else { return };
+    wait_owners(
+        &c,
+        "both workers to hold hosts",
+        Duration::from_secs(30),
+        |o| o.values().any(|w| w == "w1") && o.values().any(|w| w == "w2"),
+    )
+    .await;
+    some_stored(&c).await;
+    c.kill_worker(0);
+    let took = wait_owners(&c, "w2 to own every host", Duration::from_secs(30), |o| {
+        o.values().all(|w| w == "w2")
+    })
+    .await;
+    // the lease period, plus a tick of the survivor and of the hub's view
+    assert!(
+        took <= Duration::from_secs(LEASE_TTL_SECS + 4),
+        "the hosts moved after {took:?}"
+    );
+    eprintln!("hosts moved to w2 {took:?} after w1 was killed");
+    c.assert_once_each(SETTLE).await;
+    assert_polite(&c);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_killed_mid_batch_and_restarted_loses_and_repeats_nothing() {
+    let _one = SERIAL.lock().await;
+    let Some(mut c) = cluster().await else { return };
+    some_stored(&c).await;
+    c.kill_hub();
+    // the workers go on publishing into the stream meanwhile
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    c.start_hub().await;
+    c.assert_once_each(SETTLE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_server_restarted_under_load_loses_and_repeats_nothing() {
+    let _one = SERIAL.lock().await;
+    let Some(mut c) = cluster().await else { return };
+    some_stored(&c).await;
+    c.nats.kill();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    c.nats.restart();
+    c.assert_once_each(SETTLE).await;
+    let w = c.log("w");
+    assert!(!w.contains("panicked"), "{w}");
+}
+
+/// The worker's log after `offset`: the hosts it polled before it took their lease
+/// again (each is a poll of a host another worker owned).
+fn polls_without_lease(log: &str) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    let mut bad = Vec::new();
+    for line in log.lines() {
+        let host = line
+            .split("host=")
+            .nth(1)
+            .map(|h| h.split_whitespace().next().unwrap_or("").to_string());
+        let Some(host) = host else { continue };
+        if line.contains("took the lease") {
+            taken.insert(host);
+        } else if line.contains(" poll")
+            && line.trim_end().ends_with("poll")
+            && !taken.contains(&host)
+        {
+            bad.push(line.to_string());
+        }
+    }
+    bad
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_worker_never_polls_a_host_another_worker_owns() {
+    let _one = SERIAL.lock().await;
+    let Some(c) = cluster().await else { return };
+    wait_owners(
+        &c,
+        "both workers to hold hosts",
+        Duration::from_secs(30),
+        |o| o.values().any(|w| w == "w2"),
+    )
+    .await;
+    some_stored(&c).await;
+    c.signal_worker(1, "STOP");
+    let stopped = Instant::now();
+    // past its lease: w1 takes everything
+    wait_owners(
+        &c,
+        "w1 to own every host while w2 is stopped",
+        Duration::from_secs(30),
+        |o| o.values().all(|w| w == "w1"),
+    )
+    .await;
+    // and past the poll interval, so that w2 wakes with polls due
+    let past = Duration::from_secs(12).saturating_sub(stopped.elapsed());
+    tokio::time::sleep(past.max(Duration::from_secs(LEASE_TTL_SECS))).await;
+    let before = c.log("w2").len();
+    c.signal_worker(1, "CONT");
+    // w2 wakes with due polls and stale leases: it must notice before polling
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let after = c.log("w2");
+    let bad = polls_without_lease(&after[before..]);
+    assert!(
+        bad.is_empty(),
+        "w2 polled hosts it no longer owned: {bad:#?}"
+    );
+    assert!(
+        after[before..].contains("lease"),
+        "w2 said nothing about its leases: {}",
+        &after[before..]
+    );
+    c.assert_once_each(SETTLE).await;
+    assert_polite(&c);
+}

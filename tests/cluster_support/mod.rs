@@ -1,0 +1,487 @@
+//! A cluster on loopback for the cluster tests: a real `nats-server -js` (file
+//! storage, restartable on the same port and store), growing RSS feeds on several
+//! ports (one lease each), a real SMTP server, the hub (`overhear run`) and workers
+//! (`overhear worker`) as real processes.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::routing::get;
+
+use crate::daemon_support::{free_port, start_smtp, Daemon, KeepOnFailure, Mail};
+
+/// The negative text every item carries (each one alerts).
+pub const TEXT: &str =
+    "Acme support kept me on hold for three hours and then refused my refund. Awful, never again.";
+
+/// Tests share the machine's two cores: one cluster at a time.
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `nats-server`, or `None` (the test is skipped) unless OVERHEAR_REQUIRE_NATS is set.
+pub fn nats_server_binary() -> Option<PathBuf> {
+    let found = [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("OVERHEAR_REQUIRE_NATS").is_none(),
+            "nats-server is not installed (apt-get install nats-server) and OVERHEAR_REQUIRE_NATS is set"
+        );
+        eprintln!("skipped: nats-server is not installed (apt-get install nats-server)");
+    }
+    found
+}
+
+/// A nats-server with JetStream on file storage in `dir`.
+pub struct Nats {
+    bin: PathBuf,
+    pub port: u16,
+    dir: PathBuf,
+    log: PathBuf,
+    child: Option<Daemon>,
+}
+
+impl Nats {
+    pub fn start(bin: PathBuf, dir: &Path) -> Nats {
+        let mut n = Nats {
+            bin,
+            port: free_port(),
+            dir: dir.join("nats"),
+            log: dir.join("nats.log"),
+            child: None,
+        };
+        n.restart();
+        n
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it again (after [`Nats::stop`]) on the same port and store.
+    pub fn restart(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(&self.bin)
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(Daemon(child));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops it the way a crash would (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.0.kill();
+            let _ = c.0.wait();
+        }
+    }
+}
+
+/// Growing RSS feeds: host `i` serves `/feed.xml` with the items that have "been
+/// written" so far, `burst` more every `step` from its first request, up to `total`.
+#[derive(Clone)]
+pub struct Feeds {
+    pub ports: Vec<u16>,
+    first: Arc<Mutex<HashMap<usize, Instant>>>,
+    pub requests: Arc<Mutex<HashMap<usize, Vec<Instant>>>>,
+    total: usize,
+    burst: usize,
+    step: Duration,
+}
+
+fn link(host: usize, i: usize) -> String {
+    format!("http://feeds.test/h{host}/item-{i}")
+}
+
+impl Feeds {
+    pub async fn start(hosts: usize, total: usize, burst: usize, step: Duration) -> Feeds {
+        let mut feeds = Feeds {
+            ports: Vec::new(),
+            first: Default::default(),
+            requests: Default::default(),
+            total,
+            burst,
+            step,
+        };
+        for h in 0..hosts {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            feeds.ports.push(listener.local_addr().unwrap().port());
+            let app = axum::Router::new()
+                .route("/:host/feed.xml", get(feed))
+                .with_state(feeds.clone());
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            let _ = h;
+        }
+        feeds
+    }
+
+    /// Every item's link, over all hosts.
+    pub fn all_links(&self) -> Vec<String> {
+        (0..self.ports.len())
+            .flat_map(|h| (0..self.total).map(move |i| link(h, i)))
+            .collect()
+    }
+
+    /// The shortest time between two polls of one host (by anyone): the per-host
+    /// budget holds cluster-wide when it is about the source's interval.
+    pub fn min_gap(&self) -> Duration {
+        let r = self.requests.lock().unwrap();
+        r.values()
+            .flat_map(|times| times.windows(2).map(|w| w[1] - w[0]))
+            .min()
+            .unwrap_or(Duration::MAX)
+    }
+
+    pub fn source_toml(&self) -> String {
+        self.ports
+            .iter()
+            .enumerate()
+            .map(|(h, port)| {
+                format!("[[source]]\nkind = \"rss\"\nname = \"feed{h}\"\nurl = \"http://127.0.0.1:{port}/{h}/feed.xml\"\nevery = \"10s\"\n\n")
+            })
+            .collect()
+    }
+}
+
+async fn feed(
+    State(f): State<Feeds>,
+    UrlPath(host): UrlPath<usize>,
+) -> impl axum::response::IntoResponse {
+    let first = *f
+        .first
+        .lock()
+        .unwrap()
+        .entry(host)
+        .or_insert_with(Instant::now);
+    f.requests
+        .lock()
+        .unwrap()
+        .entry(host)
+        .or_default()
+        .push(Instant::now());
+    let steps = (first.elapsed().as_millis() / f.step.as_millis().max(1)) as usize;
+    let n = (f.burst * (steps + 1)).min(f.total);
+    let mut out = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>reviews</title><link>http://feeds.test/</link><description>d</description>");
+    for i in (0..n).rev() {
+        out.push_str(&format!(
+            "<item><guid>{l}</guid><title>Acme review {host}-{i}</title><link>{l}</link><description>{TEXT} (#{host}-{i})</description><pubDate>Mon, 30 Nov 2026 10:00:00 GMT</pubDate></item>",
+            l = link(host, i)
+        ));
+    }
+    out.push_str("</channel></rss>");
+    ([("content-type", "application/rss+xml")], out)
+}
+
+/// A whole cluster's files and processes.
+pub struct Cluster {
+    pub dir: KeepOnFailure,
+    pub nats: Nats,
+    pub feeds: Feeds,
+    pub mails: Arc<Mutex<Vec<Mail>>>,
+    pub hub_config: PathBuf,
+    pub api: u16,
+    pub hub: Option<Daemon>,
+    /// (name, config, health port, process)
+    pub workers: Vec<(String, PathBuf, u16, Option<Daemon>)>,
+    runs: usize,
+}
+
+pub const LEASE_TTL_SECS: u64 = 3;
+
+impl Cluster {
+    pub async fn start(bin: PathBuf, hosts: usize, workers: usize, total: usize) -> Cluster {
+        let dir = KeepOnFailure(Some(tempfile::tempdir().unwrap()));
+        let nats = Nats::start(bin, dir.path());
+        let feeds = Feeds::start(hosts, total, 3, Duration::from_secs(2)).await;
+        let (smtp, mails) = start_smtp();
+        let api = free_port();
+        let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
+        let cluster = format!(
+            "[cluster]\nnats_url = \"{}\"\nlease_ttl = \"{LEASE_TTL_SECS}s\"\n",
+            nats.url()
+        );
+        let hub = format!(
+            "[daemon]\ndata_dir = \"{data}\"\napi_bind = \"127.0.0.1:{api}\"\nshutdown_timeout = \"10s\"\n\n[model]\npath = \"{model}\"\nalert_threshold = 0.5\n\n[email]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{smtp}?tls=none\"\nfrom = \"overhear <alerts@overhear.test>\"\n\n[[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"support@acme.test\"]\n\n{sources}{cluster}",
+            data = dir.path().join("hub-data").display(),
+            model = model.display(),
+            sources = feeds.source_toml(),
+        );
+        let hub_config = dir.path().join("hub.toml");
+        std::fs::write(&hub_config, hub).unwrap();
+        let mut ws = Vec::new();
+        for i in 1..=workers {
+            let name = format!("w{i}");
+            let port = free_port();
+            let text = format!(
+                "[model]\npath = \"{model}\"\n\n{cluster}worker_bind = \"127.0.0.1:{port}\"\nworker_name = \"{name}\"\n",
+                model = model.display()
+            );
+            let path = dir.path().join(format!("{name}.toml"));
+            std::fs::write(&path, text).unwrap();
+            ws.push((name, path, port, None));
+        }
+        Cluster {
+            dir,
+            nats,
+            feeds,
+            mails,
+            hub_config,
+            api,
+            hub: None,
+            workers: ws,
+            runs: 0,
+        }
+    }
+
+    fn spawn(&mut self, args: &[&str], config: &Path, log: &str) -> Daemon {
+        self.runs += 1;
+        let log = std::fs::File::create(self.dir.path().join(format!("{log}.{}.log", self.runs)))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_overhear"))
+            .args(args)
+            .arg("--config")
+            .arg(config)
+            .env("OVERHEAR_LOG", "info,overhear=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Daemon(child)
+    }
+
+    pub async fn start_hub(&mut self) {
+        let config = self.hub_config.clone();
+        let mut d = self.spawn(&["run"], &config, "hub");
+        crate::daemon_support::wait_healthy(self.api, &mut d).await;
+        self.hub = Some(d);
+    }
+
+    pub async fn start_worker(&mut self, i: usize) {
+        let (name, config, port, _) = self.workers[i].clone_parts();
+        let mut d = self.spawn(&["worker"], &config, &name);
+        let url = format!("http://127.0.0.1:{port}/healthz");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(s) = d.0.try_wait().unwrap() {
+                panic!("worker {name} exited early: {s}");
+            }
+            if reqwest::get(&url)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "worker {name} did not become healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.workers[i].3 = Some(d);
+    }
+
+    pub fn worker_pid(&self, i: usize) -> u32 {
+        self.workers[i].3.as_ref().map(|d| d.0.id()).unwrap()
+    }
+
+    pub fn signal_worker(&self, i: usize, sig: &str) {
+        crate::daemon_support::signal(&self.workers[i].3.as_ref().unwrap().0, sig);
+    }
+
+    pub fn kill_worker(&mut self, i: usize) {
+        if let Some(mut d) = self.workers[i].3.take() {
+            let _ = d.0.kill();
+            let _ = d.0.wait();
+        }
+    }
+
+    pub fn kill_hub(&mut self) {
+        if let Some(mut d) = self.hub.take() {
+            let _ = d.0.kill();
+            let _ = d.0.wait();
+        }
+    }
+
+    /// The hub's `/metrics`.
+    pub async fn hub_metrics(&self) -> String {
+        let url = format!("http://127.0.0.1:{}/metrics", self.api);
+        match reqwest::get(&url).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// host → owner, from the hub's `overhear_cluster_host_owner`.
+    pub async fn owners(&self) -> HashMap<String, String> {
+        let text = self.hub_metrics().await;
+        text.lines()
+            .filter(|l| l.starts_with("overhear_cluster_host_owner{"))
+            .filter_map(|l| {
+                let host = l.split("host=\"").nth(1)?.split('"').next()?.to_string();
+                let worker = l.split("worker=\"").nth(1)?.split('"').next()?.to_string();
+                Some((host, worker))
+            })
+            .collect()
+    }
+
+    /// Waits until every item's link is stored on the hub, and then until the mail
+    /// has been quiet for a few seconds; returns (stored links, mails).
+    pub async fn settle(&self, within: Duration) -> (Vec<String>, Vec<Mail>) {
+        let want = self.feeds.all_links();
+        let deadline = Instant::now() + within;
+        let mut links;
+        loop {
+            links = self.stored_links();
+            if want.iter().all(|l| links.contains(l)) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out: {} of {} items stored",
+                want.iter().filter(|l| links.contains(l)).count(),
+                want.len()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let mut last = usize::MAX;
+        let mut quiet = Instant::now();
+        loop {
+            let n = self.mails.lock().unwrap().len();
+            let alerted = self.alerted_links();
+            if n != last {
+                last = n;
+                quiet = Instant::now();
+            } else if quiet.elapsed() > Duration::from_secs(6)
+                && want.iter().all(|l| alerted.contains_key(l))
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for the alerts: {} mails",
+                n
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        (self.stored_links(), self.mails.lock().unwrap().clone())
+    }
+
+    /// The post links of the hub's stored mentions (one entry per stored mention).
+    pub fn stored_links(&self) -> Vec<String> {
+        let out = crate::sources_support::overhear(
+            &["mentions", "list", "--json", "--limit", "100000"],
+            &self.hub_config,
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["post"]["url"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// How many mails name each item link.
+    pub fn alerted_links(&self) -> HashMap<String, usize> {
+        let mails = self.mails.lock().unwrap().clone();
+        let mut out = HashMap::new();
+        for l in self.feeds.all_links() {
+            let n = mails.iter().filter(|m| mentions_link(&m.data, &l)).count();
+            if n > 0 {
+                out.insert(l, n);
+            }
+        }
+        out
+    }
+
+    /// Asserts: every item stored exactly once, and alerted in exactly one mail.
+    pub async fn assert_once_each(&self, within: Duration) {
+        let (stored, _) = self.settle(within).await;
+        let mut seen = HashMap::<&String, usize>::new();
+        for l in &stored {
+            *seen.entry(l).or_default() += 1;
+        }
+        let doubled: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(doubled.is_empty(), "stored twice: {doubled:?}");
+        let alerted = self.alerted_links();
+        let bad: Vec<_> = self
+            .feeds
+            .all_links()
+            .into_iter()
+            .filter(|l| alerted.get(l) != Some(&1))
+            .map(|l| (alerted.get(&l).copied().unwrap_or(0), l))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "items not alerted exactly once (count, link): {bad:?}"
+        );
+    }
+
+    pub fn log(&self, prefix: &str) -> String {
+        let mut out = String::new();
+        let mut names: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(prefix) && n.ends_with(".log"))
+            .collect();
+        names.sort();
+        for n in names {
+            out.push_str(&std::fs::read_to_string(self.dir.path().join(n)).unwrap_or_default());
+        }
+        out
+    }
+}
+
+/// Whether a mail's (quoted-printable) text names `link`.
+fn mentions_link(data: &str, link: &str) -> bool {
+    let flat = data
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    // the item number ends the link: item-1 must not match item-10
+    flat.match_indices(link)
+        .any(|(i, _)| !flat[i + link.len()..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+trait CloneParts {
+    fn clone_parts(&self) -> (String, PathBuf, u16, ());
+}
+
+impl CloneParts for (String, PathBuf, u16, Option<Daemon>) {
+    fn clone_parts(&self) -> (String, PathBuf, u16, ()) {
+        (self.0.clone(), self.1.clone(), self.2, ())
+    }
+}
