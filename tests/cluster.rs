@@ -212,3 +212,18 @@ async fn a_partitioned_worker_never_polls_a_host_another_worker_owns() {
     c.assert_once_each(SETTLE).await;
     assert_polite(&c);
 }
+
+#[test]
+fn the_compose_files_configs_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/cluster");
+    let hub = overhear::config::Config::load(&dir.join("hub.toml")).unwrap();
+    let worker = overhear::config::Config::load(&dir.join("worker.toml")).unwrap();
+    let (h, w) = (hub.cluster.unwrap(), worker.cluster.unwrap());
+    assert_eq!(h.lease_ttl, w.lease_ttl, "hub and workers must agree on the lease period");
+    assert_eq!((h.nats_url, h.prefix), (w.nats_url, w.prefix));
+    assert!(hub.sources.len() >= 2 && worker.sources.is_empty());
+    let compose = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
+    for f in ["hub.toml", "worker.toml", "nats-server.conf"] {
+        assert!(compose.contains(f), "compose.yaml does not mount {f}");
+    }
+}

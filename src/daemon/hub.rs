@@ -199,9 +199,7 @@ impl Hub {
             matched.len() as f64,
         );
         if !matched.is_empty() {
-            let (kept, stored) = tokio::task::block_in_place(|| {
-                super::ingest::store_matched(&shared, &source, matched)
-            });
+            let (kept, stored) = super::ingest::store_matched(&shared, &source, matched);
             let outcomes = match stored {
                 Ok(o) => o,
                 Err(e) => {

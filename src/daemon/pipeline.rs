@@ -176,7 +176,10 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
             hub_cancel.clone(),
         ));
         hub_cluster = Some(cluster);
-        tracing::info!(nats = %cluster_cfg.nats_url.split(',').count(), "cluster hub: workers poll the sources");
+        tracing::info!(
+            stream = %cluster_cfg.prefix,
+            "cluster hub: the workers poll the sources; their results are stored here"
+        );
     } else {
         drop(verdicts_tx);
     }

@@ -17,10 +17,10 @@ use crate::daemon::api;
 use crate::daemon::metrics::Metrics;
 use crate::daemon::pipeline::{setup, DaemonError};
 
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone)]
 struct Inner {
     worker: String,
-    nats: bool,
+    client: Option<async_nats::Client>,
     config: bool,
     hosts: Vec<String>,
 }
@@ -39,8 +39,8 @@ impl Status {
         f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    pub(super) fn set_connected(&self, up: bool) {
-        self.with(|i| i.nats = up)
+    pub(super) fn set_client(&self, client: async_nats::Client) {
+        self.with(|i| i.client = Some(client))
     }
 
     pub(super) fn set_config(&self, ok: bool) {
@@ -64,7 +64,11 @@ struct AppState {
 
 async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
     let st = s.status.get();
-    let code = if st.nats && st.config {
+    let nats = st
+        .client
+        .as_ref()
+        .is_some_and(|c| c.connection_state() == async_nats::connection::State::Connected);
+    let code = if nats && st.config {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -72,7 +76,7 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
     let body = serde_json::json!({
         "status": if code == StatusCode::OK { "ok" } else { "starting" },
         "worker": st.worker,
-        "nats": if st.nats { "connected" } else { "connecting" },
+        "nats": if nats { "connected" } else { "connecting" },
         "config": st.config,
         "hosts": st.hosts,
     });

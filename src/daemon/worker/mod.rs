@@ -155,7 +155,7 @@ pub async fn run(own: Config) -> Result<(), DaemonError> {
         c = connect(&cfg, &name) => c,
         _ = signals.next() => return Ok(()),
     };
-    status.set_connected(true);
+    status.set_client(cluster.client.clone());
     let leases = Arc::new(Leases::new(cluster.leases.clone(), &name, cfg.lease_ttl));
     let wstate = Arc::new(WorkerState::default());
     let mut config_watch = cluster
@@ -166,6 +166,8 @@ pub async fn run(own: Config) -> Result<(), DaemonError> {
     tracing::info!(worker = %name, "waiting for the hub's config");
     let mut gen: Option<Generation> = None;
     let mut running: Running = HashMap::new();
+    // hosts whose sources were seeded with the hub's cursor since the lease was taken
+    let mut seeded: std::collections::HashSet<String> = Default::default();
     let mut tick = tokio::time::interval(leases.tick_every());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ctx = Arc::new(poll::Ctx {
@@ -218,7 +220,7 @@ pub async fn run(own: Config) -> Result<(), DaemonError> {
                         }
                         for host in leases.held() {
                             if !running.contains_key(&host) {
-                                start_host(&g, &host, &ctx, &mut running, false).await;
+                                start_host(&g, &host, &ctx, &mut running, &mut seeded).await;
                             }
                         }
                         status.set_config(true);
@@ -240,6 +242,7 @@ pub async fn run(own: Config) -> Result<(), DaemonError> {
                 }
                 for host in &changes.lost {
                     stop_host(&mut running, host).await;
+                    seeded.remove(host);
                     for &i in g.hosts.get(host).into_iter().flatten() {
                         wstate.forget(&g.config.sources[i].name());
                     }
@@ -251,10 +254,12 @@ pub async fn run(own: Config) -> Result<(), DaemonError> {
                     while set.try_join_next().is_some() {}
                     !set.is_empty()
                 });
+                for host in &changes.gained {
+                    seeded.remove(host);
+                }
                 for host in leases.held() {
                     if !running.contains_key(&host) {
-                        let fresh = changes.gained.contains(&host);
-                        start_host(g, &host, &ctx, &mut running, fresh).await;
+                        start_host(g, &host, &ctx, &mut running, &mut seeded).await;
                     }
                 }
                 let held = leases.held();
@@ -319,15 +324,17 @@ async fn connect(cfg: &ClusterConfig, name: &str) -> Cluster {
     }
 }
 
-/// Starts the source tasks of `host`; `fresh` (a lease just taken): each source
-/// starts from the cursor the hub committed, not from what this worker remembers.
+/// Starts the source tasks of `host`. The first time after the lease was taken (not
+/// in `seeded`), each source starts from the cursor the hub committed, not from what
+/// this worker remembers, and on its old schedule.
 async fn start_host(
     g: &Generation,
     host: &str,
     ctx: &Arc<poll::Ctx>,
     running: &mut Running,
-    fresh: bool,
+    seeded: &mut std::collections::HashSet<String>,
 ) {
+    let fresh = !seeded.contains(host);
     let wstate = &ctx.state;
     let cluster = &ctx.cluster;
     let Some(indexes) = g.hosts.get(host) else {
@@ -378,6 +385,7 @@ async fn start_host(
         }
     }
     running.insert(host.to_string(), (cancel, set));
+    seeded.insert(host.to_string());
 }
 
 struct Stop {
