@@ -56,8 +56,8 @@ fn cpu_secs(pid: u32) -> f64 {
 }
 
 const WORDS: &[&str] = &[
-    "the", "support", "line", "kept", "me", "on", "hold", "today", "great", "release", "why",
-    "is", "this", "so", "slow", "love", "new", "update", "broken", "again", "refund", "thanks",
+    "the", "support", "line", "kept", "me", "on", "hold", "today", "great", "release", "why", "is",
+    "this", "so", "slow", "love", "new", "update", "broken", "again", "refund", "thanks",
 ];
 
 /// A post's text: random words, and one of the brands for a `share` of them.
@@ -68,7 +68,9 @@ fn text(rng: &mut u64, brands: usize, share: f64) -> (String, bool) {
         *rng ^= *rng << 17;
         *rng
     };
-    let mut t: Vec<String> = (0..12).map(|_| WORDS[(next() % WORDS.len() as u64) as usize].to_string()).collect();
+    let mut t: Vec<String> = (0..12)
+        .map(|_| WORDS[(next() % WORDS.len() as u64) as usize].to_string())
+        .collect();
     let mention = (next() % 10_000) as f64 / 10_000.0 < share;
     if mention {
         t.insert(3, format!("brand{:04}", next() % brands as u64));
@@ -83,7 +85,13 @@ struct Offered {
 }
 
 /// The firehose: every connection gets `rate` commit events per second.
-async fn firehose(rate: f64, brands: usize, share: f64, offered: Arc<Offered>, stop: Arc<AtomicU64>) -> u16 {
+async fn firehose(
+    rate: f64,
+    brands: usize,
+    share: f64,
+    offered: Arc<Offered>,
+    stop: Arc<AtomicU64>,
+) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -91,7 +99,9 @@ async fn firehose(rate: f64, brands: usize, share: f64, offered: Arc<Offered>, s
             let offered = offered.clone();
             let stop = stop.clone();
             tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
                 let mut rng = 0x9e37_79b9_7f4a_7c15u64;
                 let start = Instant::now();
                 let mut sent = 0u64;
@@ -138,7 +148,14 @@ struct RssSet {
     ports: Vec<u16>,
 }
 
-async fn rss_set(feeds: usize, rate: f64, brands: usize, share: f64, offered: Arc<Offered>, stop: Arc<AtomicU64>) -> RssSet {
+async fn rss_set(
+    feeds: usize,
+    rate: f64,
+    brands: usize,
+    share: f64,
+    offered: Arc<Offered>,
+    stop: Arc<AtomicU64>,
+) -> RssSet {
     type Items = Arc<Mutex<Vec<Vec<(u64, String, String)>>>>;
     let items: Items = Arc::new(Mutex::new(vec![Vec::new(); feeds]));
     let mut ports = Vec::new();
@@ -192,10 +209,14 @@ async fn rss_set(feeds: usize, rate: f64, brands: usize, share: f64, offered: Ar
 }
 
 fn nats_server() -> Option<PathBuf> {
-    ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 fn spawn(args: &[&str], config: &Path, log: &Path, name: &'static str) -> Proc {
@@ -213,7 +234,10 @@ fn spawn(args: &[&str], config: &Path, log: &Path, name: &'static str) -> Proc {
 
 async fn healthy(url: &str) {
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !reqwest::get(url).await.is_ok_and(|r| r.status().is_success()) {
+    while !reqwest::get(url)
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
         assert!(Instant::now() < deadline, "{url} never became healthy");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -249,7 +273,14 @@ async fn run(s: &Scenario, nats_bin: &Path) -> String {
     let dir = tempfile::tempdir().unwrap();
     let nats_port = free_port();
     let nats = Command::new(nats_bin)
-        .args(["-js", "-a", "127.0.0.1", "-p", &nats_port.to_string(), "-sd"])
+        .args([
+            "-js",
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &nats_port.to_string(),
+            "-sd",
+        ])
         .arg(dir.path().join("nats"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -272,51 +303,84 @@ async fn run(s: &Scenario, nats_bin: &Path) -> String {
         }
     }
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
-    let cluster = format!("[cluster]\nnats_url = \"nats://127.0.0.1:{nats_port}\"\nlease_ttl = \"10s\"\n");
+    let cluster =
+        format!("[cluster]\nnats_url = \"nats://127.0.0.1:{nats_port}\"\nlease_ttl = \"10s\"\n");
     let api = free_port();
-    let brand_toml: String = (0..brands).map(|i| format!("[[brand]]\nname = \"Brand{i:04}\"\nquery = \"brand{i:04}\"\n\n")).collect();
+    let brand_toml: String = (0..brands)
+        .map(|i| format!("[[brand]]\nname = \"Brand{i:04}\"\nquery = \"brand{i:04}\"\n\n"))
+        .collect();
     let hub_cfg = dir.path().join("hub.toml");
     std::fs::write(&hub_cfg, format!("[daemon]\ndata_dir = \"{}\"\napi_bind = \"127.0.0.1:{api}\"\n\n[model]\npath = \"{}\"\n\n{brand_toml}{sources}{cluster}", dir.path().join("hub-data").display(), model.display())).unwrap();
-    let mut procs = vec![spawn(&["run"], &hub_cfg, &dir.path().join("hub.log"), "hub")];
+    let mut procs = vec![spawn(
+        &["run"],
+        &hub_cfg,
+        &dir.path().join("hub.log"),
+        "hub",
+    )];
     healthy(&format!("http://127.0.0.1:{api}/healthz")).await;
     let mut worker_ports = Vec::new();
     for w in 0..s.workers {
         let port = free_port();
         let cfg = dir.path().join(format!("w{w}.toml"));
         std::fs::write(&cfg, format!("[model]\npath = \"{}\"\n\n{cluster}worker_bind = \"127.0.0.1:{port}\"\nworker_name = \"w{w}\"\n", model.display())).unwrap();
-        procs.push(spawn(&["worker"], &cfg, &dir.path().join(format!("w{w}.log")), "worker"));
+        procs.push(spawn(
+            &["worker"],
+            &cfg,
+            &dir.path().join(format!("w{w}.log")),
+            "worker",
+        ));
         healthy(&format!("http://127.0.0.1:{port}/healthz")).await;
         worker_ports.push(port);
     }
-    let cpu0: Vec<f64> = procs.iter().map(|p| cpu_secs(p.0.id())).chain([cpu_secs(nats.0.id())]).collect();
+    let cpu0: Vec<f64> = procs
+        .iter()
+        .map(|p| cpu_secs(p.0.id()))
+        .chain([cpu_secs(nats.0.id()), cpu_secs(std::process::id())])
+        .collect();
     let started = Instant::now();
     let mut lags = Vec::new();
     let mut pending_max = 0f64;
     while started.elapsed() < Duration::from_secs_f64(secs) {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let m = reqwest::get(format!("http://127.0.0.1:{api}/metrics")).await.unwrap().text().await.unwrap_or_default();
+        let m = reqwest::get(format!("http://127.0.0.1:{api}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap_or_default();
         lags.extend(gauge(&m, "overhear_cluster_worker_lag_seconds{"));
-        pending_max = gauge(&m, "overhear_cluster_pending_results ").into_iter().fold(pending_max, f64::max);
+        pending_max = gauge(&m, "overhear_cluster_pending_results ")
+            .into_iter()
+            .fold(pending_max, f64::max);
     }
     stop.store(1, Ordering::Relaxed);
     let run_secs = started.elapsed().as_secs_f64();
-    let cpu1: Vec<f64> = procs.iter().map(|p| cpu_secs(p.0.id())).chain([cpu_secs(nats.0.id())]).collect();
+    let cpu1: Vec<f64> = procs
+        .iter()
+        .map(|p| cpu_secs(p.0.id()))
+        .chain([cpu_secs(nats.0.id()), cpu_secs(std::process::id())])
+        .collect();
     // drain: until the stored count stops growing
     let count = || {
         let out = Command::new(env!("CARGO_BIN_EXE_overhear"))
-            .args(["mentions", "list", "--json", "--limit", "10000000", "--config"])
+            .args([
+                "mentions", "list", "--json", "--limit", "10000000", "--config",
+            ])
             .arg(&hub_cfg)
             .output()
             .unwrap();
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
     };
+    // (longer than a poll interval: the feeds still hold what was offered last)
     let mut last = usize::MAX;
+    let mut stable = 0;
     let mut list = serde_json::Value::Null;
-    for _ in 0..30 {
+    for _ in 0..60 {
         tokio::time::sleep(Duration::from_secs(3)).await;
         list = count();
         let n = list.as_array().map_or(0, |a| a.len());
-        if n == last {
+        stable = if n == last { stable + 1 } else { 0 };
+        if stable >= 5 {
             break;
         }
         last = n;
@@ -332,15 +396,22 @@ async fn run(s: &Scenario, nats_bin: &Path) -> String {
         .collect();
     let mut fetched = 0.0;
     for p in &worker_ports {
-        let m = reqwest::get(format!("http://127.0.0.1:{p}/metrics")).await.unwrap().text().await.unwrap_or_default();
-        fetched += gauge(&m, "overhear_posts_fetched_total{").iter().sum::<f64>();
+        let m = reqwest::get(format!("http://127.0.0.1:{p}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap_or_default();
+        fetched += gauge(&m, "overhear_posts_fetched_total{")
+            .iter()
+            .sum::<f64>();
     }
     let posts = offered.posts.load(Ordering::Relaxed) as f64;
     let offered_mentions = offered.mentions.load(Ordering::Relaxed) as f64;
     let cpu: Vec<String> = procs
         .iter()
         .map(|p| p.1)
-        .chain(["nats"])
+        .chain(["nats", "load generator"])
         .zip(cpu0.iter().zip(&cpu1))
         .map(|(n, (a, b))| format!("{n} {:.0}%", (b - a) / run_secs * 100.0))
         .collect();
@@ -375,15 +446,32 @@ fn main() {
         return;
     }
     let Some(nats) = nats_server() else {
-        eprintln!("cluster bench skipped: nats-server is not installed (apt-get install nats-server)");
+        eprintln!(
+            "cluster bench skipped: nats-server is not installed (apt-get install nats-server)"
+        );
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let only = std::env::var("OVERHEAR_BENCH_ONLY").unwrap_or_default();
     let scenarios = [
-        Scenario { name: "firehose", firehose: true, workers: 1 },
-        Scenario { name: "rss set", firehose: false, workers: 1 },
-        Scenario { name: "rss set", firehose: false, workers: 2 },
+        Scenario {
+            name: "firehose",
+            firehose: true,
+            workers: 1,
+        },
+        Scenario {
+            name: "rss set",
+            firehose: false,
+            workers: 1,
+        },
+        Scenario {
+            name: "rss set",
+            firehose: false,
+            workers: 2,
+        },
     ];
     println!("| load | workers | posts/s offered | posts/s fetched | mentions stored/s | e2e latency p50 / p99 (s) | hub lag p50 / p99 (s) | max pending results | CPU (of one core) |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");

@@ -219,7 +219,10 @@ fn the_compose_files_configs_are_valid() {
     let hub = overhear::config::Config::load(&dir.join("hub.toml")).unwrap();
     let worker = overhear::config::Config::load(&dir.join("worker.toml")).unwrap();
     let (h, w) = (hub.cluster.unwrap(), worker.cluster.unwrap());
-    assert_eq!(h.lease_ttl, w.lease_ttl, "hub and workers must agree on the lease period");
+    assert_eq!(
+        h.lease_ttl, w.lease_ttl,
+        "hub and workers must agree on the lease period"
+    );
     assert_eq!((h.nats_url, h.prefix), (w.nats_url, w.prefix));
     assert!(hub.sources.len() >= 2 && worker.sources.is_empty());
     let compose = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
