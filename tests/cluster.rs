@@ -230,3 +230,32 @@ fn the_compose_files_configs_are_valid() {
         assert!(compose.contains(f), "compose.yaml does not mount {f}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_on_the_hub_reconfigures_the_workers() {
+    let _one = SERIAL.lock().await;
+    let Some(c) = cluster().await else { return };
+    wait_owners(&c, "every host owned", Duration::from_secs(30), |_| true).await;
+    // drop the last feed from the hub's config and reload the hub only
+    let text = std::fs::read_to_string(&c.hub_config).unwrap();
+    let last = text.rfind("[[source]]").unwrap();
+    let end = text[last..]
+        .find("\n\n")
+        .map_or(text.len(), |e| last + e + 2);
+    std::fs::write(&c.hub_config, format!("{}{}", &text[..last], &text[end..])).unwrap();
+    daemon_support::signal(c.hub.as_ref().unwrap(), "HUP");
+    let start = Instant::now();
+    loop {
+        let o = c.owners().await;
+        if o.len() == HOSTS - 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the workers kept {o:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let w = c.log("w");
+    assert!(w.matches("the hub's config is in").count() >= 4, "{w}");
+}
