@@ -146,6 +146,12 @@ fn key_span(doc: &toml_edit::ImDocument<&str>, key: &str) -> Option<std::ops::Ra
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        Config::load_with_text(path).map(|(c, _)| c)
+    }
+
+    /// [`Config::load`], with the text it read (what a hub hands its workers: the
+    /// same bytes it runs, read once).
+    pub fn load_with_text(path: &Path) -> Result<(Config, String), ConfigErrors> {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigErrors(vec![ConfigError {
@@ -155,7 +161,8 @@ impl Config {
                 message: format!("cannot read the config file: {e}"),
             }])
         })?;
-        Config::parse(&text, &origin)
+        let config = Config::parse(&text, &origin)?;
+        Ok((config, text))
     }
 
     /// The configuration compiled into the binary.

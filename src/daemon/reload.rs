@@ -149,7 +149,8 @@ pub(super) async fn reload(
         ));
     };
     tracing::info!(config = %path.display(), "re-reading the configuration");
-    let new = Config::load(path).map_err(|e| DaemonError::Config(e.to_string()))?;
+    let (new, text) =
+        Config::load_with_text(path).map_err(|e| DaemonError::Config(e.to_string()))?;
     if new.cluster != gen.config.cluster {
         return Err(DaemonError::Config(
             "[cluster] changed: restart the hub for that (the running config is kept)".into(),
@@ -162,7 +163,6 @@ pub(super) async fn reload(
         None => build_sources(&new, &live.matcher, state.clone())?,
     };
     if let Some(cluster) = gen.cluster {
-        let text = super::pipeline::config_text(Some(path))?;
         super::hub::publish_config(cluster, &text)
             .await
             .map_err(|e| setup("the cluster", e))?;
