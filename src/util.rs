@@ -122,6 +122,33 @@ pub fn limit_malloc_arenas() {
     }
 }
 
+/// Raises the soft limit on open files to the hard one (at most 65,536): the API
+/// serves hundreds of connections at once besides sled's files and the sources'
+/// sockets, and the usual soft limit is 1,024. Returns the limit now in force.
+pub fn raise_open_files_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed in.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return None;
+        }
+        let want = lim.rlim_max.min(65_536);
+        if lim.rlim_cur < want {
+            let raised = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    Some(lim.rlim_cur)
+}
+
 /// Hands memory that was freed back to the OS (glibc's `malloc_trim`). glibc returns
 /// only the top of its heap by itself; tensors of every size freed in the middle of
 /// it stay resident, and a daemon under a steady stream of posts grew by about 5 MB a

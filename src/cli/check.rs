@@ -37,6 +37,9 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         eprintln!("{shown}: {e}");
         return Ok(ExitCode::from(2));
     }
+    if let Some(w) = crate::daemon::api::public_url_warning(&config.daemon) {
+        eprintln!("{shown}: warning: {w}");
+    }
     // what the daemon reads at start: each webhook's URL and secret
     let mut bad = 0;
     for w in &config.alerts.webhook {

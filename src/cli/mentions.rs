@@ -147,15 +147,36 @@ pub(super) fn reader(global: &super::Global) -> anyhow::Result<Reader> {
     Ok(r)
 }
 
-/// The token the config names, and where it comes from. A token that cannot be
-/// read is not sent; the daemon's 401 then names where it should have come from.
-fn api_token(d: &crate::daemon::DaemonConfig) -> ApiToken {
-    let from = match (&d.api_token_env, &d.api_token_file) {
-        (Some(var), _) => format!("the environment variable {var} ([daemon] api_token_env)"),
-        (None, Some(path)) => format!("the file {} ([daemon] api_token_file)", path.display()),
-        (None, None) => String::new(),
+/// The token the config names, and where it comes from; with none named, the one
+/// the daemon keeps in `data_dir/api-token`. A token that cannot be read is not
+/// sent; the daemon's 401 then names where it should have come from.
+pub(super) fn api_token(d: &crate::daemon::DaemonConfig) -> ApiToken {
+    let (from, value) = match (&d.api_token_env, &d.api_token_file) {
+        (Some(var), _) => (
+            format!("the environment variable {var} ([daemon] api_token_env)"),
+            d.api_token()
+                .resolve("API token")
+                .map_err(|e| e.to_string()),
+        ),
+        (None, Some(path)) => (
+            format!("the file {} ([daemon] api_token_file)", path.display()),
+            d.api_token()
+                .resolve("API token")
+                .map_err(|e| e.to_string()),
+        ),
+        (None, None) => {
+            let file = crate::daemon::api::token_file::path(&d.data_dir);
+            (
+                format!(
+                    "the file {} (the daemon's own token: no [daemon] api_token_env or \
+                     api_token_file is set; run this as a user who can read it)",
+                    file.display()
+                ),
+                crate::daemon::api::token_file::read(&d.data_dir).map_err(|e| e.to_string()),
+            )
+        }
     };
-    let value = match d.api_token().resolve("API token") {
+    let value = match value {
         Ok(v) => v,
         Err(e) => {
             tracing::debug!("no API token to send: {e}");

@@ -191,6 +191,51 @@ pub fn raw_status(port: u16, method: &str, path: &str, headers: &[(&str, &str)])
         .unwrap_or_else(|| panic!("no HTTP answer to {method} {path}: {text:?}"))
 }
 
+/// One raw HTTP/1.1 request to `port` with a body: the status and the body of the
+/// answer. `Host: 127.0.0.1:PORT` unless `headers` name another.
+pub fn raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer to {method} {path}: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// The token a daemon with no `api_token_env`/`_file` keeps in `data_dir/api-token`
+/// (the data folder of [`write_config`]).
+pub fn daemon_token(dir: &Path) -> String {
+    let file = dir.join("data").join("api-token");
+    std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        .trim()
+        .to_string()
+}
+
 /// (method, path, headers, expected status).
 pub type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, u16);
 

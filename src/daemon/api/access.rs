@@ -5,10 +5,14 @@
 //!    address when bound to `0.0.0.0`/`::`), or the host of `[daemon] public_url`.
 //!    A web page whose own name was re-pointed at this machine sends its own name,
 //!    and gets 421.
-//! 2. The token: with `[daemon] api_token_env`/`api_token_file` set, `/api/*` and
-//!    `/metrics` (unless `metrics_public`) want `Authorization: Bearer TOKEN`,
-//!    compared in constant time; else 401. The inbox's pages (everything else) want
-//!    a logged-in session instead, checked by `crate::web`.
+//! 2. The token: `/api/*` and `/metrics` (unless `metrics_public`) always want
+//!    `Authorization: Bearer TOKEN`, compared in constant time; else 401. The token
+//!    is `[daemon] api_token_env`/`api_token_file`, or, with neither set, the one
+//!    the daemon keeps in `data_dir/api-token` ([`super::token_file`]): loopback is
+//!    no credential (every local user and process, and a reverse proxy, connect from
+//!    it). The inbox's pages (everything else) want a logged-in session instead,
+//!    checked by `crate::web`; `/healthz` answers everyone who names a right host,
+//!    with details (each alert destination's state) only for the token.
 //! 3. Cross-site requests: a state-changing method (anything but GET/HEAD/OPTIONS)
 //!    with `Sec-Fetch-Site: cross-site`/`same-site`, or an `Origin` that is not this
 //!    request's own (or `public_url`'s), gets 403: a web page cannot make the daemon
@@ -50,6 +54,8 @@ pub enum AccessError {
     TooShort(usize),
     #[error("[daemon] public_url {0:?} is not an http(s) URL with a host")]
     PublicUrl(String),
+    #[error("{0} (no [daemon] api_token_env or api_token_file is set, so the daemon keeps its API token there)")]
+    TokenFile(#[from] super::token_file::TokenFileError),
 }
 
 /// What the config says about exposure, without reading the secret: `check` and
@@ -59,6 +65,35 @@ pub fn exposure(cfg: &DaemonConfig) -> Result<(), AccessError> {
         return Err(AccessError::Exposed(cfg.api_bind));
     }
     Ok(())
+}
+
+/// What `overhear check` says when `public_url` names a host other machines reach:
+/// which routes a stranger then meets and what guards each.
+pub fn public_url_warning(cfg: &DaemonConfig) -> Option<String> {
+    let url = cfg.public_url.as_deref()?;
+    let host = public_host(url).ok()?;
+    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        return None;
+    }
+    let token = if cfg.api_token().is_set() {
+        "the API token you configured"
+    } else {
+        "the token the daemon keeps in DATA_DIR/api-token (no api_token_env/api_token_file \
+         is set; set one to use the API from another machine)"
+    };
+    let metrics = if cfg.metrics_public {
+        "/metrics is open to everyone (metrics_public = true): brand and source names, counts"
+    } else {
+        "/metrics wants the token"
+    };
+    Some(format!(
+        "[daemon] public_url = {url:?}: whoever reaches {host} reaches this daemon through \
+         your proxy. There: /login, the inbox (/, /m/ID, /dashboard) for logged-in users \
+         only; action links (/a/...) for whoever holds one (they are signed, single-use and \
+         expire); /healthz says ok/starting/degraded to anyone; /api/* wants {token}; \
+         {metrics}. Serve it over https only, and keep users' passwords strong."
+    ))
 }
 
 /// The host of `public_url`, lowercased.
@@ -75,8 +110,8 @@ pub fn public_host(u: &str) -> Result<String, AccessError> {
 /// The access rules of one daemon.
 #[derive(Clone)]
 pub struct Access {
-    /// SHA-256 of the token; `None`: no token configured.
-    token: Option<[u8; 32]>,
+    /// SHA-256 of the token.
+    token: [u8; 32],
     metrics_public: bool,
     bind: IpAddr,
     public: Option<String>,
@@ -85,7 +120,7 @@ pub struct Access {
 impl std::fmt::Debug for Access {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Access")
-            .field("token", &self.token.map(|_| "<set>"))
+            .field("token", &"<set>")
             .field("metrics_public", &self.metrics_public)
             .field("bind", &self.bind)
             .field("public", &self.public)
@@ -94,7 +129,8 @@ impl std::fmt::Debug for Access {
 }
 
 impl Access {
-    /// Checks exposure and reads the token (from its variable or file).
+    /// Checks exposure and reads the token (from its variable or file), or, with
+    /// none configured, reads or makes `data_dir/api-token`.
     pub fn from_config(cfg: &DaemonConfig) -> Result<Access, AccessError> {
         exposure(cfg)?;
         // Surrounding whitespace is never part of it (the header's is trimmed too).
@@ -102,8 +138,8 @@ impl Access {
             Some(t) if t.trim().chars().count() < MIN_TOKEN_LEN => {
                 return Err(AccessError::TooShort(t.trim().chars().count()))
             }
-            Some(t) => Some(digest(t.trim().as_bytes())),
-            None => None,
+            Some(t) => digest(t.trim().as_bytes()),
+            None => digest(super::token_file::ensure(&cfg.data_dir)?.as_bytes()),
         };
         let public = cfg.public_url.as_deref().map(public_host).transpose()?;
         Ok(Access {
@@ -112,10 +148,6 @@ impl Access {
             bind: cfg.api_bind.ip(),
             public,
         })
-    }
-
-    pub fn has_token(&self) -> bool {
-        self.token.is_some()
     }
 
     /// Is `host` (lowercase, no port, no brackets) one of this daemon's names?
@@ -129,10 +161,9 @@ impl Access {
         }
     }
 
-    fn token_ok(&self, headers: &HeaderMap) -> bool {
-        let Some(want) = &self.token else {
-            return true;
-        };
+    /// Does the request carry the token?
+    pub fn token_ok(&self, headers: &HeaderMap) -> bool {
+        let want = &self.token;
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -221,12 +252,13 @@ fn refuse(status: StatusCode, why: &'static str) -> Response {
     r
 }
 
+/// Marks a request that carries the API token (set by [`guard`]): `/healthz` tells
+/// such a request more.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenHolder;
+
 /// The middleware: every request passes here first.
-pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if path == "/healthz" {
-        return next.run(req).await;
-    }
+pub async fn guard(State(access): State<Arc<Access>>, mut req: Request, next: Next) -> Response {
     let host = req
         .headers()
         .get(header::HOST)
@@ -239,6 +271,7 @@ pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) 
             "this is not the host this daemon serves (set [daemon] public_url for a DNS name)\n",
         );
     };
+    let path = req.uri().path();
     // the API and the metrics want the token; the inbox's pages want a session,
     // which the web layer checks (a browser cannot send a bearer token)
     let needs_token = if path == "/metrics" {
@@ -246,7 +279,8 @@ pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) 
     } else {
         path == "/api" || path.starts_with("/api/")
     };
-    if needs_token && !access.token_ok(req.headers()) {
+    let has_token = access.token_ok(req.headers());
+    if needs_token && !has_token {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "send the API token: Authorization: Bearer TOKEN\n",
@@ -255,6 +289,9 @@ pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) 
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && access.cross_site(req.headers(), &host) {
         return refuse(StatusCode::FORBIDDEN, "cross-site requests are refused\n");
+    }
+    if has_token {
+        req.extensions_mut().insert(TokenHolder);
     }
     next.run(req).await
 }
@@ -265,7 +302,7 @@ mod tests {
 
     fn access(bind: &str, public: Option<&str>) -> Access {
         Access {
-            token: Some(digest(b"0123456789abcdef")),
+            token: digest(b"0123456789abcdef"),
             metrics_public: false,
             bind: bind.parse().unwrap(),
             public: public.map(|p| public_host(p).unwrap()),

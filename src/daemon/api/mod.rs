@@ -1,13 +1,19 @@
 //! The local HTTP API: `/healthz`, `/metrics`, `POST /api/reload`, and the read
 //! endpoints the `mentions` and `stats` commands use while the daemon holds the
 //! database. Every request passes [`access::guard`] (Host, token, cross-site)
-//! first; [`listen::serve`] bounds connections and header reads.
+//! first; [`listen::serve`] bounds connections and how long a request may take.
 
 mod access;
 mod listen;
+pub mod token_file;
 
-pub use access::{exposure, public_host, Access, AccessError, MIN_TOKEN_LEN};
-pub use listen::{serve, HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
+pub use access::{
+    exposure, public_host, public_url_warning, Access, AccessError, TokenHolder, MIN_TOKEN_LEN,
+};
+pub use listen::{
+    serve, BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT, HEALTH_CONNECTIONS, MAX_BODY, MAX_CONNECTIONS,
+    MIN_BODY_RATE,
+};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -59,10 +65,15 @@ fn destination_lines(s: &ApiState) -> String {
     out
 }
 
-/// `ok` (200), `starting` or `degraded: …` (503) on the first line, then one line
-/// per alert destination (a failing webhook is told, but does not make the daemon
-/// unhealthy: the other destinations and everything upstream keep working).
-async fn healthz(State(s): State<ApiState>) -> impl IntoResponse {
+/// `ok` (200), `starting` or `degraded: …` (503) on the first line; then, for a
+/// request with the API token only, one line per alert destination (a failing
+/// webhook is told, but does not make the daemon unhealthy: the other destinations
+/// and everything upstream keep working). A stranger learns no destination's name
+/// or error.
+async fn healthz(
+    State(s): State<ApiState>,
+    holder: Option<axum::Extension<TokenHolder>>,
+) -> impl IntoResponse {
     let (code, first) = if !s.ready.load(Ordering::SeqCst) {
         (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
     } else if s.metrics.gauge("overhear_outbox_halted", &[]) > 0.0 {
@@ -73,7 +84,12 @@ async fn healthz(State(s): State<ApiState>) -> impl IntoResponse {
     } else {
         (StatusCode::OK, "ok\n")
     };
-    (code, format!("{first}{}", destination_lines(&s)))
+    let details = if holder.is_some() {
+        destination_lines(&s)
+    } else {
+        String::new()
+    };
+    (code, format!("{first}{details}"))
 }
 
 async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {
