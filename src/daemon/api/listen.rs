@@ -39,9 +39,9 @@ pub async fn serve(listener: TcpListener, app: Router, cancel: CancellationToken
             },
             _ = cancel.cancelled() => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // EMFILE and friends: wait a little instead of spinning
                     tracing::warn!(error = %e, "local API: cannot accept a connection");
@@ -52,7 +52,11 @@ pub async fn serve(listener: TcpListener, app: Router, cancel: CancellationToken
             _ = cancel.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // every request carries its peer (the login limits count per client)
+        let service = TowerToHyperService::new(
+            app.clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+        );
         let cancel = cancel.clone();
         conns.spawn(async move {
             let _permit = permit;
