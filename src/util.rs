@@ -1,5 +1,6 @@
 //! Small helpers shared by several components: durations in config files, secrets,
-//! the settings' validation [`Problem`], process-wide memory settings.
+//! the settings' validation [`Problem`], process-wide memory settings, IP networks
+//! ([`cidr`]).
 //!
 //! Depends on no component of overhear, and never logs a secret's value.
 
@@ -7,6 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
+
+pub mod cidr;
 
 /// `serde(with = "crate::util::duration")`: `"90s"`, `"2m"`, `"1h 30m"`, `"7d"`.
 pub mod duration {

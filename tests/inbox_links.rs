@@ -391,3 +391,108 @@ async fn without_public_url_the_email_says_how_to_enable_links_and_untaken_menti
     // the key is made anyway, so links work once public_url is set
     assert!(Path::new(&data(&d).join(KEY_FILE)).exists());
 }
+
+/// `POST /api/mentions/ID/reopen` (the test daemon has no API token).
+async fn reopen(d: &api_support::Daemon, id: &str) {
+    let r = api_support::client(Duration::from_secs(30))
+        .post(d.url(&format!("/api/mentions/{id}/reopen")))
+        .json(&serde_json::json!({"by": "sam"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_link_stays_used_after_a_reopen_and_links_die_with_their_user_or_recipient() {
+    let (d, _feed, rx) = daemon(true).await;
+    let base = d.url("");
+    let text = the_email(&d).await.part("text/plain").unwrap();
+    let take = token_in(&text, "I'll take it", &base);
+    let resolve = token_in(&text, "Resolved", &base);
+    let id = claims_of(&take).mention;
+    let mut b = Browser::new(&d);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    click(
+        &mut b,
+        &take,
+        "now acknowledged (assigned to dana) by dana via email",
+    )
+    .await;
+    reopen(&d, &id).await;
+    assert_eq!(mention(&mut b, &id).await["status"], "new");
+    // the same link again, GET or POST: it says what was done, by whom, when
+    for p in [
+        b.get(&format!("/a/{take}")).await,
+        b.post(&format!("/a/{take}"), &[("token", &take)]).await,
+    ] {
+        assert!(p.body.contains("This link was already used"), "{}", p.body);
+        assert!(
+            p.body.contains("I&#x27;ll take it by dana on")
+                || p.body.contains("I'll take it by dana on"),
+            "{}",
+            p.body
+        );
+        assert!(p.body.contains(&today), "{}", p.body);
+        assert!(!p.body.contains("name=\"token\""), "no button: {}", p.body);
+    }
+    let m = mention(&mut b, &id).await;
+    assert_eq!(m["status"], "new", "the reused link changed nothing");
+    assert_eq!(m["history"].as_array().unwrap().len(), 2, "{m}");
+
+    // the chat's link dies with its webhook: the brand no longer alerts it
+    let slack = rx.wait_for(1, Duration::from_secs(60));
+    let chat = slack[0].json()["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap().clone())
+        .find(|e| e["text"]["text"] == "Resolved")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&format!("{base}/a/"))
+        .unwrap()
+        .to_string();
+    assert_eq!(b.get(&format!("/a/{chat}")).await.status, 200);
+    let cfg = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(
+        &d.config,
+        cfg.replace("alert_webhooks = [\"team-chat\"]\n", ""),
+    )
+    .unwrap();
+    let r = api_support::client(Duration::from_secs(30))
+        .post(d.url("/api/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+    for p in [
+        b.get(&format!("/a/{chat}")).await,
+        b.post(&format!("/a/{chat}"), &[("token", &chat)]).await,
+    ] {
+        assert_eq!(p.status, 410, "{}", p.body);
+        assert!(p.body.contains("This link no longer works"), "{}", p.body);
+    }
+
+    // the email's links die with the user they were sent to
+    assert_eq!(b.get(&format!("/a/{resolve}")).await.status, 200);
+    let out = api_support::overhear(&d.config, &["user", "remove", USER]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for p in [
+        b.get(&format!("/a/{resolve}")).await,
+        b.post(&format!("/a/{resolve}"), &[("token", &resolve)])
+            .await,
+    ] {
+        assert_eq!(p.status, 410, "{}", p.body);
+        assert!(p.body.contains("This link no longer works"), "{}", p.body);
+    }
+    let m = mention(&mut b, &id).await;
+    assert_eq!(m["status"], "new", "the revoked links changed nothing");
+    assert_eq!(m["history"].as_array().unwrap().len(), 2, "{m}");
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::util::cidr::Cidr;
 use crate::util::{Problem, SecretRef};
 
 /// Log output format.
@@ -46,6 +47,10 @@ pub struct DaemonConfig {
     /// The URL the API is reached at through a proxy or a DNS name
     /// (`https://overhear.example.com/`): its host is accepted in `Host` and `Origin`.
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or networks,
+    /// `10.0.0.1`, `10.0.0.0/8`, `fd00::/8`); empty: the peer is the client. The
+    /// inbox's login limits count failures per client address.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for DaemonConfig {
@@ -64,6 +69,7 @@ impl Default for DaemonConfig {
             api_token_file: None,
             metrics_public: false,
             public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -74,8 +80,22 @@ impl DaemonConfig {
         SecretRef::new(self.api_token_env.clone(), self.api_token_file.clone())
     }
 
+    /// The valid entries of `trusted_proxies` ([`DaemonConfig::problems`] names the
+    /// others).
+    pub fn trusted_proxies(&self) -> Vec<Cidr> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+
     pub fn problems(&self) -> Vec<Problem> {
         let mut out = Vec::new();
+        for p in &self.trusted_proxies {
+            if let Err(e) = p.parse::<Cidr>() {
+                out.push(Problem::new("daemon.trusted_proxies", e.to_string()));
+            }
+        }
         if self.poll_interval < Duration::from_secs(10) {
             out.push(Problem::new(
                 "daemon.poll_interval",
@@ -108,5 +128,43 @@ impl DaemonConfig {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks_and_a_bad_one_is_named() {
+        let cfg = DaemonConfig {
+            trusted_proxies: vec!["127.0.0.1".into(), "10.0.0.0/8".into(), "fd00::/8".into()],
+            ..DaemonConfig::default()
+        };
+        assert!(cfg.problems().is_empty(), "{:?}", cfg.problems());
+        assert_eq!(cfg.trusted_proxies().len(), 3);
+        assert!(DaemonConfig::default().trusted_proxies().is_empty());
+        let cfg = DaemonConfig {
+            trusted_proxies: vec![
+                "10.0.0.0/8".into(),
+                "proxy.internal".into(),
+                "10.0.0.0/40".into(),
+            ],
+            ..DaemonConfig::default()
+        };
+        let problems: Vec<String> = cfg
+            .problems()
+            .iter()
+            .map(|p| format!("{}: {}", p.key, p.message))
+            .collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .all(|p| p.contains("daemon.trusted_proxies")),
+            "{problems:?}"
+        );
+        assert!(problems[0].contains("proxy.internal"), "{problems:?}");
+        assert_eq!(cfg.trusted_proxies().len(), 1);
     }
 }

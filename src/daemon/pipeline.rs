@@ -103,7 +103,12 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     .with_overdue({
         let shared = shared.clone();
         Arc::new(move |m, now| shared.alerter().is_overdue(m, now))
-    });
+    })
+    .with_destinations({
+        let shared = shared.clone();
+        Arc::new(move |to| shared.alerter().is_destination(to))
+    })
+    .with_trusted_proxies(config.daemon.trusted_proxies());
     let app = api::router(api_state)
         .merge(crate::store::api::api_router_with_search(
             store.clone(),

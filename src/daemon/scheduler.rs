@@ -1,6 +1,7 @@
 //! The scheduler: every tick, the outbox metrics and everything the clock (rather than
 //! a new mention) makes due: digests, summaries, spikes and failing-source notices,
-//! queued in the outbox. Reads the store; never writes mentions and never sends.
+//! queued in the outbox; hourly, the inbox's ended sessions and expired used action
+//! links are pruned. Reads the store; never writes mentions and never sends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,12 +23,17 @@ pub(super) async fn scheduler(shared: Arc<Shared>, cancel: CancellationToken) {
         }),
         Utc::now(),
     );
+    let mut pruned: Option<chrono::DateTime<Utc>> = None;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tick.tick() => {}
         }
         let now = Utc::now();
+        if pruned.map_or(true, |p| now - p >= chrono::Duration::hours(1)) {
+            prune_web_state(&shared, now).await;
+            pruned = Some(now);
+        }
         match shared.store.outbox_depth() {
             Ok(d) => {
                 let m = &shared.metrics;
@@ -68,6 +74,29 @@ pub(super) async fn scheduler(shared: Arc<Shared>, cancel: CancellationToken) {
         if let Err(e) = shared.store.set_daemon_state(SINCE_KEY, &since) {
             tracing::warn!(error = %e, "cannot save when the scheduler last ran");
         }
+    }
+}
+
+/// Deletes the inbox's ended sessions and the used action links that expired.
+async fn prune_web_state(shared: &Arc<Shared>, now: chrono::DateTime<Utc>) {
+    let store = shared.store.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let sessions = store.prune_sessions(now).map_err(|e| e.to_string())?;
+        let links = store.prune_used_links(now).map_err(|e| e.to_string())?;
+        Ok::<_, String>((sessions, links))
+    })
+    .await;
+    match done {
+        Ok(Ok((0, 0))) => {}
+        Ok(Ok((sessions, links))) => {
+            tracing::debug!(
+                sessions,
+                links,
+                "pruned ended sessions and used action links"
+            )
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot prune ended sessions or used links"),
+        Err(e) => tracing::warn!(error = %e, "cannot prune ended sessions or used links"),
     }
 }
 

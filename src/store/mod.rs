@@ -28,6 +28,8 @@
 //! | `counts` | a fact (per brand, day and label; per status, label and brand) | u64, big-endian: how many mentions have it, kept in each write's transaction |
 //! | `source_state` | source name | the source's own bytes |
 //! | `outbox*` | owned by the alerts outbox | |
+//! | `users`, `user_emails`, `sessions` | see [`users`] | |
+//! | `used_links` | hash of an action link's MAC | JSON [`used_links::UsedLink`]: what the link did, by whom, when ([`used_links`]) |
 //!
 //! `list --brand B --since T` is one reverse range scan of `idx_brand` between
 //! `B\0ts(T)` and `B\0ts(now)`; the sentiment and source filters are answered from
@@ -49,6 +51,7 @@ mod daemon_state;
 pub mod keys;
 pub mod mentions;
 pub mod outbox;
+pub mod used_links;
 pub mod users;
 pub mod watches;
 

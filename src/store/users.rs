@@ -6,6 +6,12 @@
 //! token -> [`Session`]). A session's token is only ever in the browser's cookie: the
 //! database holds its hash, so a copy of the database logs nobody in.
 //!
+//! A session ends [`SESSION_IDLE`] after its last use or [`SESSION_MAX`] after it
+//! started, whichever comes first, at logout, and when its user's password changes
+//! or the user is removed; [`Store::prune_sessions`] deletes the ended ones (the
+//! login handler and the daemon's scheduler call it), and logging in ends the
+//! session the browser held ([`Store::replace_session`]).
+//!
 //! Never stores or logs a password or a token; never decides who may see what (the
 //! web layer does).
 
@@ -27,6 +33,8 @@ const SESSIONS: &str = "sessions";
 pub const MIN_PASSWORD: usize = 10;
 /// How long a session lasts without use.
 pub const SESSION_IDLE: Duration = Duration::days(14);
+/// How long a session lasts at most, however often it is used.
+pub const SESSION_MAX: Duration = Duration::days(30);
 
 /// Someone who may log in to the inbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -272,8 +280,54 @@ impl Store {
         Ok((token, s))
     }
 
+    /// Logs in `user`: ends the session of `old` (the token the browser held, if
+    /// any, whoever's it was) and starts a new one; returns the new token.
+    pub fn replace_session(
+        &self,
+        old: Option<&str>,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Session), UserError> {
+        if let Some(old) = old {
+            self.tree(SESSIONS)?.remove(token_key(old))?;
+        }
+        self.start_session(user, now)
+    }
+
+    /// Deletes every session that ended by `now` (idle, too old, or its user gone);
+    /// how many.
+    pub fn prune_sessions(&self, now: DateTime<Utc>) -> Result<usize, UserError> {
+        let tree = self.tree(SESSIONS)?;
+        let mut gone = 0usize;
+        for kv in tree.iter() {
+            let (k, v) = kv?;
+            let ended = match serde_json::from_slice::<Session>(&v) {
+                Ok(s) => !self.live(&s, now)?,
+                // unreadable: nobody can use it
+                Err(_) => true,
+            };
+            if ended {
+                tree.remove(k)?;
+                gone = gone.saturating_add(1);
+            }
+        }
+        if gone > 0 {
+            self.flush()?;
+        }
+        Ok(gone)
+    }
+
+    /// Whether `s` is still live at `now`: used within [`SESSION_IDLE`], started
+    /// within [`SESSION_MAX`], its user still there.
+    fn live(&self, s: &Session, now: DateTime<Utc>) -> Result<bool, UserError> {
+        Ok(now - s.last_seen <= SESSION_IDLE
+            && now - s.created_at <= SESSION_MAX
+            && self.user(&s.user)?.is_some())
+    }
+
     /// The live session of a cookie's token (its user still exists, used within
-    /// [`SESSION_IDLE`]); refreshes `last_seen` at most once a minute.
+    /// [`SESSION_IDLE`], started within [`SESSION_MAX`]); refreshes `last_seen` at
+    /// most once a minute.
     pub fn session(&self, token: &str, now: DateTime<Utc>) -> Result<Option<Session>, UserError> {
         let tree = self.tree(SESSIONS)?;
         let key = token_key(token);
@@ -281,7 +335,7 @@ impl Store {
             return Ok(None);
         };
         let mut s: Session = serde_json::from_slice(&v)?;
-        if now - s.last_seen > SESSION_IDLE || self.user(&s.user)?.is_none() {
+        if !self.live(&s, now)? {
             tree.remove(&key)?;
             return Ok(None);
         }
@@ -323,82 +377,5 @@ fn flatten(r: Result<(), sled::transaction::TransactionError<UserError>>) -> Res
 use sled::Transactional;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let d = tempfile::tempdir().unwrap();
-        let s = Store::open(d.path()).unwrap();
-        (d, s)
-    }
-
-    #[test]
-    fn users_log_in_by_name_or_email_and_passwords_are_argon2id() {
-        let (_d, s) = store();
-        let now = Utc::now();
-        s.add_user(
-            "dana",
-            Some("Dana@Acme.example"),
-            "correct horse battery",
-            now,
-        )
-        .unwrap();
-        assert!(s
-            .check_login("dana", "correct horse battery")
-            .unwrap()
-            .is_some());
-        assert!(s
-            .check_login("dana@acme.example", "correct horse battery")
-            .unwrap()
-            .is_some());
-        assert!(s.check_login("DANA", "wrong password!").unwrap().is_none());
-        assert!(s
-            .check_login("nobody", "correct horse battery")
-            .unwrap()
-            .is_none());
-        let stored = s.users().unwrap();
-        assert!(
-            stored[0].password.starts_with("$argon2id$"),
-            "{}",
-            stored[0].password
-        );
-        assert!(matches!(
-            s.add_user("Dana", None, "another long one", now),
-            Err(UserError::Exists(_))
-        ));
-        assert!(matches!(
-            s.add_user("eve", Some("dana@acme.example"), "another long one", now),
-            Err(UserError::EmailTaken(_))
-        ));
-        assert!(matches!(
-            s.add_user("eve", None, "short", now),
-            Err(UserError::WeakPassword)
-        ));
-        assert!(matches!(
-            s.add_user("e ve", None, "long enough pw", now),
-            Err(UserError::BadName(_))
-        ));
-    }
-
-    #[test]
-    fn sessions_end_with_a_new_password_removal_or_idleness() {
-        let (_d, s) = store();
-        let now = Utc::now();
-        s.add_user("dana", None, "correct horse battery", now)
-            .unwrap();
-        let (token, session) = s.start_session("dana", now).unwrap();
-        assert_eq!(s.session(&token, now).unwrap().unwrap().csrf, session.csrf);
-        assert!(s.session("not-a-token", now).unwrap().is_none());
-        assert!(s
-            .session(&token, now + SESSION_IDLE + Duration::minutes(1))
-            .unwrap()
-            .is_none());
-        let (token, _) = s.start_session("dana", now).unwrap();
-        s.set_password("dana", "a new long password").unwrap();
-        assert!(s.session(&token, now).unwrap().is_none());
-        let (token, _) = s.start_session("dana", now).unwrap();
-        s.remove_user("dana").unwrap();
-        assert!(s.session(&token, now).unwrap().is_none());
-        assert!(s.users().unwrap().is_empty());
-    }
-}
+#[path = "users_tests.rs"]
+mod tests;

@@ -6,9 +6,16 @@
 //! of that form repeats the token in a hidden field, and only a POST whose token
 //! verifies again acts (the daemon's access guard refuses cross-site POSTs). The
 //! change is recorded as made `via: email` by the user whose email the link was
-//! sent to (else by the recipient's address). A link already used, or a mention
-//! someone else has moved on, gets a page that says what state it is in and who
-//! put it there.
+//! sent to (else by the recipient's address).
+//!
+//! A link acts once: the first POST that changes the mention marks it used (the
+//! store's `used_links`, claimed atomically before acting, released if nothing
+//! changed); any later GET or POST of it says "This link was already used: ACTION
+//! by WHO on WHEN" and changes nothing, even after the mention was reopened. A
+//! link dies with its recipient (410 "This link no longer works"): the inbox user
+//! it was sent to was removed, or the address or webhook is no longer one of the
+//! config's alert destinations ([`WebState::destination`]). A mention someone else
+//! has moved on gets a page that says what state it is in and who put it there.
 
 use std::sync::OnceLock;
 
@@ -24,6 +31,7 @@ use super::links::{self, Claims, Key, LinkError};
 use super::mention::apply;
 use super::WebState;
 use crate::alerts::render::{header_safe, AlertAction};
+use crate::store::used_links::UsedLink;
 use crate::store::{Action, DismissReason, Status, StoredMention, Transition, Triage, Via};
 
 /// The longest excerpt of the post shown, in characters.
@@ -153,31 +161,68 @@ struct Checked {
     action: AlertAction,
     mention: StoredMention,
     by: String,
+    /// The link's id in `used_links`.
+    id: Vec<u8>,
+    /// What the link already did, if it was used.
+    used: Option<UsedLink>,
 }
 
 /// Why a link was not followed.
 enum Refusal {
     Link(LinkError),
     Store(crate::store::StoreError),
+    /// Its user was removed, or its recipient is no longer a destination.
+    Revoked,
+}
+
+/// Who acts through a link to `claims.recipient`: the user it was made for (who
+/// must still exist), else the user whose email it is, else the address itself.
+/// `None` when the link's user is gone.
+fn acting_user(store: &crate::store::Store, claims: &Claims) -> Result<Option<String>, Refusal> {
+    let store_err = |e: crate::store::users::UserError| match e {
+        crate::store::users::UserError::Store(e) => Refusal::Store(e),
+        other => Refusal::Store(crate::store::StoreError::Invalid(other.to_string())),
+    };
+    match &claims.user {
+        Some(bound) => Ok(store
+            .user(&bound.name)
+            .map_err(store_err)?
+            .filter(|u| bound.is(u))
+            .map(|u| u.name)),
+        None => Ok(Some(match store.user(&claims.recipient) {
+            Ok(Some(u)) => u.name,
+            _ => header_safe(&claims.recipient, 64),
+        })),
+    }
 }
 
 /// Verifies `token` and loads what it names; `Err` is the page to answer with.
 async fn check(state: &WebState, token: String) -> Result<Checked, Response> {
     let store = state.store.clone();
+    let destination = state.destination.clone();
     let found = tokio::task::spawn_blocking(move || {
         let key = Key::load(links::data_dir_of(&store)).map_err(Refusal::Link)?;
         let claims = links::verify(&key, &token, Utc::now()).map_err(Refusal::Link)?;
+        let id = links::link_id(&token).ok_or(Refusal::Link(LinkError::Invalid))?;
+        if !destination(&claims.recipient) {
+            return Err(Refusal::Revoked);
+        }
+        let by = acting_user(&store, &claims)?.ok_or(Refusal::Revoked)?;
+        let used = store.used_link(&id).map_err(Refusal::Store)?;
         let mention = store.get_stored(&claims.mention).map_err(Refusal::Store)?;
-        // the user whose email it was sent to, else the address itself
-        let by = match store.user(&claims.recipient) {
-            Ok(Some(u)) => u.name,
-            _ => header_safe(&claims.recipient, 64),
-        };
-        Ok::<_, Refusal>((claims, mention, by))
+        Ok::<_, Refusal>((claims, mention, by, id, used))
     })
     .await;
-    let (claims, mention, by) = match found {
+    let (claims, mention, by, id, used) = match found {
         Ok(Ok(x)) => x,
+        Ok(Err(Refusal::Revoked)) => {
+            return Err(refused(
+                StatusCode::GONE,
+                "This link no longer works",
+                "The person or channel it was sent to no longer receives this inbox's \
+                 alerts. Open the inbox to act on the mention.",
+            ))
+        }
         Ok(Err(Refusal::Link(LinkError::Invalid))) => {
             return Err(refused(
                 StatusCode::FORBIDDEN,
@@ -197,6 +242,7 @@ async fn check(state: &WebState, token: String) -> Result<Checked, Response> {
             match e {
                 Refusal::Link(e) => tracing::error!("an action link cannot be checked: {e}"),
                 Refusal::Store(e) => tracing::error!("an action link cannot be checked: {e}"),
+                Refusal::Revoked => {}
             }
             return Err(refused(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -227,7 +273,39 @@ async fn check(state: &WebState, token: String) -> Result<Checked, Response> {
         action,
         mention,
         by,
+        id,
+        used,
     })
+}
+
+/// The page of a link already used: what it did, by whom, when; where the
+/// mention is now. Changes nothing.
+fn used_page(c: &Checked, used: &UsedLink, m: &StoredMention) -> Response {
+    let mut probe = m.triage.clone();
+    let could = probe
+        .apply(&m.id, &transition(c.action, &c.by, None), Utc::now())
+        .is_ok();
+    let state = if could {
+        format!(
+            "It is now {}; open the inbox to act on it.",
+            state_line(&m.triage)
+        )
+    } else {
+        format!("This mention is already {}.", state_line(&m.triage))
+    };
+    page(
+        StatusCode::OK,
+        context! {
+            kind => "already", m => View::of(m), heading => "This link was already used",
+            message => format!(
+                "This link was already used: {} by {} on {}. {state}",
+                used.action,
+                used.by,
+                used.at.format("%Y-%m-%d %H:%M UTC"),
+            ),
+            action => c.action.label(),
+        },
+    )
 }
 
 /// The page of a mention that is already where the link would put it (or past it).
@@ -248,6 +326,9 @@ pub async fn confirm(State(state): State<WebState>, Path(token): Path<String>) -
         Ok(c) => c,
         Err(r) => return r,
     };
+    if let Some(used) = &c.used {
+        return used_page(&c, used, &c.mention);
+    }
     let t = transition(c.action, &c.by, None);
     let mut probe = c.mention.triage.clone();
     if probe.apply(&c.mention.id, &t, Utc::now()).is_err() {
@@ -295,8 +376,48 @@ pub async fn act(
         Ok(c) => c,
         Err(r) => return r,
     };
+    if let Some(used) = &c.used {
+        return used_page(&c, used, &c.mention);
+    }
+    // claimed before acting: of two clicks at once, one acts
+    let mark = UsedLink {
+        action: c.action.label().to_string(),
+        by: c.by.clone(),
+        at: Utc::now(),
+        expires: c.claims.expires,
+    };
+    let store = state.store.clone();
+    let (id, m2) = (c.id.clone(), mark.clone());
+    match tokio::task::spawn_blocking(move || store.claim_link(&id, &m2)).await {
+        Ok(Ok(None)) => {}
+        Ok(Ok(Some(used))) => return used_page(&c, &used, &c.mention),
+        Ok(Err(e)) => {
+            tracing::error!("an action link cannot be marked used: {e}");
+            return refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "This link cannot be used now",
+                "See the daemon's log; open the inbox to act on the mention.",
+            );
+        }
+        Err(e) => {
+            return refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "This link cannot be used now",
+                &e.to_string(),
+            )
+        }
+    }
     let t = transition(c.action, &c.by, f.label.as_deref());
     let result = apply(&state, c.claims.mention.clone(), t).await;
+    if result.is_err() {
+        // nothing changed: the link still works later
+        let store = state.store.clone();
+        let id = c.id.clone();
+        let released = tokio::task::spawn_blocking(move || store.release_link(&id, &mark)).await;
+        if !matches!(released, Ok(Ok(()))) {
+            tracing::warn!("an action link that changed nothing stays marked used");
+        }
+    }
     let store = state.store.clone();
     let id = c.claims.mention.clone();
     let now = tokio::task::spawn_blocking(move || store.get_stored(&id)).await;

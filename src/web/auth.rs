@@ -6,88 +6,35 @@
 //! - Every form carries the session's CSRF token; a POST without the right one is
 //!   refused with 403 ([`Authed::refuse_bad_csrf`]). The login form, before any session,
 //!   carries a token that must equal its `overhear_login` cookie.
-//! - Failed logins are limited ([`LoginLimiter`]): 5 per login name and 50 in all per
-//!   15 minutes; beyond that, 429 with `Retry-After` (a correct password included).
+//!   An empty cookie or token is refused (403) like a wrong one.
+//! - Failed logins are limited per account and per client address
+//!   ([`LoginLimiter`](super::limits::LoginLimiter), see `limits.rs`): an address
+//!   that failed too often waits (429 with `Retry-After`, a correct password
+//!   included); nobody is locked out from an address that has not failed.
+//! - Logging in ends the session the browser held, if any, and starts a new one (a
+//!   new token: a session fixed before login is useless); a session ends 30 days
+//!   after it started, or 14 days unused ([`SESSION_MAX`], store's `users.rs`), and
+//!   expired ones are pruned at every login and hourly by the daemon.
 //!
 //! Never logs a password or a token; says "wrong name or password" whichever was wrong.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Instant;
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
+use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::page::safe_back;
 use super::WebState;
-use crate::store::users::Session;
+use crate::store::users::{Session, SESSION_MAX};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "overhear_session";
 const LOGIN_COOKIE: &str = "overhear_login";
-const WINDOW: Duration = Duration::from_secs(15 * 60);
-const PER_LOGIN: u32 = 5;
-const IN_ALL: u32 = 50;
-
-/// Failed logins, per login name and in all, per 15 minutes.
-#[derive(Debug, Default)]
-pub struct LoginLimiter {
-    inner: Mutex<Limits>,
-}
-
-#[derive(Debug, Default)]
-struct Limits {
-    per_login: HashMap<String, (u32, Instant)>,
-    all: Option<(u32, Instant)>,
-}
-
-impl LoginLimiter {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Limits> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// `Err(wait)` when `login` (or everyone) failed too often lately.
-    pub fn check(&self, login: &str, now: Instant) -> Result<(), Duration> {
-        let l = self.lock();
-        let blocked = |e: Option<&(u32, Instant)>, max: u32| match e {
-            Some((n, since)) if *n >= max && now.duration_since(*since) < WINDOW => {
-                Some(WINDOW.saturating_sub(now.duration_since(*since)))
-            }
-            _ => None,
-        };
-        match blocked(l.per_login.get(&login.to_lowercase()), PER_LOGIN)
-            .or_else(|| blocked(l.all.as_ref(), IN_ALL))
-        {
-            Some(wait) => Err(wait),
-            None => Ok(()),
-        }
-    }
-
-    pub fn failed(&self, login: &str, now: Instant) {
-        let mut l = self.lock();
-        let bump = |e: &mut (u32, Instant)| {
-            if now.duration_since(e.1) >= WINDOW {
-                *e = (0, now);
-            }
-            e.0 = e.0.saturating_add(1);
-        };
-        bump(l.per_login.entry(login.to_lowercase()).or_insert((0, now)));
-        bump(l.all.get_or_insert((0, now)));
-        // forget old names, so that trying many names cannot grow the map forever
-        if l.per_login.len() > 10_000 {
-            l.per_login
-                .retain(|_, (_, since)| now.duration_since(*since) < WINDOW);
-        }
-    }
-
-    pub fn succeeded(&self, login: &str) {
-        self.lock().per_login.remove(&login.to_lowercase());
-    }
-}
 
 /// The value of cookie `name` in the request.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -212,11 +159,19 @@ pub async fn login_page(State(state): State<WebState>, Query(q): Query<LoginQuer
 /// `POST /login`
 pub async fn login(
     State(state): State<WebState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
+    let client = super::client::client_ip(
+        peer.map(|Extension(ConnectInfo(p))| p),
+        &headers,
+        &state.trusted_proxies,
+    );
     let next = safe_back(f.next.as_deref()).to_string();
-    if !cookie(&headers, LOGIN_COOKIE).is_some_and(|c| same(c, &f.csrf)) {
+    let csrf_ok = cookie(&headers, LOGIN_COOKIE)
+        .is_some_and(|c| !c.is_empty() && !f.csrf.is_empty() && same(c, &f.csrf));
+    if !csrf_ok {
         return login_form(
             &state,
             &next,
@@ -225,46 +180,64 @@ pub async fn login(
         );
     }
     let now = Instant::now();
-    if let Err(wait) = state.limiter.check(&f.login, now) {
+    // name and email of one user count as one account
+    let account = match state.store.user(&f.login) {
+        Ok(Some(u)) => u.name.to_lowercase(),
+        _ => super::limits::normalise(&f.login),
+    };
+    if let Err(wait) = state.limiter.check(&account, client, now) {
+        let secs = wait.as_secs().max(1);
+        let when = if secs < 90 {
+            format!("{secs} seconds")
+        } else {
+            format!("{} minutes", secs.div_ceil(60))
+        };
         let mut r = login_form(
             &state,
             &next,
-            Some(&format!(
-                "Too many failed logins. Try again in {} minutes.",
-                wait.as_secs().div_ceil(60).max(1)
-            )),
+            Some(&format!("Too many failed logins. Try again in {when}.")),
             StatusCode::TOO_MANY_REQUESTS,
         );
-        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
         return r;
     }
     let store = state.store.clone();
     let (login, password) = (f.login.clone(), f.password);
+    // the session this browser held before: ended, never carried over
+    let old = cookie(&headers, SESSION_COOKIE).map(str::to_string);
     let checked = tokio::task::spawn_blocking(move || {
         let user = store.check_login(&login, &password)?;
         match user {
-            Some(u) => store.start_session(&u.name, chrono::Utc::now()).map(Some),
+            Some(u) => {
+                let now = chrono::Utc::now();
+                if let Err(e) = store.prune_sessions(now) {
+                    tracing::warn!("cannot prune expired sessions: {e}");
+                }
+                store
+                    .replace_session(old.as_deref(), &u.name, now)
+                    .map(Some)
+            }
             None => Ok(None),
         }
     })
     .await;
     match checked {
         Ok(Ok(Some((token, session)))) => {
-            state.limiter.succeeded(&f.login);
+            state.limiter.succeeded(&account, client);
             tracing::info!(user = %session.user, "logged in to the inbox");
             let mut r = Redirect::to(&next).into_response();
             let h = r.headers_mut();
             h.append(
                 header::SET_COOKIE,
-                set_cookie(&state, SESSION_COOKIE, &token, 14 * 86_400),
+                set_cookie(&state, SESSION_COOKIE, &token, SESSION_MAX.num_seconds()),
             );
             h.append(header::SET_COOKIE, set_cookie(&state, LOGIN_COOKIE, "", 0));
             r
         }
         Ok(Ok(None)) => {
-            state.limiter.failed(&f.login, now);
+            state.limiter.failed(&account, client, now);
             tracing::warn!("a failed login to the inbox");
             login_form(
                 &state,
@@ -311,20 +284,6 @@ pub async fn logout(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn five_failures_per_name_then_a_wait() {
-        let l = LoginLimiter::default();
-        let t = Instant::now();
-        for _ in 0..5 {
-            assert!(l.check("Dana", t).is_ok());
-            l.failed("dana", t);
-        }
-        let wait = l.check("DANA", t).unwrap_err();
-        assert!(wait > Duration::from_secs(14 * 60), "{wait:?}");
-        assert!(l.check("eve", t).is_ok(), "others may still log in");
-        assert!(l.check("dana", t + WINDOW).is_ok(), "the window passes");
-    }
 
     #[test]
     fn cookies_are_read_by_exact_name() {

@@ -7,6 +7,10 @@
 //! the alert was rendered); the MAC is HMAC-SHA256 over a fixed prefix and the
 //! payload's bytes, checked in constant time ([`Mac::verify_slice`]). Changing any
 //! field, or the MAC, makes the link invalid; an expired one says when it expired.
+//! A link sent to the email of an inbox user also names that user and when they
+//! were created ([`Claims::user`]): removing the user (or re-adding one of the
+//! same name) kills the link. `act.rs` also refuses a link whose recipient is no
+//! longer an alert destination, and one already used (by [`link_id`]).
 //!
 //! The key is 32 random bytes in `<data_dir>/action-links.key` (0600), created
 //! atomically on the daemon's first start. Deleting it and restarting makes a new
@@ -167,6 +171,34 @@ pub struct Claims {
     /// Unix seconds.
     #[serde(rename = "e")]
     pub expires: i64,
+    /// The inbox user the recipient's email belonged to when the link was made:
+    /// the link works only while that user (name and creation time) still exists.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<BoundUser>,
+}
+
+/// The user a link was sent to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundUser {
+    #[serde(rename = "n")]
+    pub name: String,
+    /// The user's `created_at`, Unix milliseconds.
+    #[serde(rename = "c")]
+    pub created: i64,
+}
+
+impl BoundUser {
+    pub fn of(u: &crate::store::users::User) -> BoundUser {
+        BoundUser {
+            name: u.name.clone(),
+            created: u.created_at.timestamp_millis(),
+        }
+    }
+
+    /// Whether `u` is this user: same name, same creation time.
+    pub fn is(&self, u: &crate::store::users::User) -> bool {
+        u.name.eq_ignore_ascii_case(&self.name) && u.created_at.timestamp_millis() == self.created
+    }
 }
 
 impl Claims {
@@ -181,7 +213,14 @@ impl Claims {
             action: action.as_str().to_string(),
             recipient: recipient.to_string(),
             expires: expires.timestamp(),
+            user: None,
         }
+    }
+
+    /// The link is for `user` (whose email the recipient is).
+    pub fn for_user(mut self, user: &crate::store::users::User) -> Self {
+        self.user = Some(BoundUser::of(user));
+        self
     }
 
     /// The action (a verified link always has one this build knows).
@@ -201,6 +240,19 @@ pub fn sign(key: &Key, claims: &Claims) -> String {
     mac.update(&payload);
     let tag = mac.finalize().into_bytes();
     format!("{}.{}", B64.encode(&payload), B64.encode(tag))
+}
+
+/// The id a used link is remembered by: a hash of its MAC (the MAC itself, with
+/// the guessable payload, would rebuild the link). `None` when `token` has no
+/// MAC part.
+pub fn link_id(token: &str) -> Option<Vec<u8>> {
+    use sha2::Digest;
+    let (_, tag) = token.split_once('.')?;
+    let tag = B64.decode(tag).ok()?;
+    let mut h = Sha256::new();
+    h.update(b"overhear used link v1\n");
+    h.update(&tag);
+    Some(h.finalize().to_vec())
 }
 
 /// What `token` says, when `key` signed it, it names a known action and it has not
@@ -257,7 +309,19 @@ impl ActionLinks for Signer {
             _ => crate::store::mention_id(post_id),
         };
         let expires = Utc::now().checked_add_signed(VALID_FOR)?;
-        let token = sign(&self.key, &Claims::new(&id, action, recipient, expires));
+        let mut claims = Claims::new(&id, action, recipient, expires);
+        // sent to an inbox user's email: the link dies with that user
+        if recipient.contains('@') {
+            if let Ok(Some(u)) = self.store.user(recipient) {
+                if u.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(recipient.trim()))
+                {
+                    claims = claims.for_user(&u);
+                }
+            }
+        }
+        let token = sign(&self.key, &claims);
         Some(format!("{}/a/{token}", self.base))
     }
 }

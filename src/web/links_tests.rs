@@ -160,3 +160,49 @@ fn the_signer_makes_links_under_public_url() {
     let left = c.expires_at() - Utc::now();
     assert!(left > VALID_FOR - chrono::Duration::minutes(1) && left <= VALID_FOR);
 }
+
+#[test]
+fn a_link_to_a_users_email_names_that_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let u = store
+        .add_user(
+            "dana",
+            Some("Dana@Acme.example"),
+            "correct horse battery",
+            Utc::now(),
+        )
+        .unwrap();
+    let s = Signer::for_store(&store, "https://o.example/").unwrap();
+    let key = Key::load(dir.path()).unwrap();
+    let claims_of = |to: &str| {
+        let url = s.url("hackernews:1", AlertAction::Take, to).unwrap();
+        verify(
+            &key,
+            url.strip_prefix("https://o.example/a/").unwrap(),
+            Utc::now(),
+        )
+        .unwrap()
+    };
+    let c = claims_of("dana@acme.example");
+    assert!(c.user.as_ref().is_some_and(|b| b.is(&u)), "{c:?}");
+    assert_eq!(claims_of("lead@acme.example").user, None);
+    assert_eq!(claims_of("webhook:team").user, None);
+    // the same name made again is another user
+    store.remove_user("dana").unwrap();
+    let again = store
+        .add_user(
+            "dana",
+            None,
+            "correct horse battery",
+            Utc::now() + chrono::Duration::seconds(1),
+        )
+        .unwrap();
+    assert!(!c.user.unwrap().is(&again));
+    // a used link is remembered by a hash, not by its MAC
+    let t = sign(&key, &claims());
+    let id = link_id(&t).unwrap();
+    assert_eq!(id.len(), 32);
+    assert!(!t.contains(&B64.encode(&id)));
+    assert_eq!(link_id("no-mac"), None);
+}

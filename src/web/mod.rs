@@ -10,7 +10,10 @@
 //!
 //! `inbox.rs` (`/`: the list, filters, bulk actions), `mention.rs` (`/m/ID`: one
 //! mention, its history and its actions), `view.rs` (what both show of a mention),
-//! `auth.rs` (`/login`, `/logout`, sessions), `page.rs` (templates, headers,
+//! `auth.rs` (`/login`, `/logout`, sessions), `limits.rs` (failed logins per
+//! account and per client address), `client.rs` (the client address, behind
+//! trusted proxies), `act.rs` and `links.rs` (the alerts' single-use action
+//! links), `page.rs` (templates, headers,
 //! errors), `users.rs` (`/api/users`, for the CLI while the daemon runs). The
 //! daemon merges [`router`] into its API and wraps both in its access
 //! guard (Host, cross-site POSTs); the web layer never reads the config file or
@@ -19,8 +22,10 @@
 mod act;
 mod auth;
 mod chart;
+pub mod client;
 mod dashboard;
 mod inbox;
+pub mod limits;
 pub mod links;
 mod mention;
 mod page;
@@ -34,7 +39,8 @@ use axum::Router;
 
 use crate::store::Store;
 
-pub use auth::{LoginLimiter, SESSION_COOKIE};
+pub use auth::SESSION_COOKIE;
+pub use limits::LoginLimiter;
 
 /// What the pages share.
 #[derive(Clone)]
@@ -49,6 +55,11 @@ pub struct WebState {
     pub search: Option<crate::search::Search>,
     /// Which mentions are overdue (still new past their brand's `escalate_after`).
     pub overdue: Overdue,
+    /// Whether an action link's recipient (an address or `webhook:NAME`) is still
+    /// one of the config's alert destinations; by default every one is.
+    pub destination: Destination,
+    /// `[daemon] trusted_proxies`: whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<Vec<crate::util::cidr::Cidr>>,
     pages: Arc<page::Pages>,
 }
 
@@ -58,6 +69,10 @@ pub struct WebState {
 pub type Overdue =
     Arc<dyn Fn(&crate::store::StoredMention, chrono::DateTime<chrono::Utc>) -> bool + Send + Sync>;
 
+/// Says whether an alert destination is still configured: the daemon hands in its
+/// live alert rules (see [`Alerter::is_destination`](crate::alerts::Alerter::is_destination)).
+pub type Destination = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 impl WebState {
     /// `public_url` is `[daemon] public_url`; `brands` the `[[brand]]` names.
     pub fn new(store: Store, public_url: Option<&str>, brands: Vec<String>) -> WebState {
@@ -66,6 +81,8 @@ impl WebState {
             brands: Arc::new(brands),
             search: None,
             overdue: Arc::new(|_, _| false),
+            destination: Arc::new(|_| true),
+            trusted_proxies: Arc::new(Vec::new()),
             secure_cookies: public_url.is_some_and(|u| u.starts_with("https://")),
             limiter: Arc::new(LoginLimiter::default()),
             pages: Arc::new(page::Pages::new()),
@@ -77,6 +94,18 @@ impl WebState {
     /// Searches with `search`, and tells it of every change made here.
     pub fn with_search(mut self, search: Option<crate::search::Search>) -> WebState {
         self.search = search;
+        self
+    }
+
+    /// Action links work only for recipients `f` says are still configured.
+    pub fn with_destinations(mut self, f: Destination) -> WebState {
+        self.destination = f;
+        self
+    }
+
+    /// Believes `X-Forwarded-For` from these proxies (`[daemon] trusted_proxies`).
+    pub fn with_trusted_proxies(mut self, proxies: Vec<crate::util::cidr::Cidr>) -> WebState {
+        self.trusted_proxies = Arc::new(proxies);
         self
     }
 

@@ -105,11 +105,18 @@ pub struct Page {
 
 impl Browser {
     pub fn new(d: &Daemon) -> Browser {
+        Browser::from_address(d, None)
+    }
+
+    /// A browser whose connections come from `local` (any 127.x address reaches
+    /// the daemon on 127.0.0.1).
+    pub fn from_address(d: &Daemon, local: Option<std::net::IpAddr>) -> Browser {
         Browser {
             base: d.url(""),
             cookies: Vec::new(),
             client: reqwest::Client::builder()
                 .no_proxy()
+                .local_address(local)
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(30))
                 .build()

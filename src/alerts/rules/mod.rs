@@ -243,6 +243,19 @@ impl Alerter {
         }
     }
 
+    /// Whether `to` (an address, or `webhook:NAME`) is one of this config's alert
+    /// destinations: a brand's `alert_to`/`alert_webhooks`, `summary_to` or
+    /// `escalate_to`, a route's `to`, or `admin_to` (trimmed, case-insensitive).
+    /// The inbox's action links work only for a recipient that still is.
+    pub fn is_destination(&self, to: &str) -> bool {
+        let to = to.trim();
+        let same = |a: &String| a.trim().eq_ignore_ascii_case(to);
+        self.rules.iter().any(|r| {
+            r.to.iter().any(same) || r.summary_to.iter().any(same) || r.escalate_to.iter().any(same)
+        }) || self.cfg.route.iter().any(|r| r.to.iter().any(same))
+            || self.cfg.admin_to.iter().any(same)
+    }
+
     /// Who hears about failing sources: `admin_to`, else every brand's recipients.
     pub fn admin_recipients(&self) -> Vec<String> {
         if self.cfg.admin_to.is_empty() {

@@ -2,7 +2,10 @@
 //!
 //! `allowed_mentions: {"parse": []}` tells Discord to ping nobody whatever the text
 //! says, and [`escape`] also defangs `@everyone`, `@here` and `<@…>` and
-//! backslash-escapes markdown, so a post's text arrives as the text it was.
+//! backslash-escapes markdown, so a post's text arrives as the text it was. A
+//! link's target goes through [`link_url`] (percent-encoding what could end the
+//! `[text](url)` or start another link), its text through [`escape`]: a post URL
+//! with `)[Resolved](…` stays one link to that post.
 
 use serde_json::{json, Value};
 
@@ -29,6 +32,49 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// `url` safe inside the parentheses of a markdown link: every byte that is not
+/// an unreserved or plain delimiter character of a URL (`(`, `)`, `[`, `]`, `<`,
+/// `>`, whitespace, quotes, backslash, backtick, non-ASCII …) is percent-encoded;
+/// `%` is kept, so an already-encoded URL is unchanged.
+pub fn link_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len() + 8);
+    for b in url.bytes() {
+        if b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b':'
+                    | b'/'
+                    | b'?'
+                    | b'#'
+                    | b'@'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+            )
+        {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A markdown link: `text` escaped, `url` encoded.
+fn link(text: &str, url: &str) -> String {
+    format!("[{}]({})", escape(text), link_url(url))
 }
 
 fn markdown(segs: &[Segment]) -> String {
@@ -77,10 +123,10 @@ fn embed(m: &ChatMention, budget: usize, actions: &[(String, String)]) -> Value 
     }
     let mut links = Vec::new();
     if let Some(url) = &m.url {
-        links.push(format!("[{}]({url})", m.reply_label()));
+        links.push(link(&m.reply_label(), url));
     }
     for (label, url) in actions {
-        links.push(format!("[{}]({url})", escape(label)));
+        links.push(link(label, url));
     }
     if !links.is_empty() {
         description = cap(description, budget.saturating_sub(400).max(100));
@@ -203,5 +249,40 @@ mod tests {
             })
             .sum();
         assert!(total < 6000, "{total}");
+    }
+
+    /// How many `](` open a link: not escaped with a backslash.
+    fn link_starts(d: &str) -> usize {
+        d.match_indices("](")
+            .filter(|(i, _)| !d[..*i].ends_with('\\'))
+            .count()
+    }
+
+    #[test]
+    fn a_post_url_or_source_cannot_break_out_of_its_link_or_add_one() {
+        let ChatContent::Mentions { heading, mut items } = hostile() else {
+            unreachable!()
+        };
+        items[0].url =
+            Some("https://evil.example/a)[Resolved](https://evil.example/phish) <b>\tx\ny".into());
+        items[0].source = "x](https://evil.example/src) [y".into();
+        let actions = vec![vec![(
+            "Resolved".to_string(),
+            "https://overhear.example/a/tok".to_string(),
+        )]];
+        let v = message(&ChatContent::Mentions { heading, items }, &actions);
+        let d = v["embeds"][0]["description"].as_str().unwrap();
+        assert_eq!(link_starts(d), 2, "only the reply link and ours: {d}");
+        assert!(
+            d.contains(
+                "(https://evil.example/a%29%5BResolved%5D%28https://evil.example/phish%29%20%3Cb%3E%09x%0Ay)"
+            ),
+            "{d}"
+        );
+        assert!(
+            d.contains("[Resolved](https://overhear.example/a/tok)"),
+            "{d}"
+        );
+        assert!(!d.contains("(https://evil.example/phish)"), "{d}");
     }
 }
