@@ -31,6 +31,7 @@
 //!   result is in.
 
 pub mod config;
+pub mod cursor;
 pub mod lease;
 pub mod nats;
 pub mod wire;
