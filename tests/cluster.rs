@@ -224,6 +224,17 @@ fn the_compose_files_configs_are_valid() {
         "hub and workers must agree on the lease period"
     );
     assert_eq!((h.nats_url, h.prefix), (w.nats_url, w.prefix));
+    // the hub and the workers are different NATS users, both in nats-server.conf
+    let nats = std::fs::read_to_string(dir.join("nats-server.conf")).unwrap();
+    let (hu, wu) = (h.user.unwrap(), w.user.unwrap());
+    assert_ne!(hu, wu, "the hub and the workers share a NATS user");
+    for u in [&hu, &wu] {
+        assert!(
+            nats.contains(&format!("user: {u}\n")),
+            "{u} is not in nats-server.conf"
+        );
+    }
+    assert!(w.allow_secrets.is_empty() && !w.allow_private);
     assert!(hub.sources.len() >= 2 && worker.sources.is_empty());
     let compose = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
     for f in ["hub.toml", "worker.toml", "nats-server.conf"] {

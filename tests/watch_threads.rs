@@ -133,6 +133,7 @@ fn plan(server: &MockServer) -> Plan {
             resolve_when_answered: false,
         }],
         bases,
+        hosts: [overhear::watch::run::host_port(&at(""))].into(),
     }
 }
 
@@ -315,4 +316,30 @@ async fn at_most_per_host_threads_are_read_in_one_round() {
     assert_eq!(done.len(), 2, "two per host per round");
     let later = round(&store, &http, &plan(&server), now, 2).await.unwrap();
     assert_eq!(later.len(), 2, "the next round takes the next two");
+}
+
+/// A stored post whose id names a host no configured source polls (a forged result
+/// in a cluster can store any id): the watch never connects to it.
+#[tokio::test]
+async fn the_watch_never_fetches_a_host_no_source_polls() {
+    let server = MockServer::start().await;
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = elsewhere.local_addr().unwrap().port();
+    elsewhere.set_nonblocking(true).unwrap();
+    let mut p = mentions()
+        .into_iter()
+        .find(|p| p.source == "mastodon")
+        .unwrap();
+    p.id = format!("mastodon:127.0.0.1:{port}:1");
+    p.source_name = "mastodon".into();
+    let now = Utc::now();
+    let (_dir, store, _id) = watched(&p, now, now + chrono::Duration::hours(1));
+    let http = Http::new("overhear-test/1", HttpSettings::default()).unwrap();
+    let done = round(&store, &http, &plan(&server), now, 10).await.unwrap();
+    let connected = elsewhere.accept().is_ok();
+    assert!(
+        !connected,
+        "the watch connected to 127.0.0.1:{port}, which no source polls: {done:?}"
+    );
+    assert!(done.is_empty(), "{done:?}");
 }

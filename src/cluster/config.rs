@@ -44,6 +44,15 @@ pub struct ClusterConfig {
     pub worker_bind: SocketAddr,
     /// This worker's name in leases and metrics (default: host name and process id).
     pub worker_name: Option<String>,
+    /// A worker's own allow-list: the environment variables and files that the hub's
+    /// config may make this worker read and send (a source's `*_env`/`*_file`, e.g.
+    /// `["OVERHEAR_MASTODON_TOKEN", "/run/secrets/reddit_secret"]`). A hub config that
+    /// names any other is refused. Default empty: no secrets. Read on workers only.
+    pub allow_secrets: Vec<String>,
+    /// Whether the hub's config may set `allow_private = true` on a source this worker
+    /// polls (redirects into loopback and private addresses). Default false: such a
+    /// config is refused. Read on workers only.
+    pub allow_private: bool,
 }
 
 impl Default for ClusterConfig {
@@ -63,6 +72,8 @@ impl Default for ClusterConfig {
             max_ack_pending: 64,
             worker_bind: SocketAddr::from(([127, 0, 0, 1], 7879)),
             worker_name: None,
+            allow_secrets: Vec::new(),
+            allow_private: false,
         }
     }
 }
@@ -146,6 +157,14 @@ impl ClusterConfig {
                 p(
                     "cluster.worker_name",
                     format!("{n:?}: letters, digits, - and _ only"),
+                );
+            }
+        }
+        for (i, s) in self.allow_secrets.iter().enumerate() {
+            if s.trim().is_empty() || s.trim() != s {
+                p(
+                    &format!("cluster.allow_secrets[{i}]"),
+                    format!("{s:?}: an environment variable's name or a file's path"),
                 );
             }
         }

@@ -2,7 +2,9 @@
 //! of a host is polled by exactly one live worker and the host's rate budget holds
 //! cluster-wide (adding workers never doubles the load on Reddit).
 //!
-//! A lease is a key whose value is the owner's name. The bucket's TTL is the lease
+//! A lease is a key whose value is the owner's name and its per-process random id
+//! ([`holder`]): two workers given the same name (a copied config file) are still two
+//! owners, and neither ever takes over a lease the other holds. The bucket's TTL is the lease
 //! period: the owner renews it (a compare-and-set on its revision) several times per
 //! period; a worker that dies, hangs or is cut off stops renewing and the key ages
 //! out, after which another worker creates it. The owner's *own* view is stricter
@@ -64,19 +66,41 @@ pub struct Changes {
     pub lost: Vec<String>,
 }
 
+/// A lease's value: the worker's name and its process's random id.
+pub fn holder(name: &str, id: &str) -> String {
+    format!("{name} {id}")
+}
+
+/// A fresh per-process id (random, hex): what tells apart two workers of one name.
+pub fn new_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// The worker name of a lease's value (`None` when it is not a [`holder`]).
+pub fn holder_name(value: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(value).ok()?;
+    let (name, id) = text.split_once(' ')?;
+    (!name.is_empty() && !id.is_empty()).then_some(name)
+}
+
 /// This worker's leases.
 pub struct Leases {
     store: kv::Store,
+    /// This process's [`holder`] value.
     me: String,
+    /// The worker's name alone (its rendezvous ranking stays across restarts).
+    name: String,
     ttl: Duration,
     held: Mutex<HashMap<String, Held>>,
 }
 
 impl Leases {
-    pub fn new(store: kv::Store, me: &str, ttl: Duration) -> Leases {
+    /// The leases of the worker `name` whose process id is `id` ([`new_id`]).
+    pub fn new(store: kv::Store, name: &str, id: &str, ttl: Duration) -> Leases {
         Leases {
             store,
-            me: me.to_string(),
+            me: holder(name, id),
+            name: name.to_string(),
             ttl,
             held: Mutex::new(HashMap::new()),
         }
@@ -151,7 +175,7 @@ impl Leases {
         let target = share(hosts.len(), workers);
         let held = self.held();
         if held.len() > target {
-            for host in rank(&self.me, held).into_iter().skip(target) {
+            for host in rank(&self.name, held).into_iter().skip(target) {
                 let key = host_key(&host);
                 self.give_back(&host, &key).await;
                 changes.lost.push(host);
@@ -164,7 +188,7 @@ impl Leases {
                 .filter(|h| !self.map().contains_key(*h))
                 .cloned()
                 .collect();
-            for host in rank(&self.me, free) {
+            for host in rank(&self.name, free) {
                 if count >= target {
                     break;
                 }
@@ -184,8 +208,9 @@ impl Leases {
         changes
     }
 
-    /// Takes `host` if nobody holds it (or this worker still does, from before a
-    /// lost connection); its revision.
+    /// Takes `host` if nobody holds it (or this very process still does, from before
+    /// a lost connection: the same name *and* id; another process of the same name
+    /// holds it as any other worker would); its revision.
     async fn take(&self, host: &str) -> Option<u64> {
         let key = host_key(host);
         match self.store.entry(&key).await {
@@ -225,7 +250,8 @@ impl Leases {
     }
 }
 
-/// Who holds which host, read from the bucket (for the hub's metrics).
+/// Who holds which host (host, the full [`holder`] value), read from the bucket.
+/// Anyone who may write leases writes these: the caller bounds what it uses.
 pub async fn owners(store: &kv::Store) -> Result<Vec<(String, String)>, String> {
     use futures::StreamExt;
     let mut keys = store.keys().await.map_err(|e| e.to_string())?;
@@ -256,6 +282,20 @@ pub async fn live_workers(store: &kv::Store) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_holder_is_a_name_and_an_id() {
+        let a = holder("w1", &new_id());
+        let b = holder("w1", &new_id());
+        assert_ne!(a, b, "two processes of one name are two holders");
+        assert_eq!(holder_name(a.as_bytes()), Some("w1"));
+        assert_eq!(
+            holder_name(b"w1"),
+            None,
+            "a bare name (the old format) holds nothing"
+        );
+        assert_eq!(holder_name(b" x"), None);
+    }
 
     #[test]
     fn the_share_covers_every_host() {

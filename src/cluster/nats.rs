@@ -5,7 +5,7 @@
 //! |--------------------------|------------------------|----------------------------------------|
 //! | `{prefix}-results`       | stream, work queue     | poll results, `{prefix}.results.{host}` |
 //! | `{prefix}-leases`        | KV, TTL = `lease_ttl`  | host key → the worker that polls it     |
-//! | `{prefix}-workers`       | KV, TTL = `lease_ttl`  | worker name → its heartbeat             |
+//! | `{prefix}-workers`       | KV, TTL = `lease_ttl`  | `{name}-{process id}` → its heartbeat    |
 //! | `{prefix}-cursors`       | KV                     | source → the cursor the hub committed   |
 //! | `{prefix}-config`        | KV                     | `config` → the hub's config file        |
 //!
@@ -59,17 +59,27 @@ pub struct Cluster {
 pub const CONFIG_KEY: &str = "config";
 
 impl Cluster {
-    /// Connects (as `name`, shown in the server's connection list) and makes sure
-    /// the stream and buckets exist.
+    /// The hub: connects (as `name`, shown in the server's connection list) and makes
+    /// sure the stream and buckets exist.
     pub async fn connect(cfg: &ClusterConfig, name: &str) -> Result<Cluster, ClusterError> {
+        Cluster::open(cfg, name, true).await
+    }
+
+    /// A worker: connects and opens the stream and buckets the hub made, creating
+    /// nothing (a worker's NATS user may not; it retries until the hub has started).
+    pub async fn join(cfg: &ClusterConfig, name: &str) -> Result<Cluster, ClusterError> {
+        Cluster::open(cfg, name, false).await
+    }
+
+    async fn open(cfg: &ClusterConfig, name: &str, create: bool) -> Result<Cluster, ClusterError> {
         let client = connect(cfg, name).await?;
         let js = jetstream::new(client.clone());
         let ttl = cfg.lease_ttl;
         let p = &cfg.prefix;
-        let leases = bucket(&js, &format!("{p}-leases"), ttl).await?;
-        let workers = bucket(&js, &format!("{p}-workers"), ttl).await?;
-        let cursors = bucket(&js, &format!("{p}-cursors"), Duration::ZERO).await?;
-        let config = bucket(&js, &format!("{p}-config"), Duration::ZERO).await?;
+        let leases = bucket(&js, &format!("{p}-leases"), ttl, create).await?;
+        let workers = bucket(&js, &format!("{p}-workers"), ttl, create).await?;
+        let cursors = bucket(&js, &format!("{p}-cursors"), Duration::ZERO, create).await?;
+        let config = bucket(&js, &format!("{p}-config"), Duration::ZERO, create).await?;
         let c = Cluster {
             client,
             js,
@@ -79,7 +89,13 @@ impl Cluster {
             config,
             settings: cfg.clone(),
         };
-        c.results_stream().await?;
+        if create {
+            c.results_stream().await?;
+        } else {
+            c.js.get_stream(c.stream_name())
+                .await
+                .map_err(|e| setup_err("the results stream (has the hub started?)", e))?;
+        }
         Ok(c)
     }
 
@@ -181,13 +197,21 @@ fn redact(url: &str) -> String {
         .join(",")
 }
 
-/// A key-value bucket keeping the last value of each key, `max_age` zero: forever.
+/// A key-value bucket keeping the last value of each key, `max_age` zero: forever;
+/// made first when `create` (the hub), else only opened (a worker).
 async fn bucket(
     js: &jetstream::Context,
     name: &str,
     max_age: Duration,
+    create: bool,
 ) -> Result<kv::Store, ClusterError> {
     let what = format!("the key-value bucket {name}");
+    if !create {
+        return js
+            .get_key_value(name)
+            .await
+            .map_err(|e| setup_err(&format!("{what} (has the hub started?)"), e));
+    }
     let window = if max_age.is_zero() {
         Duration::from_secs(120)
     } else {

@@ -59,6 +59,10 @@ pub struct PollResult {
     /// The host whose lease the worker held.
     pub host: String,
     pub worker: String,
+    /// The worker process's random id ([`crate::cluster::lease::new_id`]): the hub
+    /// commits the cursor only when `worker` and this id hold the host's lease.
+    #[serde(default)]
+    pub worker_id: String,
     /// The worker's model id (the verdicts are used only when the hub's is the same).
     pub model: String,
     /// When the worker published it (milliseconds since the epoch).
@@ -131,6 +135,7 @@ pub struct Poll<'a> {
     pub source: &'a str,
     pub host: &'a str,
     pub worker: &'a str,
+    pub worker_id: &'a str,
     pub model: &'a str,
     pub published_ms: i64,
     pub cursor: Option<&'a [u8]>,
@@ -145,6 +150,7 @@ pub fn split(poll: &Poll<'_>, items: Vec<Item>, max_bytes: usize) -> Vec<PollRes
         + poll.source.len()
         + poll.host.len()
         + poll.worker.len()
+        + poll.worker_id.len()
         + poll.model.len()
         + poll.cursor.map_or(0, |c| c.len() * 2);
     let budget = max_bytes.saturating_sub(envelope).max(1024);
@@ -177,6 +183,7 @@ pub fn split(poll: &Poll<'_>, items: Vec<Item>, max_bytes: usize) -> Vec<PollRes
                 source: poll.source.to_string(),
                 host: poll.host.to_string(),
                 worker: poll.worker.to_string(),
+                worker_id: poll.worker_id.to_string(),
                 model: poll.model.to_string(),
                 published_ms: poll.published_ms,
                 part,
@@ -227,6 +234,7 @@ mod tests {
             source: "reviews",
             host: "127.0.0.1:8080",
             worker: "w1",
+            worker_id: "0123456789abcdef",
             model: "m",
             published_ms: 1,
             cursor,

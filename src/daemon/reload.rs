@@ -91,6 +91,7 @@ pub(super) fn build_live(
         wake: sender.waker(),
         brands: config.brands.iter().map(|b| b.name.clone()).collect(),
         watch: Arc::new(watch),
+        sources: Arc::new(super::shared::Configured::all(&config.sources)),
     };
     Ok((live, sender))
 }

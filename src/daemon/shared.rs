@@ -29,6 +29,37 @@ pub(super) struct Live {
     pub(super) brands: Vec<String>,
     /// Which alerted mentions' threads are watched, and where.
     pub(super) watch: Arc<crate::watch::Plan>,
+    /// The configured `[[source]]` entries by name: a hub takes results, cursors and
+    /// metric labels only for these.
+    pub(super) sources: Arc<std::collections::HashMap<String, Configured>>,
+}
+
+/// What a hub knows of one configured `[[source]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Configured {
+    /// Its kind: a post from it has this `source` and an id `KIND:…`.
+    pub(super) kind: &'static str,
+    /// The host it polls: the lease its results must come under.
+    pub(super) host: String,
+}
+
+impl Configured {
+    pub(super) fn all(
+        sources: &[crate::sources::SourceConfig],
+    ) -> std::collections::HashMap<String, Configured> {
+        sources
+            .iter()
+            .map(|s| {
+                (
+                    s.name(),
+                    Configured {
+                        kind: s.kind(),
+                        host: crate::sources::host_of(s),
+                    },
+                )
+            })
+            .collect()
+    }
 }
 
 /// Where [`Failing`] is saved in the store.
@@ -69,6 +100,13 @@ impl Shared {
             .read()
             .map(|l| l.watch.clone())
             .unwrap_or_else(|p| p.into_inner().watch.clone())
+    }
+
+    pub(super) fn sources(&self) -> Arc<std::collections::HashMap<String, Configured>> {
+        self.live
+            .read()
+            .map(|l| l.sources.clone())
+            .unwrap_or_else(|p| p.into_inner().sources.clone())
     }
 
     pub(super) fn wake_sender(&self) {

@@ -96,6 +96,39 @@ impl SourceConfig {
         }
     }
 
+    /// Each secret the entry names, as (key, where): `("access_token_env",
+    /// "MASTODON_TOKEN")`, `("key_file", "/run/secrets/se")`. Names and paths only,
+    /// never a value: a cluster worker checks them against what it may read.
+    pub fn secret_refs(&self) -> Vec<(&'static str, String)> {
+        let env = |k: &'static str, v: &Option<String>| v.clone().map(|v| (k, v));
+        let file = |k: &'static str, v: &Option<PathBuf>| {
+            v.as_ref().map(|p| (k, p.to_string_lossy().into_owned()))
+        };
+        let all = match self {
+            SourceConfig::Reddit(c) => vec![
+                env("client_id_env", &c.client_id_env),
+                file("client_id_file", &c.client_id_file),
+                env("client_secret_env", &c.client_secret_env),
+                file("client_secret_file", &c.client_secret_file),
+            ],
+            SourceConfig::Mastodon(c) => vec![
+                env("access_token_env", &c.access_token_env),
+                file("access_token_file", &c.access_token_file),
+            ],
+            SourceConfig::Bluesky(c) => vec![
+                env("app_password_env", &c.app_password_env),
+                file("app_password_file", &c.app_password_file),
+            ],
+            SourceConfig::Stackexchange(c) => {
+                vec![env("key_env", &c.key_env), file("key_file", &c.key_file)]
+            }
+            SourceConfig::Hackernews(_) | SourceConfig::Lobsters(_) | SourceConfig::Rss(_) => {
+                Vec::new()
+            }
+        };
+        all.into_iter().flatten().collect()
+    }
+
     pub fn problems(&self, index: usize) -> Vec<Problem> {
         let mut out = Vec::new();
         let name = self.name();

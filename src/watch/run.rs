@@ -8,7 +8,7 @@
 //!
 //! Nothing here sleeps or spawns: the daemon calls [`round`] on a timer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -26,6 +26,10 @@ use crate::store::{Store, StoreError};
 pub struct Plan {
     pub brands: Vec<BrandWatch>,
     pub bases: Bases,
+    /// The only hosts (`host:port`) the watch fetches: those whose threads a
+    /// configured source's posts are on. A stored post id names its own host
+    /// (`mastodon:HOST:ID`), and in a cluster a forged result can store any id.
+    pub hosts: BTreeSet<String>,
 }
 
 /// Why the watch settings cannot be used.
@@ -42,10 +46,34 @@ impl Plan {
         brands: &[crate::matcher::BrandConfig],
         sources: &[SourceConfig],
     ) -> Result<Plan, PlanError> {
+        let bases = Bases::from_sources(sources)?;
+        let mut hosts = BTreeSet::new();
+        for s in sources {
+            let kind = match s {
+                SourceConfig::Hackernews(_) => &bases.hackernews,
+                SourceConfig::Reddit(_) => &bases.reddit,
+                SourceConfig::Bluesky(_) => &bases.bluesky,
+                SourceConfig::Lobsters(_) => &bases.lobsters,
+                SourceConfig::Stackexchange(_) => &bases.stackexchange,
+                SourceConfig::Mastodon(_) | SourceConfig::Rss(_) => {
+                    if let Some(u) = bases.sources.get(&s.name()) {
+                        hosts.insert(host_port(u));
+                    }
+                    continue;
+                }
+            };
+            hosts.insert(host_port(bases.sources.get(&s.name()).unwrap_or(kind)));
+        }
         Ok(Plan {
             brands: brand_watches(brands)?,
-            bases: Bases::from_sources(sources)?,
+            bases,
+            hosts,
         })
+    }
+
+    /// Whether the watch may fetch `url`: its host is one of [`Plan::hosts`].
+    pub fn fetches(&self, url: &url::Url) -> bool {
+        self.hosts.contains(&host_port(url))
     }
 
     /// The watching brands of `m`.
@@ -87,6 +115,15 @@ impl Plan {
             .unwrap_or(Duration::from_secs(30))
             .clamp(Duration::from_secs(1), Duration::from_secs(30))
     }
+}
+
+/// `host:port` of a URL (the port its scheme implies when it names none).
+pub fn host_port(url: &url::Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
 }
 
 fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
@@ -184,12 +221,11 @@ pub async fn round(
                 continue;
             }
         };
-        let host = format!(
-            "{}:{}",
-            url.host_str().unwrap_or(""),
-            url.port_or_known_default().unwrap_or(0)
-        );
-        let n = per.entry(host).or_insert(0);
+        if !plan.fetches(&url) {
+            tracing::debug!(mention = %id, source = %kind, host = %host_port(&url), "not watching a thread on a host no configured source polls");
+            continue;
+        }
+        let n = per.entry(host_port(&url)).or_insert(0);
         if *n >= per_host {
             continue;
         }
@@ -264,4 +300,49 @@ pub async fn round(
         out.push(Checked { id, kind, outcome });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(text: &str) -> Vec<SourceConfig> {
+        #[derive(serde::Deserialize)]
+        struct F {
+            source: Vec<SourceConfig>,
+        }
+        toml::from_str::<F>(text).unwrap().source
+    }
+
+    #[test]
+    fn the_watch_fetches_only_hosts_a_configured_source_polls() {
+        let s = sources(
+            "[[source]]\nkind = \"mastodon\"\ninstance = \"https://mastodon.social\"\n\n[[source]]\nkind = \"hackernews\"\n\n[[source]]\nkind = \"rss\"\nurl = \"https://feed.test/x\"\n",
+        );
+        let plan = Plan::from_config(&[], &s).unwrap();
+        let ok = |u: &str| plan.fetches(&url::Url::parse(u).unwrap());
+        assert!(ok("https://mastodon.social/api/v1/statuses/1/context"));
+        assert!(ok("https://hn.algolia.com/api/v1/items/1"));
+        // a host a forged post id names, and kinds nobody configured
+        assert!(!ok("https://10.0.0.5:8443/x/api/v1/statuses/1/context"));
+        assert!(!ok(
+            "https://mastodon.social:8443/api/v1/statuses/1/context"
+        ));
+        assert!(!ok("https://www.reddit.com/comments/x.json"));
+        assert!(!ok("https://feed.test/x"), "rss has no threads");
+        // what a forged mastodon:HOST:ID resolves to is not fetched
+        let mut post: crate::post::Post = serde_json::from_value(serde_json::json!({
+            "id": "mastodon:10.0.0.5:8443/x:1", "url": "https://x.test/1", "text": "t",
+            "created_at": "2026-11-30T10:00:00Z", "source": "mastodon",
+        }))
+        .unwrap();
+        if let Ok(threads::Target::Fetch(u)) = threads::target(&post, &plan.bases) {
+            assert!(!plan.fetches(&u), "{u}");
+        }
+        post.id = "mastodon:mastodon.social:1".into();
+        match threads::target(&post, &plan.bases) {
+            Ok(threads::Target::Fetch(u)) => assert!(plan.fetches(&u), "{u}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -22,89 +22,8 @@ pub const TEXT: &str =
 /// Tests share the machine's two cores: one cluster at a time.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// `nats-server`, or `None` (the test is skipped) unless OVERHEAR_REQUIRE_NATS is set.
-pub fn nats_server_binary() -> Option<PathBuf> {
-    let found = [
-        "/usr/sbin/nats-server",
-        "/usr/bin/nats-server",
-        "/usr/local/bin/nats-server",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("OVERHEAR_REQUIRE_NATS").is_none(),
-            "nats-server is not installed (apt-get install nats-server) and OVERHEAR_REQUIRE_NATS is set"
-        );
-        eprintln!("skipped: nats-server is not installed (apt-get install nats-server)");
-    }
-    found
-}
-
-/// A nats-server with JetStream on file storage in `dir`.
-pub struct Nats {
-    bin: PathBuf,
-    pub port: u16,
-    dir: PathBuf,
-    log: PathBuf,
-    child: Option<Daemon>,
-}
-
-impl Nats {
-    pub fn start(bin: PathBuf, dir: &Path) -> Nats {
-        let mut n = Nats {
-            bin,
-            port: free_port(),
-            dir: dir.join("nats"),
-            log: dir.join("nats.log"),
-            child: None,
-        };
-        n.restart();
-        n
-    }
-
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts it again (after [`Nats::stop`]) on the same port and store.
-    pub fn restart(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new(&self.bin)
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-sd",
-            ])
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(Daemon(child));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Stops it the way a crash would (SIGKILL).
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.0.kill();
-            let _ = c.0.wait();
-        }
-    }
-}
+mod nats;
+pub use nats::*;
 
 /// Growing RSS feeds: host `i` serves `/feed.xml` with the items that have "been
 /// written" so far, `burst` more every `step` from its first request, up to `total`.
@@ -227,15 +146,19 @@ impl Cluster {
         let (smtp, mails) = start_smtp();
         let api = free_port();
         let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
-        let cluster = format!(
-            "[cluster]\nnats_url = \"{}\"\nlease_ttl = \"{LEASE_TTL_SECS}s\"\n",
-            nats.url()
-        );
+        let cluster = |user: &str| {
+            format!(
+                "[cluster]\nnats_url = \"{}\"\nlease_ttl = \"{LEASE_TTL_SECS}s\"\nuser = \"{user}\"\npassword_env = \"NATS_{}_PASSWORD\"\n",
+                nats.url(),
+                user.to_uppercase()
+            )
+        };
         let hub = format!(
             "[daemon]\ndata_dir = \"{data}\"\napi_bind = \"127.0.0.1:{api}\"\nshutdown_timeout = \"10s\"\n\n[model]\npath = \"{model}\"\nalert_threshold = 0.5\n\n[email]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{smtp}?tls=none\"\nfrom = \"overhear <alerts@overhear.test>\"\n\n[[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"support@acme.test\"]\n\n{sources}{cluster}",
             data = dir.path().join("hub-data").display(),
             model = model.display(),
             sources = feeds.source_toml(),
+            cluster = cluster("hub"),
         );
         let hub_config = dir.path().join("hub.toml");
         std::fs::write(&hub_config, hub).unwrap();
@@ -245,7 +168,8 @@ impl Cluster {
             let port = free_port();
             let text = format!(
                 "[model]\npath = \"{model}\"\n\n{cluster}worker_bind = \"127.0.0.1:{port}\"\nworker_name = \"{name}\"\n",
-                model = model.display()
+                model = model.display(),
+                cluster = cluster("worker"),
             );
             let path = dir.path().join(format!("{name}.toml"));
             std::fs::write(&path, text).unwrap();
@@ -273,6 +197,7 @@ impl Cluster {
             .arg("--config")
             .arg(config)
             .env("OVERHEAR_LOG", "info,overhear=debug")
+            .envs(nats_passwords())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -309,6 +234,36 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         self.workers[i].3 = Some(d);
+    }
+
+    /// Starts worker `i` without waiting for it to be healthy (it may refuse the
+    /// hub's config, and then never is).
+    pub fn spawn_worker(&mut self, i: usize) {
+        let (name, config, _, _) = self.workers[i].clone_parts();
+        let d = self.spawn(&["worker"], &config, &name);
+        self.workers[i].3 = Some(d);
+    }
+
+    /// Worker `i`'s `/healthz` (status, body), or `None` while it does not answer.
+    pub async fn worker_health(&self, i: usize) -> Option<(u16, serde_json::Value)> {
+        let url = format!("http://127.0.0.1:{}/healthz", self.workers[i].2);
+        let r = reqwest::get(&url).await.ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.json().await.ok()?))
+    }
+
+    /// A NATS connection as the workers' user (what a worker, or anyone holding its
+    /// credentials, can do).
+    pub async fn as_worker(&self) -> async_nats::Client {
+        async_nats::ConnectOptions::with_user_and_password("worker".into(), WORKER_PASSWORD.into())
+            .connect(self.nats.url())
+            .await
+            .unwrap()
+    }
+
+    /// The `host:port` feed `h` is on (its lease's host).
+    pub fn feed_host(&self, h: usize) -> String {
+        format!("127.0.0.1:{}", self.feeds.ports[h])
     }
 
     pub fn worker_pid(&self, i: usize) -> u32 {

@@ -1,5 +1,6 @@
 //! A worker's `/healthz` (200 once it is connected and runs the hub's config, with
-//! the hosts it holds; 503 before) and `/metrics`, behind the same access guard as
+//! the hosts it holds; 503 before; `config_refused` says why the hub's latest config
+//! was not run here, when it was not) and `/metrics`, behind the same access guard as
 //! the hub's API: loopback by default, a token when bound elsewhere.
 
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,8 @@ struct Inner {
     worker: String,
     client: Option<async_nats::Client>,
     config: bool,
+    /// Why the hub's latest config was not run here (names only, never a value).
+    refused: Option<String>,
     hosts: Vec<String>,
 }
 
@@ -45,6 +48,10 @@ impl Status {
 
     pub(super) fn set_config(&self, ok: bool) {
         self.with(|i| i.config = ok)
+    }
+
+    pub(super) fn set_refused(&self, why: Option<String>) {
+        self.with(|i| i.refused = why)
     }
 
     pub(super) fn set_hosts(&self, hosts: Vec<String>) {
@@ -78,6 +85,7 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
         "worker": st.worker,
         "nats": if nats { "connected" } else { "connecting" },
         "config": st.config,
+        "config_refused": st.refused,
         "hosts": st.hosts,
     });
     (code, axum::Json(body))

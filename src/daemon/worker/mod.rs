@@ -11,6 +11,7 @@
 mod health;
 mod poll;
 mod state;
+mod trust;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,8 +42,14 @@ struct Generation {
 }
 
 impl Generation {
-    fn parse(text: &str) -> Result<Generation, String> {
+    /// The hub's config `text`, if it builds here and this worker's own `[cluster]`
+    /// allows every secret and `allow_private` it uses (see `trust`).
+    fn parse(text: &str, own: &ClusterConfig) -> Result<Generation, String> {
         let config = Config::parse(text, "<the hub's config>").map_err(|e| e.to_string())?;
+        let refused = trust::refusals(&config, own);
+        if !refused.is_empty() {
+            return Err(format!("refused: {}", refused.join("; ")));
+        }
         let matcher = Matcher::compile(&config.brands).map_err(|e| e.to_string())?;
         let mut hosts: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, s) in config.sources.iter().enumerate() {
@@ -156,7 +163,16 @@ pub async fn run(own: Config) -> Result<(), DaemonError> {
         _ = signals.next() => return Ok(()),
     };
     status.set_client(cluster.client.clone());
-    let leases = Arc::new(Leases::new(cluster.leases.clone(), &name, cfg.lease_ttl));
+    let worker_id = lease::new_id();
+    // one heartbeat per process: two workers of one name count as two
+    let beat_key = format!("{name}-{worker_id}");
+    tracing::info!(worker = %name, id = %worker_id, "this worker's process id in leases");
+    let leases = Arc::new(Leases::new(
+        cluster.leases.clone(),
+        &name,
+        &worker_id,
+        cfg.lease_ttl,
+    ));
     let wstate = Arc::new(WorkerState::default());
     let mut config_watch = cluster
         .config
@@ -174,6 +190,7 @@ pub async fn run(own: Config) -> Result<(), DaemonError> {
         cluster: cluster.clone(),
         leases: leases.clone(),
         worker: name.clone(),
+        worker_id: worker_id.clone(),
         model: model.clone(),
         matcher: std::sync::RwLock::new(Arc::new(
             Matcher::compile(&[]).map_err(|e| setup("the matcher", e))?,
@@ -205,7 +222,7 @@ pub async fn run(own: Config) -> Result<(), DaemonError> {
                 if gen.as_ref().is_some_and(|g| g.text == text) {
                     continue;
                 }
-                match Generation::parse(&text) {
+                match Generation::parse(&text, &cfg) {
                     Ok(g) => {
                         tracing::info!(sources = g.config.sources.len(), hosts = g.hosts.len(), brands = g.config.brands.len(), "the hub's config is in");
                         ctx.set_matcher(g.matcher.clone());
@@ -224,15 +241,20 @@ pub async fn run(own: Config) -> Result<(), DaemonError> {
                             }
                         }
                         status.set_config(true);
+                        status.set_refused(None);
                         gen = Some(g);
                     }
-                    Err(e) => tracing::error!("the hub's config does not build here; the last one keeps running: {e}"),
+                    Err(e) => {
+                        let kept = if gen.is_some() { "the last one keeps running" } else { "running none" };
+                        tracing::error!("the hub's config is not run here ({kept}): {e}");
+                        status.set_refused(Some(e));
+                    }
                 }
             }
             _ = tick.tick() => {
                 let Some(g) = &gen else { continue };
                 let beat = serde_json::json!({ "hosts": leases.held(), "model": model }).to_string();
-                if let Err(e) = cluster.workers.put(&name, beat.into()).await {
+                if let Err(e) = cluster.workers.put(&beat_key, beat.into()).await {
                     tracing::warn!(error = %e, "cannot send the heartbeat");
                 }
                 let live = lease::live_workers(&cluster.workers).await.unwrap_or(1);
@@ -280,7 +302,7 @@ pub async fn run(own: Config) -> Result<(), DaemonError> {
     })
     .await;
     leases.release_all().await;
-    let _ = cluster.workers.delete(&name).await;
+    let _ = cluster.workers.delete(&beat_key).await;
     let _ = cluster.client.flush().await;
     cancel.cancel();
     let _ = http.await;
@@ -312,7 +334,7 @@ async fn stop_host(running: &mut Running, host: &str) {
 async fn connect(cfg: &ClusterConfig, name: &str) -> Cluster {
     let mut wait = Duration::from_millis(500);
     loop {
-        match Cluster::connect(cfg, name).await {
+        match Cluster::join(cfg, name).await {
             Ok(c) => {
                 tracing::info!(worker = %name, "connected to NATS");
                 return c;
@@ -366,7 +388,7 @@ async fn start_host(
             };
             let every = cfg.every().unwrap_or(g.config.daemon.poll_interval);
             if let Some(c) = &committed {
-                first += not_before(c.polled_ms, every);
+                first = poll::later(first, not_before(c.polled_ms, every));
             }
             wstate.seed(&name, committed.and_then(|c| hex::decode(c.cursor).ok()));
         }

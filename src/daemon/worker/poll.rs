@@ -29,6 +29,8 @@ pub(super) struct Ctx {
     pub(super) cluster: Cluster,
     pub(super) leases: Arc<Leases>,
     pub(super) worker: String,
+    /// This process's random id (leases and results carry it besides the name).
+    pub(super) worker_id: String,
     pub(super) model: String,
     /// The brands of the hub's current config (swapped when it changes).
     pub(super) matcher: std::sync::RwLock<Arc<Matcher>>,
@@ -84,7 +86,7 @@ pub(super) async fn run(
             _ = cancel.cancelled() => return,
             r = source.poll() => r,
         };
-        due = Instant::now() + source.next_delay();
+        due = later(Instant::now(), source.next_delay());
         let batch = match polled {
             Ok(b) => b,
             Err(e) => {
@@ -120,6 +122,7 @@ pub(super) async fn run(
             source: &name,
             host: &host,
             worker: &ctx.worker,
+            worker_id: &ctx.worker_id,
             model: &ctx.model,
             published_ms: chrono::Utc::now().timestamp_millis(),
             cursor: cursor.as_deref(),
@@ -149,6 +152,17 @@ pub(super) async fn run(
             }
         }
     }
+}
+
+/// The longest a source waits between polls here, whatever it asked for.
+const MAX_DELAY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `now` plus `delay` (at most [`MAX_DELAY`]), never overflowing: a source's delay
+/// comes from what a server said (`Retry-After`) and from the hub's config.
+pub(super) fn later(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay.min(MAX_DELAY))
+        .or_else(|| now.checked_add(Duration::from_secs(3600)))
+        .unwrap_or(now)
 }
 
 fn matched(matcher: &Matcher, posts: Vec<crate::post::Post>) -> Vec<Item> {
@@ -260,4 +274,19 @@ async fn publish(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_delay_neither_overflows_nor_waits_forever() {
+        let now = Instant::now();
+        assert_eq!(later(now, Duration::MAX), now + MAX_DELAY);
+        assert_eq!(
+            later(now, Duration::from_secs(10)),
+            now + Duration::from_secs(10)
+        );
+    }
 }
