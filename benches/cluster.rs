@@ -322,7 +322,7 @@ async fn run(s: &Scenario, nats_bin: &Path) -> String {
     for w in 0..s.workers {
         let port = free_port();
         let cfg = dir.path().join(format!("w{w}.toml"));
-        std::fs::write(&cfg, format!("[model]\npath = \"{}\"\n\n{cluster}worker_bind = \"127.0.0.1:{port}\"\nworker_name = \"w{w}\"\n", model.display())).unwrap();
+        std::fs::write(&cfg, format!("[daemon]\ndata_dir = \"{}\"\n\n[model]\npath = \"{}\"\n\n{cluster}worker_bind = \"127.0.0.1:{port}\"\nworker_name = \"w{w}\"\n", dir.path().join(format!("w{w}-data")).display(), model.display())).unwrap();
         procs.push(spawn(
             &["worker"],
             &cfg,
@@ -342,12 +342,15 @@ async fn run(s: &Scenario, nats_bin: &Path) -> String {
     let mut pending_max = 0f64;
     while started.elapsed() < Duration::from_secs_f64(secs) {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let m = reqwest::get(format!("http://127.0.0.1:{api}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap_or_default();
+        let m = authed_get(
+            &format!("http://127.0.0.1:{api}/metrics"),
+            &dir.path().join("hub-data"),
+        )
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap_or_default();
         lags.extend(gauge(&m, "overhear_cluster_worker_lag_seconds{"));
         pending_max = gauge(&m, "overhear_cluster_pending_results ")
             .into_iter()
@@ -395,13 +398,16 @@ async fn run(s: &Scenario, nats_bin: &Path) -> String {
         })
         .collect();
     let mut fetched = 0.0;
-    for p in &worker_ports {
-        let m = reqwest::get(format!("http://127.0.0.1:{p}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap_or_default();
+    for (w, p) in worker_ports.iter().enumerate() {
+        let m = authed_get(
+            &format!("http://127.0.0.1:{p}/metrics"),
+            &dir.path().join(format!("w{w}-data")),
+        )
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap_or_default();
         fetched += gauge(&m, "overhear_posts_fetched_total{")
             .iter()
             .sum::<f64>();
@@ -482,4 +488,14 @@ fn main() {
         let row = rt.block_on(run(s, &nats));
         println!("{row}");
     }
+}
+
+/// `GET url` with the token a daemon or worker with no configured one keeps in `data`.
+async fn authed_get(url: &str, data: &std::path::Path) -> reqwest::Result<reqwest::Response> {
+    let token = std::fs::read_to_string(data.join("api-token")).unwrap_or_default();
+    reqwest::Client::new()
+        .get(url)
+        .header("Authorization", format!("Bearer {}", token.trim()))
+        .send()
+        .await
 }

@@ -47,7 +47,8 @@ OVERHEAR_LOG=warn "$bin" run --config "$work/overhear.toml" 2>"$work/daemon.log"
 pid=$!
 for _ in $(seq 1 600); do curl -fs "127.0.0.1:$api/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 rss() { awk '/VmRSS/{print $2}' /proc/$pid/status; }
-metric() { curl -fs "127.0.0.1:$api/metrics" | awk -v m="$1" '$1 ~ "^"m {s+=$2} END{print s+0}'; }
+# the daemon's own API token (the config names none)
+metric() { curl -fs -H "Authorization: Bearer $(cat "$work/data/api-token")" "127.0.0.1:$api/metrics" | awk -v m="$1" '$1 ~ "^"m {s+=$2} END{print s+0}'; }
 sleep 12
 idle=$(rss)
 echo burst >"$work/mode"

@@ -275,7 +275,13 @@ async fn negative_post_emails_once_through_restart_reload_and_kill() {
     serve_fixtures(&fixtures, &items).await;
     let api_url = format!("http://127.0.0.1:{}/api/reload", setup.api);
     // reload makes the RSS source poll now
-    let _ = reqwest::Client::new().post(&api_url).send().await;
+    let r = reqwest::Client::new()
+        .post(&api_url)
+        .header("Authorization", setup.auth())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "reload: {}", r.status());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     signal(&child, "KILL");
     let _ = wait_exit(&mut child, Duration::from_secs(10));

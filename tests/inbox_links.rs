@@ -150,10 +150,16 @@ fn tampered(token: &str, change: impl FnOnce(&mut Claims)) -> String {
     format!("{}.{tag}", B64.encode(serde_json::to_vec(&c).unwrap()))
 }
 
-async fn mention(b: &mut Browser, id: &str) -> Value {
-    let p = b.get(&format!("/api/mentions/{id}")).await;
-    assert_eq!(p.status, 200, "{}", p.body);
-    serde_json::from_str(&p.body).unwrap()
+/// The mention as the API shows it (with the daemon's own token).
+async fn mention(d: &api_support::Daemon, id: &str) -> Value {
+    let r = api_support::client(Duration::from_secs(30))
+        .get(d.url(&format!("/api/mentions/{id}")))
+        .header("Authorization", d.auth())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +215,7 @@ async fn alert_links_ask_on_get_act_once_on_post_and_refuse_changed_or_expired_o
             .unwrap()
             .contains("form-action 'self'"));
     }
-    assert_eq!(mention(&mut b, &id).await["status"], "new");
+    assert_eq!(mention(&d, &id).await["status"], "new");
 
     // the Slack message has the same buttons, signed for the webhook
     let slack = rx.wait_for(1, Duration::from_secs(60));
@@ -285,12 +291,12 @@ async fn alert_links_ask_on_get_act_once_on_post_and_refuse_changed_or_expired_o
         );
         assert!(p.body.contains("open the inbox to act on it"), "{}", p.body);
     }
-    assert_eq!(mention(&mut b, &id).await["status"], "new");
+    assert_eq!(mention(&d, &id).await["status"], "new");
 
     // "I'll take it": acknowledged, assigned to the user whose email it is, via email
     let done = "now acknowledged (assigned to dana) by dana via email";
     click(&mut b, &take, done).await;
-    let m = mention(&mut b, &id).await;
+    let m = mention(&d, &id).await;
     assert_eq!(m["status"], "acknowledged");
     assert_eq!(m["assignee"], USER);
     assert_eq!(m["history"][0]["by"], USER);
@@ -310,13 +316,14 @@ async fn alert_links_ask_on_get_act_once_on_post_and_refuse_changed_or_expired_o
     assert!(p.body.contains("already resolved"), "{}", p.body);
     // "Not negative" on a resolved mention: says where it is, changes nothing
     click(&mut b, &not_negative, "already resolved by dana").await;
-    let m = mention(&mut b, &id).await;
+    let m = mention(&d, &id).await;
     assert_eq!(m["status"], "resolved");
     assert_eq!(m["history"].as_array().unwrap().len(), 2);
 
     // reopened, "Not negative" with what it really was: dismissed, kept as feedback
     let r = api_support::client(Duration::from_secs(30))
         .post(d.url(&format!("/api/mentions/{id}/reopen")))
+        .header("Authorization", d.auth())
         .json(&serde_json::json!({"by": "sam"}))
         .send()
         .await
@@ -337,7 +344,7 @@ async fn alert_links_ask_on_get_act_once_on_post_and_refuse_changed_or_expired_o
         "{}",
         p.body
     );
-    let m = mention(&mut b, &id).await;
+    let m = mention(&d, &id).await;
     assert_eq!(
         (&m["status"], &m["reason"]),
         (&Value::from("dismissed"), &Value::from("not-negative"))
@@ -392,10 +399,11 @@ async fn without_public_url_the_email_says_how_to_enable_links_and_untaken_menti
     assert!(Path::new(&data(&d).join(KEY_FILE)).exists());
 }
 
-/// `POST /api/mentions/ID/reopen` (the test daemon has no API token).
+/// `POST /api/mentions/ID/reopen` (with the daemon's own token).
 async fn reopen(d: &api_support::Daemon, id: &str) {
     let r = api_support::client(Duration::from_secs(30))
         .post(d.url(&format!("/api/mentions/{id}/reopen")))
+        .header("Authorization", d.auth())
         .json(&serde_json::json!({"by": "sam"}))
         .send()
         .await
@@ -420,7 +428,7 @@ async fn a_used_link_stays_used_after_a_reopen_and_links_die_with_their_user_or_
     )
     .await;
     reopen(&d, &id).await;
-    assert_eq!(mention(&mut b, &id).await["status"], "new");
+    assert_eq!(mention(&d, &id).await["status"], "new");
     // the same link again, GET or POST: it says what was done, by whom, when
     for p in [
         b.get(&format!("/a/{take}")).await,
@@ -436,7 +444,7 @@ async fn a_used_link_stays_used_after_a_reopen_and_links_die_with_their_user_or_
         assert!(p.body.contains(&today), "{}", p.body);
         assert!(!p.body.contains("name=\"token\""), "no button: {}", p.body);
     }
-    let m = mention(&mut b, &id).await;
+    let m = mention(&d, &id).await;
     assert_eq!(m["status"], "new", "the reused link changed nothing");
     assert_eq!(m["history"].as_array().unwrap().len(), 2, "{m}");
 
@@ -464,6 +472,7 @@ async fn a_used_link_stays_used_after_a_reopen_and_links_die_with_their_user_or_
     .unwrap();
     let r = api_support::client(Duration::from_secs(30))
         .post(d.url("/api/reload"))
+        .header("Authorization", d.auth())
         .send()
         .await
         .unwrap();
@@ -492,7 +501,7 @@ async fn a_used_link_stays_used_after_a_reopen_and_links_die_with_their_user_or_
         assert_eq!(p.status, 410, "{}", p.body);
         assert!(p.body.contains("This link no longer works"), "{}", p.body);
     }
-    let m = mention(&mut b, &id).await;
+    let m = mention(&d, &id).await;
     assert_eq!(m["status"], "new", "the revoked links changed nothing");
     assert_eq!(m["history"].as_array().unwrap().len(), 2, "{m}");
 }

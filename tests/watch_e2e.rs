@@ -154,12 +154,7 @@ async fn the_brands_reply_three_levels_down_answers_the_mention_and_is_counted()
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(thread_requests(&fixtures).await, checks);
 
-    let metrics = reqwest::get(format!("http://127.0.0.1:{api}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = setup.api_get("/metrics").await;
     assert!(
         metrics
             .lines()

@@ -83,12 +83,15 @@ async fn the_negative_post_reaches_slack_and_the_json_webhook_exactly_once() {
     .await;
     // polls keep coming; nothing is sent again, nor after a restart
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let health = reqwest::get(format!("http://127.0.0.1:{}/healthz", s.api))
+    // a destination's state is for the token holder only
+    let stranger = reqwest::get(format!("http://127.0.0.1:{}/healthz", s.api))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
+    assert_eq!(stranger, "ok\n");
+    let health = s.api_get("/healthz").await;
     assert!(health.starts_with("ok\n"), "{health}");
     assert!(
         health.contains("destination support-slack (slack): ok"),
@@ -99,12 +102,7 @@ async fn the_negative_post_reaches_slack_and_the_json_webhook_exactly_once() {
         !health.contains("/services/T0"),
         "the URL is a secret: {health}"
     );
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", s.api))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.api_get("/metrics").await;
     assert!(
         metrics.contains("overhear_destination_sent_total{destination=\"support-slack\"} 1"),
         "{metrics}"

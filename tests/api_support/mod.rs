@@ -50,6 +50,12 @@ impl Daemon {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// `Bearer …` with the token this daemon keeps in its data folder (for a config
+    /// with no api_token_env/_file).
+    pub fn auth(&self) -> String {
+        bearer(&daemon_token(self.dir.path()))
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
     }

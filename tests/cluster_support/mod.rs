@@ -167,7 +167,8 @@ impl Cluster {
             let name = format!("w{i}");
             let port = free_port();
             let text = format!(
-                "[model]\npath = \"{model}\"\n\n{cluster}worker_bind = \"127.0.0.1:{port}\"\nworker_name = \"{name}\"\n",
+                "[daemon]\ndata_dir = \"{data}\"\n\n[model]\npath = \"{model}\"\n\n{cluster}worker_bind = \"127.0.0.1:{port}\"\nworker_name = \"{name}\"\n",
+                data = dir.path().join(format!("{name}-data")).display(),
                 model = model.display(),
                 cluster = cluster("worker"),
             );
@@ -291,7 +292,13 @@ impl Cluster {
     /// The hub's `/metrics`.
     pub async fn hub_metrics(&self) -> String {
         let url = format!("http://127.0.0.1:{}/metrics", self.api);
-        match reqwest::get(&url).await {
+        // the hub's own token (its config names none)
+        let token = std::fs::read_to_string(self.dir.path().join("hub-data").join("api-token"))
+            .unwrap_or_default();
+        let req = reqwest::Client::new()
+            .get(&url)
+            .header("Authorization", format!("Bearer {}", token.trim()));
+        match req.send().await {
             Ok(r) => r.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         }

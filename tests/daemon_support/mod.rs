@@ -144,6 +144,30 @@ impl Drop for Daemon {
     }
 }
 
+impl Setup {
+    /// `Authorization: Bearer …` with the token the daemon keeps in its data folder
+    /// (these configs set no api_token_env, so the daemon made one at start).
+    pub fn auth(&self) -> String {
+        let file = self.dir.path().join("data").join("api-token");
+        let token =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        format!("Bearer {}", token.trim())
+    }
+
+    /// `GET path` on the daemon's API with its token: the body.
+    pub async fn api_get(&self, path: &str) -> String {
+        reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{}{path}", self.api))
+            .header("Authorization", self.auth())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
 pub fn start(setup: &Setup, log: &str) -> Daemon {
     let log = std::fs::File::create(setup.dir.path().join(log)).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_overhear"))
