@@ -221,3 +221,47 @@ support = '"road runner" NEAR/3 help'
     let (code, _, err) = overhear(&["--config", cfg, "match", "--brand", "Nope"], "x\n");
     assert_eq!(code, 2, "{err}");
 }
+
+/// Every config the project ships reads the example brand's query the same way: the
+/// same posts match Acme whichever file a user starts from (`config/docker.toml`
+/// once matched "Acme Corp hired wile e coyote", `config/overhear.toml` did not).
+#[test]
+fn every_shipped_config_matches_the_example_brand_alike() {
+    let cases = [
+        ("We love Acme Corp", true),
+        ("acmecorp support answered in minutes", true),
+        ("acme.com is down again", true),
+        ("#acme rocks", true),
+        ("Acme Corp hired wile e coyote", false),
+        ("#acme and wile e again", false),
+        ("nothing about anyone", false),
+    ];
+    let stdin: String = cases.iter().map(|(t, _)| format!("{t}\n")).collect();
+    let want: Vec<bool> = cases.iter().map(|(_, m)| *m).collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in [
+        "config/overhear.toml",
+        "config/docker.toml",
+        "config/example-full.toml",
+        "contrib/cluster/hub.toml",
+    ] {
+        let cfg = root.join(file);
+        let (code, out, err) = overhear(
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "match",
+                "--brand",
+                "Acme",
+                "--json",
+            ],
+            &stdin,
+        );
+        assert_eq!(code, 0, "{file}: {err}");
+        let got: Vec<bool> = out
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["matched"] == true)
+            .collect();
+        assert_eq!(got, want, "{file} reads the Acme query differently");
+    }
+}
