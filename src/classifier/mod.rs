@@ -51,6 +51,25 @@ pub fn load(cfg: &ModelConfig) -> Result<Classifier, ClassifierError> {
     });
     tch::set_num_threads(threads as i32);
     let mut c = Classifier::load(&cfg.path, cfg.max_length, cfg.max_batch)?;
-    c.set_precision(cfg.precision);
-    Ok(c)
+    let want = cfg.precision.resolve();
+    if want == Precision::F32 {
+        return Ok(c);
+    }
+    c.set_precision(want);
+    // bf16 kernels are generated at run time (oneDNN); a sandbox that forbids
+    // writable-executable memory (systemd's MemoryDenyWriteExecute, PR_SET_MDWE)
+    // refuses them, and every batch would fail: find out now, and use f32 instead
+    match c.classify(&["overhear checks that the model runs here"]) {
+        Ok(_) => Ok(c),
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "the model cannot compute in {want} on this machine (a sandbox that forbids \
+                 run-time generated code, such as systemd's MemoryDenyWriteExecute, refuses \
+                 its kernels); computing in f32 instead"
+            );
+            // a fresh load: going back from bf16 would keep the rounded weights
+            Classifier::load(&cfg.path, cfg.max_length, cfg.max_batch)
+        }
+    }
 }
