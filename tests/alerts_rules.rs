@@ -412,9 +412,17 @@ async fn run_sender_delivers_when_woken_and_stops_on_shutdown() {
     let wake = sender.waker();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn(run_sender(sender, shutdown.clone()));
+    // the first pass runs at start, on an empty outbox; the next one is an hour away
+    tokio::time::sleep(Duration::from_secs(1)).await;
     store
         .enqueue(&alerter.evaluate(&mention("1", 0.9), chrono::Utc::now()))
         .unwrap();
+    // queued after that pass: nothing goes out until the sender is woken
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        emails(&mail).is_empty(),
+        "delivered without a wake: the alert was queued before the first pass"
+    );
     wake.notify_one();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while emails(&mail).is_empty() {
