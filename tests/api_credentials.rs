@@ -131,26 +131,7 @@ fn a_token_file_others_can_read_stops_the_daemon_with_the_fix() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_overhear"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "the daemon ran with a token file others can read: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = run_until_exit(&config).expect("the daemon ran with a token file others can read");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("chmod 600"), "{err}");

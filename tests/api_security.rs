@@ -8,7 +8,7 @@ mod store_support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use api_support::*;
@@ -277,32 +277,9 @@ fn a_non_loopback_bind_without_a_token_is_refused_by_check_and_run() {
         "{err}"
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_overhear"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("overhear run started on 0.0.0.0 without a token");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let out = run_until_exit(&config).expect("overhear run started on 0.0.0.0 without a token");
+    let status = out.status;
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(!status.success());
     assert!(err.contains("api_token_env"), "{err}");
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());

@@ -321,14 +321,7 @@ async fn alert_links_ask_on_get_act_once_on_post_and_refuse_changed_or_expired_o
     assert_eq!(m["history"].as_array().unwrap().len(), 2);
 
     // reopened, "Not negative" with what it really was: dismissed, kept as feedback
-    let r = api_support::client(Duration::from_secs(30))
-        .post(d.url(&format!("/api/mentions/{id}/reopen")))
-        .header("Authorization", d.auth())
-        .json(&serde_json::json!({"by": "sam"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{:?}", r.text().await);
+    reopen(&d, &id).await;
     let p = b.get(&format!("/a/{not_negative}")).await;
     assert!(
         p.body.contains("Mark this mention not negative"),

@@ -174,27 +174,7 @@ pub fn healthy(url: &str) -> bool {
 /// The status of one raw HTTP/1.1 request to `port`: `headers` as given, and a
 /// `Host: 127.0.0.1:PORT` unless they name another.
 pub fn raw_status(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if method == "POST" {
-        req.push_str("Content-Length: 0\r\n");
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP answer to {method} {path}: {text:?}"))
+    raw(port, method, path, headers, "").0
 }
 
 /// One raw HTTP/1.1 request to `port` with a body: the status and the body of the
@@ -282,6 +262,28 @@ pub fn cli(d: &Daemon, args: &[&str], token: Option<&str>) -> std::process::Outp
         None => c.env_remove(TOKEN_ENV),
     };
     c.output().unwrap()
+}
+
+/// Runs `overhear run --config config` expecting it to exit by itself within 60 s:
+/// its output (`None`: it was still running, and was killed).
+pub fn run_until_exit(config: &Path) -> Option<std::process::Output> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_overhear"))
+        .args(["run", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(child.wait_with_output().unwrap())
 }
 
 /// `overhear --config cfg ARGS` as a user would run it with no daemon token set

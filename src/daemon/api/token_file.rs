@@ -91,13 +91,21 @@ pub fn ensure(data_dir: &Path) -> Result<String, TokenFileError> {
 
 /// The token in `data_dir/api-token`; `None` when there is no such file.
 pub fn read(data_dir: &Path) -> Result<Option<String>, TokenFileError> {
-    let file = path(data_dir);
-    match fs::read_to_string(&file) {
+    read_file(&path(data_dir))
+}
+
+fn read_file(file: &Path) -> Result<Option<String>, TokenFileError> {
+    match fs::read_to_string(file) {
         Ok(text) => token_in(&text)
             .map(Some)
-            .ok_or(TokenFileError::NotAToken { path: file }),
+            .ok_or_else(|| TokenFileError::NotAToken {
+                path: file.to_path_buf(),
+            }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(TokenFileError::Read { path: file, source }),
+        Err(source) => Err(TokenFileError::Read {
+            path: file.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -120,15 +128,7 @@ fn read_checked(file: &Path) -> Result<Option<String>, TokenFileError> {
             mode,
         });
     }
-    let text = fs::read_to_string(file).map_err(|source| TokenFileError::Read {
-        path: file.to_path_buf(),
-        source,
-    })?;
-    token_in(&text)
-        .map(Some)
-        .ok_or_else(|| TokenFileError::NotAToken {
-            path: file.to_path_buf(),
-        })
+    read_file(file)
 }
 
 fn token_in(text: &str) -> Option<String> {
