@@ -414,8 +414,11 @@ async fn run_sender_delivers_when_woken_and_stops_on_shutdown() {
     let task = tokio::spawn(run_sender(sender, shutdown.clone()));
     // the first pass runs at start, on an empty outbox; the next one is an hour away
     tokio::time::sleep(Duration::from_secs(1)).await;
+    // posted just now (an older post would go with the backlog, not alone)
+    let mut m = mention("1", 0.9);
+    m.post.created_at = chrono::Utc::now();
     store
-        .enqueue(&alerter.evaluate(&mention("1", 0.9), chrono::Utc::now()))
+        .enqueue(&alerter.evaluate(&m, chrono::Utc::now()))
         .unwrap();
     // queued after that pass: nothing goes out until the sender is woken
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -31,7 +31,7 @@ fn hn_hit(id: &str, at: i64, text: &str) -> Value {
 
 fn toot(id: &str, text: &str) -> Value {
     json!({
-        "id": id, "created_at": "2026-11-23T10:00:00.000Z", "in_reply_to_id": null,
+        "id": id, "created_at": (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339(), "in_reply_to_id": null,
         "sensitive": false, "spoiler_text": "", "visibility": "public", "language": "en",
         "uri": format!("http://social.test/statuses/{id}"), "url": format!("http://social.test/@fan/{id}"),
         "replies_count": 0, "reblogs_count": 1, "favourites_count": 3, "edited_at": null,

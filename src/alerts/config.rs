@@ -153,6 +153,21 @@ pub enum AlertMode {
     Off,
 }
 
+/// What the first poll of a source (for a brand) does with the posts it finds: they
+/// were written before overhear listened, so by default they go out as one digest per
+/// destination instead of one alert each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BacklogMode {
+    /// One message per destination: counts and the worst few, with the inbox link.
+    #[default]
+    Digest,
+    /// One alert per post, as for any new post.
+    Alert,
+    /// Stored and shown in the inbox, no message.
+    None,
+}
+
 /// How often the summary email goes out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -280,6 +295,13 @@ pub struct AlertsConfig {
     /// new. Default 30 days.
     #[serde(with = "crate::util::duration")]
     pub keep_outbox: Duration,
+    /// The first poll of a source (and the first after a brand is added): `digest`
+    /// (default), `alert` or `none`.
+    pub backlog: BacklogMode,
+    /// Posts older than this never alert one by one: they go with the backlog
+    /// (`"0s"`: no limit).
+    #[serde(with = "crate::util::duration")]
+    pub max_age: Duration,
     /// Per-brand overrides: `[alerts.brand.Acme]`.
     pub brand: BTreeMap<String, BrandRules>,
     /// Per-source recipients: `[[alerts.route]]`.
@@ -316,6 +338,8 @@ impl Default for AlertsConfig {
             give_up_after: Duration::from_secs(24 * 3600),
             sender_poll: Duration::from_secs(5),
             keep_outbox: Duration::from_secs(30 * 24 * 3600),
+            backlog: BacklogMode::Digest,
+            max_age: Duration::from_secs(48 * 3600),
             brand: BTreeMap::new(),
             route: Vec::new(),
             webhook: Vec::new(),

@@ -12,7 +12,7 @@
 //!
 //! The daemon wires it like this:
 //! 1. `let alerter = Arc::new(Alerter::new(&config.alerts, &config.brands, config.model.alert_threshold));`
-//! 2. for each classified mention: `store.enqueue(&alerter.evaluate(&mention, now))?` then
+//! 2. for each classified mention: `store.enqueue(&alerter.evaluate_heard(&mention, now, first_poll).items)?` then
 //!    `waker.notify_one()`;
 //! 3. every minute: `digest_ticks`, `summaries_due` + `summary_items`, `spike_items`,
 //!    `source_health_items`, each enqueued the same way (idempotent keys);
@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 pub use clock::{Clock, SystemClock, TestClock};
 pub use config::{
-    AlertMode, AlertsConfig, BrandRules, EmailConfig, QuietHours, Route, SummaryEvery,
+    AlertMode, AlertsConfig, BacklogMode, BrandRules, EmailConfig, QuietHours, Route, SummaryEvery,
     TransportKind,
 };
 pub use item::{
@@ -38,7 +38,10 @@ pub use item::{
     Payload, SourceHealth, Spike, Summary, Tally,
 };
 pub use render::{Rendered, Renderer};
-pub use rules::{tally, Action, Alerter, BrandRule, SummaryPeriod};
+pub use rules::{
+    is_backlog, tally, Action, Alerter, Backlog, BrandRule, Evaluation, SummaryPeriod, BACKLOG_KEY,
+    BACKLOG_SHOWN,
+};
 pub use send::{
     build_message, build_transport, redact_url, run_sender, sender_health, DeliveryObserver,
     DeliveryReport, DestinationStatus, FailureKind, Outcome, SendError, Sender, SenderHealth,

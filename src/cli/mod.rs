@@ -54,7 +54,8 @@ pub struct Global {
     /// Log format on stderr (default: [daemon] log_format, else human).
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
-    /// More log output (-v info, -vv debug, -vvv trace). OVERHEAR_LOG overrides.
+    /// More log output: -v every crate's info (the daemon alone shows its own info
+    /// and everyone's warnings), -vv debug, -vvv trace. OVERHEAR_LOG overrides.
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -132,18 +133,25 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The log filter without OVERHEAR_LOG: the daemon tells its own news (INFO) and
+/// everyone's warnings, a command only warnings; each `-v` opens more, for every
+/// crate (html5ever's complaints about a feed's HTML stay at errors).
+fn default_filter(verbose: u8, daemon: bool) -> &'static str {
+    match (verbose, daemon) {
+        (0, false) => "warn,html5ever=error",
+        (0, true) => "warn,overhear=info,html5ever=error",
+        (1, _) => "info,html5ever=error",
+        (2, _) => "debug,html5ever=error",
+        _ => "trace",
+    }
+}
+
 fn init_logging(global: &Global, daemon: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = match (global.verbose, daemon) {
-        (0, false) => "warn",
-        (0, true) | (1, _) => "info",
-        (2, _) => "debug",
-        _ => "trace",
-    };
     let filter = std::env::var("OVERHEAR_LOG")
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| EnvFilter::new(format!("{default},sled=warn,html5ever=error")));
+        .unwrap_or_else(|| EnvFilter::new(default_filter(global.verbose, daemon)));
     let format = global.log_format.unwrap_or_else(|| {
         // The config may ask for JSON logs; a broken config is reported later.
         global

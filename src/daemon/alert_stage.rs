@@ -57,6 +57,19 @@ fn start_watches(
     }
 }
 
+/// Whether `m` came with the first poll of its source for `brand`: first seen no later
+/// than the end of that poll, or before it ended (not recorded yet).
+fn first_poll(shared: &Shared, m: &crate::post::Mention, brand: &str) -> bool {
+    match shared.store.first_poll(&m.post.source_name, brand) {
+        Ok(Some(end)) => m.first_seen <= end,
+        Ok(None) => true,
+        Err(e) => {
+            tracing::warn!(mention = %m.post.id, error = %e, "cannot read when the source was first polled; the mention alerts as a new one");
+            false
+        }
+    }
+}
+
 fn record_verdicts(
     shared: &Shared,
     verdicts: Vec<(String, Result<crate::classifier::Prediction, String>)>,
@@ -89,11 +102,12 @@ fn record_verdicts(
             }
         };
         mention.sentiment = Some(sentiment.clone());
-        let alerts = alerter.evaluate(&mention, now);
-        if !alerts.is_empty() {
+        let first_poll = |brand: &str| first_poll(shared, &mention, brand);
+        let evaluation = alerter.evaluate_heard(&mention, now, &first_poll);
+        if evaluation.selected {
             alerted.push(id.clone());
         }
-        items.extend(alerts);
+        items.extend(evaluation.items);
         classified.push((id, sentiment));
         mentions.push(mention);
     }

@@ -61,7 +61,40 @@ pub(super) async fn ingest(
                 }
             }
         }
+        if result.is_ok() {
+            note_polled(&shared, &batch.source);
+        }
         let _ = batch.ack.send(result);
+    }
+}
+
+/// Records that a poll of `source` ended now, for every brand whose first poll of it
+/// is not recorded yet: its mentions first seen by then are that brand's backlog
+/// (`[alerts] backlog`). A failure is logged and tried again after the next poll.
+pub(super) fn note_polled(shared: &Shared, source: &str) {
+    let brands: Vec<String> = {
+        let known = shared.polled.lock().unwrap_or_else(|p| p.into_inner());
+        shared
+            .brands()
+            .into_iter()
+            .filter(|b| !known.contains(&(source.to_string(), b.to_lowercase())))
+            .collect()
+    };
+    if brands.is_empty() {
+        return;
+    }
+    match shared.store.note_polled(source, &brands, Utc::now()) {
+        Ok(()) => {
+            let mut known = shared.polled.lock().unwrap_or_else(|p| p.into_inner());
+            known.extend(
+                brands
+                    .iter()
+                    .map(|b| (source.to_string(), b.to_lowercase())),
+            );
+        }
+        Err(e) => {
+            tracing::warn!(source, error = %e, "cannot record the end of a poll; tried again after the next one")
+        }
     }
 }
 

@@ -72,6 +72,12 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         dir: config.daemon.data_dir.clone(),
         source,
     })?;
+    let brands: Vec<String> = config.brands.iter().map(|b| b.name.clone()).collect();
+    match store.adopt_first_polls(&brands) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(sources = n, "sources polled before this version: their next posts alert as new ones, not as a backlog"),
+        Err(e) => return Err(setup("record first polls", e)),
+    }
     let (live, sender) = build_live(&config, &store, &metrics)?;
     let search = super::ingest::open_search(&config.daemon.data_dir, &store, &metrics);
 
@@ -83,6 +89,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         failing: std::sync::Mutex::new(saved_failing(&store, &config)),
         retries: Default::default(),
         search: search.clone(),
+        polled: Default::default(),
     });
 
     // The local API.

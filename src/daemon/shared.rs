@@ -78,6 +78,9 @@ pub(super) struct Shared {
     pub(super) retries: super::retry::Retries,
     /// The full-text index, told of every change; `None` when it could not be opened.
     pub(super) search: Option<crate::search::Search>,
+    /// (source, brand) pairs whose first poll is recorded in the store: spares the
+    /// store a lookup per brand on every poll.
+    pub(super) polled: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl Shared {
@@ -100,6 +103,13 @@ impl Shared {
             .read()
             .map(|l| l.watch.clone())
             .unwrap_or_else(|p| p.into_inner().watch.clone())
+    }
+
+    pub(super) fn brands(&self) -> Vec<String> {
+        self.live
+            .read()
+            .map(|l| l.brands.clone())
+            .unwrap_or_else(|p| p.into_inner().brands.clone())
     }
 
     pub(super) fn sources(&self) -> Arc<std::collections::HashMap<String, Configured>> {

@@ -251,11 +251,7 @@ pub(crate) fn feed_posts(
             .map(|t| super::text::html_to_text(&t.content))
             .filter(|t| !t.is_empty());
         let date = entry.published.or(entry.updated);
-        let author = entry
-            .authors
-            .first()
-            .map(|a| a.name.trim().to_string())
-            .filter(|a| !a.is_empty());
+        let author = entry_author(&entry.authors);
         let site = base
             .as_ref()
             .and_then(|u| u.host_str().map(str::to_string))
@@ -286,9 +282,94 @@ pub(crate) fn feed_posts(
     out
 }
 
+/// The entry's author as a reader would name them. feed-rs gives RSS 2.0's
+/// `<author>` (and `<managingEditor>`) as a person *named* "author" whose email holds
+/// the element's text, which by the spec is `address (Name)` and in practice is often
+/// `Name <address>`, just an address, or just a name. A real name wins over an
+/// address; the first author with either is taken.
+fn entry_author(authors: &[feed_rs::model::Person]) -> Option<String> {
+    authors.iter().find_map(|p| {
+        let name = p.name.trim();
+        let from_rss_element = name == "author" || name == "managingEditor";
+        match p.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+            Some(text) if from_rss_element || name.is_empty() => contact_name(text),
+            _ if name.is_empty() || from_rss_element => None,
+            _ => Some(name.to_string()),
+        }
+    })
+}
+
+/// `jo@example.com (Jo Bloggs)` and `Jo Bloggs <jo@example.com>` → `Jo Bloggs`;
+/// `jo@example.com` and `Jo Bloggs` stay as they are.
+fn contact_name(text: &str) -> Option<String> {
+    let text = text.trim();
+    let (name, address) = match (text.find('('), text.find('<')) {
+        (Some(open), _) if text.ends_with(')') => {
+            (text.get(open + 1..text.len() - 1), text.get(..open))
+        }
+        (_, Some(open)) if text.ends_with('>') => {
+            (text.get(..open), text.get(open + 1..text.len() - 1))
+        }
+        _ => (None, Some(text)),
+    };
+    let name = name.unwrap_or_default().trim().trim_matches('"').trim();
+    let chosen = if name.is_empty() {
+        address.unwrap_or_default().trim()
+    } else {
+        name
+    };
+    Some(chosen.to_string()).filter(|c| !c.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn person(name: &str, email: Option<&str>) -> feed_rs::model::Person {
+        feed_rs::model::Person {
+            name: name.to_string(),
+            uri: None,
+            email: email.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn rss_author_elements_become_the_name_or_the_address() {
+        for (text, want) in [
+            ("jo@example.com (Jo Bloggs)", "Jo Bloggs"),
+            ("Jo Bloggs <jo@example.com>", "Jo Bloggs"),
+            ("\"Jo Bloggs\" <jo@example.com>", "Jo Bloggs"),
+            ("jo@example.com", "jo@example.com"),
+            ("<jo@example.com>", "jo@example.com"),
+            ("jo@example.com ()", "jo@example.com"),
+            ("Jo Bloggs", "Jo Bloggs"),
+            ("  jo@example.com (Jo Bloggs)  ", "Jo Bloggs"),
+        ] {
+            assert_eq!(
+                entry_author(&[person("author", Some(text))]).as_deref(),
+                Some(want),
+                "{text}"
+            );
+        }
+        assert_eq!(entry_author(&[person("author", Some("  "))]), None);
+    }
+
+    #[test]
+    fn named_authors_are_kept_and_the_first_useful_one_wins() {
+        assert_eq!(
+            entry_author(&[person("Ann", Some("ann@example.com"))]).as_deref(),
+            Some("Ann")
+        );
+        assert_eq!(
+            entry_author(&[person(" ", None), person("Bo", None)]).as_deref(),
+            Some("Bo")
+        );
+        assert_eq!(
+            entry_author(&[person("", Some("cy@example.com"))]).as_deref(),
+            Some("cy@example.com")
+        );
+        assert_eq!(entry_author(&[]), None);
+    }
 
     #[test]
     fn truncated_documents_are_detected() {

@@ -27,6 +27,7 @@
 //! | `watches` | id | JSON [`watches::WatchState`]: the thread watcher's next check |
 //! | `counts` | a fact (per brand, day and label; per status, label and brand) | u64, big-endian: how many mentions have it, kept in each write's transaction |
 //! | `source_state` | source name | the source's own bytes |
+//! | `first_polls` | source name `\0` brand | ts: the end of the source's first poll for the brand (what came with it is backlog) |
 //! | `outbox*` | owned by the alerts outbox | |
 //! | `users`, `user_emails`, `sessions` | see [`users`] | |
 //! | `used_links` | hash of an action link's MAC | JSON [`used_links::UsedLink`]: what the link did, by whom, when ([`used_links`]) |
@@ -48,6 +49,7 @@ pub mod client;
 pub mod compact;
 pub mod cursors;
 mod daemon_state;
+mod first_polls;
 pub mod keys;
 pub mod mentions;
 pub mod outbox;

@@ -324,6 +324,10 @@ impl ActionLinks for Signer {
         let token = sign(&self.key, &claims);
         Some(format!("{}/a/{token}", self.base))
     }
+
+    fn inbox_url(&self) -> Option<String> {
+        Some(format!("{}/", self.base))
+    }
 }
 
 #[cfg(test)]

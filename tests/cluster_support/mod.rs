@@ -154,7 +154,7 @@ impl Cluster {
             )
         };
         let hub = format!(
-            "[daemon]\ndata_dir = \"{data}\"\napi_bind = \"127.0.0.1:{api}\"\nshutdown_timeout = \"10s\"\n\n[model]\npath = \"{model}\"\nalert_threshold = 0.5\n\n[email]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{smtp}?tls=none\"\nfrom = \"overhear <alerts@overhear.test>\"\n\n[[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"support@acme.test\"]\n\n{sources}{cluster}",
+            "[daemon]\ndata_dir = \"{data}\"\napi_bind = \"127.0.0.1:{api}\"\nshutdown_timeout = \"10s\"\n\n[model]\npath = \"{model}\"\nalert_threshold = 0.5\n\n[email]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{smtp}?tls=none\"\nfrom = \"overhear <alerts@overhear.test>\"\n\n[[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"support@acme.test\"]\n\n[alerts]\nbacklog = \"alert\"\nmax_age = \"0s\"\n\n{sources}{cluster}",
             data = dir.path().join("hub-data").display(),
             model = model.display(),
             sources = feeds.source_toml(),

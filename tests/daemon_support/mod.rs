@@ -70,14 +70,16 @@ pub fn start_smtp() -> (u16, Arc<Mutex<Vec<Mail>>>) {
     (port, received)
 }
 
-/// An RSS 2.0 feed of `(guid, title, body)` items.
+/// An RSS 2.0 feed of `(guid, title, body)` items, posted ten minutes ago (news, not
+/// older than `[alerts] max_age`).
 pub fn rss(items: &[(&str, &str, &str)]) -> String {
+    let at = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc2822();
     let mut out = String::from(
         "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>reviews</title><link>http://reviews.test/</link><description>d</description>",
     );
     for (guid, title, body) in items {
         out.push_str(&format!(
-            "<item><guid>{guid}</guid><title>{title}</title><link>http://reviews.test/{guid}</link><description>{body}</description><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item>"
+            "<item><guid>{guid}</guid><title>{title}</title><link>http://reviews.test/{guid}</link><description>{body}</description><pubDate>{at}</pubDate></item>"
         ));
     }
     out.push_str("</channel></rss>");
@@ -282,9 +284,19 @@ pub fn rss_source(name: &str, url: &str) -> String {
 
 /// A config's text: `[daemon]` on loopback port `api` with its data in `dir/data`
 /// (plus `daemon_extra` keys), the bundled model alerting from P >= 0.5, then `rest`
-/// (email, alerts, brands, sources).
+/// (email, alerts, brands, sources), with `[alerts] backlog = "alert"` unless `rest`
+/// sets `backlog`.
 pub fn config_text(dir: &Path, api: u16, daemon_extra: &str, rest: &str) -> String {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment");
+    // these tests take what the first poll finds as news: one alert per post
+    // (`tests/first_start.rs` tests the backlog digest, and says so itself)
+    let rest = if rest.contains("backlog =") {
+        rest.to_string()
+    } else if rest.contains("[alerts]\n") {
+        rest.replacen("[alerts]\n", "[alerts]\nbacklog = \"alert\"\n", 1)
+    } else {
+        format!("{rest}\n[alerts]\nbacklog = \"alert\"\n")
+    };
     format!(
         "[daemon]\ndata_dir = \"{data}\"\napi_bind = \"127.0.0.1:{api}\"\n{daemon_extra}\n[model]\npath = \"{model}\"\nalert_threshold = 0.5\n\n{rest}",
         data = dir.join("data").display(),

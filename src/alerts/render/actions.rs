@@ -54,6 +54,11 @@ pub trait ActionLinks: Send + Sync {
     /// (an email address, or `webhook:NAME` for a chat destination); `None` when no
     /// link can be made for it.
     fn url(&self, post_id: &str, action: AlertAction, recipient: &str) -> Option<String>;
+
+    /// The inbox's address (`public_url`), for messages that point at many mentions.
+    fn inbox_url(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Every action of one mention and its URL, in order; empty without links.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::text::{floor_boundary, header_safe, lines, segments, title_or_text, Segment};
 use crate::alerts::item::MentionAlert;
+use crate::alerts::rules::BACKLOG_SHOWN;
 use crate::alerts::webhook::chat::source_title;
 use crate::post::Field;
 
@@ -169,4 +170,94 @@ pub(super) fn email(
         format!("{brand}: {} mention(s) that need an answer", alerts.len())
     };
     (subject, heading, views)
+}
+
+/// The header-safe subject, the heading, the lines under it and the views of one
+/// backlog message (`rules::backlog`): how many mentions of each brand and label,
+/// and the worst [`BACKLOG_SHOWN`] of them (highest probability first); the rest are
+/// in the inbox at `inbox` (`public_url`), when known.
+pub(super) fn backlog_email(
+    alerts: &[&MentionAlert],
+    inbox: Option<&str>,
+    links: &LinksOf<'_>,
+) -> (String, String, Vec<String>, Vec<MentionView>) {
+    let counts = backlog_counts(alerts);
+    let n = alerts.len();
+    let brands: Vec<&str> =
+        counts
+            .iter()
+            .map(|(b, _, _)| b.as_str())
+            .fold(Vec::new(), |mut v, b| {
+                if !v.contains(&b) {
+                    v.push(b);
+                }
+                v
+            });
+    let subject = header_safe(
+        &format!(
+            "[overhear] {}: {n} earlier mention{} found when overhear started listening",
+            brands.join(", "),
+            if n == 1 { "" } else { "s" }
+        ),
+        200,
+    );
+    let heading = format!(
+        "{}: {n} mention{} written before overhear listened",
+        brands.join(", "),
+        if n == 1 { "" } else { "s" }
+    );
+    let mut intro: Vec<String> = counts
+        .iter()
+        .map(|(brand, label, k)| format!("{brand}: {k} {label}"))
+        .collect();
+    let worst = worst_first(alerts);
+    let shown = worst.len().min(BACKLOG_SHOWN);
+    intro.push(if shown < n {
+        format!(
+            "The worst {shown} are below; the other {} are in the inbox{}.",
+            n - shown,
+            inbox.map(|u| format!(": {u}")).unwrap_or_default()
+        )
+    } else {
+        format!(
+            "They are below, and in the inbox{}.",
+            inbox.map(|u| format!(": {u}")).unwrap_or_default()
+        )
+    });
+    intro.push(
+        "They came with the first poll of a source or brand (or were older than [alerts] max_age), so they are summarised here instead of one alert each; new posts alert as usual."
+            .into(),
+    );
+    let views = worst
+        .into_iter()
+        .take(BACKLOG_SHOWN)
+        .map(|a| mention_view(a, links))
+        .collect();
+    (subject, heading, intro, views)
+}
+
+/// (brand, label, count) of `alerts`, in the order first seen.
+pub(crate) fn backlog_counts(alerts: &[&MentionAlert]) -> Vec<(String, String, usize)> {
+    let mut counts: Vec<(String, String, usize)> = Vec::new();
+    for a in alerts {
+        match counts
+            .iter_mut()
+            .find(|(b, l, _)| *b == a.brand && *l == a.label)
+        {
+            Some((_, _, k)) => *k += 1,
+            None => counts.push((a.brand.clone(), a.label.clone(), 1)),
+        }
+    }
+    counts
+}
+
+/// `alerts`, highest probability first (then newest first).
+pub(crate) fn worst_first<'a>(alerts: &[&'a MentionAlert]) -> Vec<&'a MentionAlert> {
+    let mut v = alerts.to_vec();
+    v.sort_by(|a, b| {
+        b.probability
+            .total_cmp(&a.probability)
+            .then(b.mention.post.created_at.cmp(&a.mention.post.created_at))
+    });
+    v
 }

@@ -23,6 +23,7 @@ use super::AlertError;
 use notice::Notice;
 
 pub use actions::{action_links, action_urls, recipient_address, ActionLinks, AlertAction};
+pub(crate) use mention::backlog_counts;
 pub(crate) use text::floor_boundary;
 pub use text::{header_safe, segments, Segment};
 
@@ -155,8 +156,14 @@ impl Renderer {
             Payload::Mention(_) | Payload::DigestTick { .. } => {
                 let to = recipient_address(&first.item.to);
                 let links = |post_id: &str| action_urls(self.links.as_ref(), post_id, &to);
-                let (mut subject, mut heading, views) =
-                    mention::email(&brand, &alerts, is_digest, &links);
+                let backlog = entries.iter().all(crate::alerts::rules::is_backlog);
+                let (mut subject, mut heading, intro, views) = if backlog {
+                    let inbox = self.links.as_ref().and_then(|l| l.inbox_url());
+                    mention::backlog_email(&alerts, inbox.as_deref(), &links)
+                } else {
+                    let (s, h, v) = mention::email(&brand, &alerts, is_digest, &links);
+                    (s, h, Vec::new(), v)
+                };
                 if first.item.key.starts_with(ESCALATE_KEY) {
                     subject = subject.replacen("[overhear] ", "[overhear] overdue: ", 1);
                     heading = format!("{brand}: still new, nobody has taken it");
@@ -167,7 +174,7 @@ impl Renderer {
                 let (text, html) = self.both(
                     "mentions",
                     context! {
-                        subject => &subject, heading, mentions => views,
+                        subject => &subject, heading, intro, mentions => views,
                         links_hint => self.links.is_none(),
                     },
                 )?;

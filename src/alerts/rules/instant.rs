@@ -9,19 +9,44 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration as CDuration, TimeZone, Utc};
 
+use super::backlog::{self, Handling, BACKLOG_KEY, BACKLOG_WAIT};
 use super::{at_local, cdur, Action, Alerter};
 use crate::alerts::config::AlertMode;
 use crate::alerts::item::{Delivery, MentionAlert, OutboxEntry, OutboxItem, Payload};
 use crate::post::Mention;
 
+/// What the rules make of one classified mention.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evaluation {
+    /// One item per (brand, recipient).
+    pub items: Vec<OutboxItem>,
+    /// Whether some brand's rule selected it, even where no message goes out (a
+    /// backlog with `backlog = "none"`): its thread is watched like any alert's.
+    pub selected: bool,
+}
+
 impl Alerter {
     /// The alerts a classified mention produces: one item per (brand, recipient).
-    /// Unclassified mentions and mentions no rule selects produce none.
+    /// Unclassified mentions and mentions no rule selects produce none. The mention
+    /// is taken as a live one; see [`Alerter::evaluate_heard`] for the backlog.
     pub fn evaluate(&self, m: &Mention, now: DateTime<Utc>) -> Vec<OutboxItem> {
+        self.evaluate_heard(m, now, &|_| false).items
+    }
+
+    /// [`Alerter::evaluate`], where `first_poll(brand)` says whether the mention came
+    /// with the first poll of its source for that brand: such mentions, and those
+    /// older than `max_age`, are backlog (`[alerts] backlog`).
+    pub fn evaluate_heard(
+        &self,
+        m: &Mention,
+        now: DateTime<Utc>,
+        first_poll: &dyn Fn(&str) -> bool,
+    ) -> Evaluation {
         let Some(s) = &m.sentiment else {
-            return Vec::new();
+            return Evaluation::default();
         };
         let mut out = Vec::new();
+        let mut selected = false;
         let mut seen = std::collections::HashSet::new();
         for bm in &m.brands {
             let Some(rule) = self.rule(&bm.brand) else {
@@ -63,7 +88,16 @@ impl Alerter {
                     )
                 })
                 .collect();
-            let reason =
+            let backlog = match rule.mode {
+                AlertMode::Instant => self.backlog_of(m, first_poll(&rule.brand), now),
+                _ => None,
+            };
+            selected = true;
+            let handling = backlog.map(|why| self.backlog_handling(why));
+            if handling == Some(Handling::Quiet) {
+                continue;
+            }
+            let mut reason =
                 format!(
                 "{} with P({}) = {:.2} >= {:.2}, the threshold for {}; the query {:?} matched {}",
                 s.label,
@@ -74,6 +108,9 @@ impl Alerter {
                 if bm.query.is_empty() { "default" } else { &bm.query },
                 if terms.is_empty() { "the post".to_string() } else { terms.join(", ") },
             );
+            if let Some(why) = backlog {
+                reason = format!("{reason}; {}", backlog::reason(why, m));
+            }
             let alert = MentionAlert {
                 mention: m.clone(),
                 brand: rule.brand.clone(),
@@ -82,8 +119,13 @@ impl Alerter {
                 threshold: rule.threshold,
                 reason,
             };
-            let (delivery, not_before) = match rule.mode {
-                AlertMode::Digest => (Delivery::Digest, rule.next_digest_slot(now)),
+            let mut rule_id = format!("mention:{}", s.label.to_lowercase());
+            let (delivery, not_before) = match (rule.mode, handling) {
+                (AlertMode::Digest, _) => (Delivery::Digest, rule.next_digest_slot(now)),
+                (_, Some(Handling::Digest)) => {
+                    rule_id = format!("{BACKLOG_KEY}{rule_id}");
+                    (Delivery::Digest, now + BACKLOG_WAIT)
+                }
                 _ => (
                     Delivery::Instant {
                         batch: !rule.batch_window.is_zero(),
@@ -91,7 +133,6 @@ impl Alerter {
                     now + cdur(rule.batch_window),
                 ),
             };
-            let rule_id = format!("mention:{}", s.label.to_lowercase());
             for to in recipients {
                 out.push(OutboxItem {
                     key: OutboxItem::make_key(
@@ -108,7 +149,10 @@ impl Alerter {
                 });
             }
         }
-        out
+        Evaluation {
+            items: out,
+            selected,
+        }
     }
 
     /// When quiet hours (if any) end, if `now` is inside them.
@@ -166,14 +210,32 @@ impl Alerter {
                 e.item.brand.clone().unwrap_or_default(),
             )
         };
+        let mut backlogs: BTreeMap<String, Vec<OutboxEntry>> = BTreeMap::new();
         for e in due {
             match e.delivery() {
                 Delivery::Direct => actions.push(Action::Send(vec![e.clone()])),
+                Delivery::Digest if backlog::is_backlog(e) => {
+                    backlogs.entry(group(e).0).or_default().push(e.clone())
+                }
                 Delivery::Digest => digests.entry(group(e)).or_default().push(e.clone()),
                 Delivery::Instant { .. } => instants.entry(group(e)).or_default().push(e.clone()),
             }
         }
         actions.extend(digests.into_values().map(Action::Send));
+        // a recipient's backlog goes in one message, whatever the brand, with the
+        // rest of it that is not due yet
+        for (to, mut list) in backlogs {
+            for p in pending {
+                if p.attempts == 0
+                    && backlog::is_backlog(p)
+                    && group(p).0 == to
+                    && !list.iter().any(|e| e.item.key == p.item.key)
+                {
+                    list.push(p.clone());
+                }
+            }
+            actions.push(Action::Send(list));
+        }
         // the emails each recipient would get this round
         let mut planned: HashMap<String, usize> = HashMap::new();
         let quiet = self.quiet_until(now);

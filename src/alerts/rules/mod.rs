@@ -4,11 +4,13 @@
 //! This file resolves each brand's [`BrandRule`] and its recipients; one file per kind
 //! of alert does the rest: `instant.rs` (mention alerts, and the sender's plan: batch
 //! windows, rate cap, quiet hours), `digest.rs` (digest slots), `summary.rs`,
-//! `spike.rs` and `health.rs` (failing sources, undeliverable alerts).
+//! `spike.rs` and `health.rs` (failing sources, undeliverable alerts), `backlog.rs`
+//! (what a first poll found, and posts older than `max_age`).
 //!
 //! Never touches the store, the network or the clock: every input, `now` included, is
 //! an argument, so the rules are tested with plain values.
 
+mod backlog;
 mod digest;
 mod escalate;
 mod health;
@@ -27,6 +29,8 @@ use super::item::OutboxEntry;
 use super::webhook;
 use crate::matcher::BrandConfig;
 
+pub use backlog::{is_backlog, Backlog, BACKLOG_KEY, BACKLOG_SHOWN};
+pub use instant::Evaluation;
 pub use summary::{tally, SummaryPeriod};
 
 /// One brand's rules, resolved from `[alerts]`, `[alerts.brand.NAME]` and `[[brand]]`.

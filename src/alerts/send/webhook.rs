@@ -126,6 +126,11 @@ impl Sender {
         };
         let groups: Vec<Vec<OutboxEntry>> = if hook.kind == WebhookKind::Json {
             entries.into_iter().map(|e| vec![e]).collect()
+        } else if entries.iter().all(crate::alerts::rules::is_backlog) {
+            // a backlog is one message, its worst mentions shown
+            let mut all = entries;
+            chat::backlog_order(&mut all);
+            vec![all]
         } else {
             entries
                 .chunks(chat::MAX_PER_MESSAGE)
@@ -154,7 +159,11 @@ impl Sender {
                     hook.send_json(&json::webhook_id(&entry.item.key), &body, self.clock.now())
                         .await
                 }
-                _ => match chat::content(&group, now) {
+                _ => match chat::content(
+                    &group,
+                    now,
+                    self.renderer.links().and_then(|l| l.inbox_url()).as_deref(),
+                ) {
                     Some(content) => {
                         let actions = self.chat_actions(&group, &hook.destination());
                         hook.send_chat(&content, &actions, now).await

@@ -8,7 +8,10 @@
 use chrono::{DateTime, Utc};
 
 use crate::alerts::item::{Delivery, MentionAlert, OutboxEntry, Payload};
-use crate::alerts::render::{floor_boundary, plain_notice, segments, PlainNotice, Segment};
+use crate::alerts::render::{
+    backlog_counts, floor_boundary, plain_notice, segments, PlainNotice, Segment,
+};
+use crate::alerts::rules::{is_backlog, BACKLOG_SHOWN};
 use crate::post::Field;
 
 /// The most mentions in one chat message (Discord allows ten embeds; Slack fifty
@@ -124,10 +127,20 @@ fn chat_mention(a: &MentionAlert, now: DateTime<Utc>) -> ChatMention {
 
 /// The content of one message made of `entries` (same destination; at most
 /// [`MAX_PER_MESSAGE`] mentions: the sender splits larger groups).
-pub fn content(entries: &[OutboxEntry], now: DateTime<Utc>) -> Option<ChatContent> {
+/// A backlog (`rules::backlog`) is one message: its counts in the heading and the
+/// worst [`BACKLOG_SHOWN`] mentions (`entries` come worst first: [`backlog_order`]),
+/// with `inbox` (`public_url`) where known.
+pub fn content(
+    entries: &[OutboxEntry],
+    now: DateTime<Utc>,
+    inbox: Option<&str>,
+) -> Option<ChatContent> {
     let first = entries.first()?;
     if let Some(n) = plain_notice(&first.item.payload) {
         return Some(ChatContent::Notice(n));
+    }
+    if entries.iter().all(is_backlog) {
+        return Some(backlog_content(entries, now, inbox));
     }
     let brand = first.item.brand.clone().unwrap_or_default();
     let is_digest = entries.iter().any(|e| e.delivery() == Delivery::Digest);
@@ -150,6 +163,59 @@ pub fn content(entries: &[OutboxEntry], now: DateTime<Utc>) -> Option<ChatConten
         format!("{brand}: {n} mentions that need an answer")
     };
     Some(ChatContent::Mentions { heading, items })
+}
+
+/// Puts a backlog's entries worst first (highest probability, then newest), the
+/// order [`content`] shows them in.
+pub fn backlog_order(entries: &mut [OutboxEntry]) {
+    let p = |e: &OutboxEntry| match &e.item.payload {
+        Payload::Mention(a) => (a.probability, a.mention.post.created_at),
+        _ => (0.0, DateTime::<Utc>::MIN_UTC),
+    };
+    entries.sort_by(|a, b| {
+        let (pa, ta) = p(a);
+        let (pb, tb) = p(b);
+        pb.total_cmp(&pa).then(tb.cmp(&ta))
+    });
+}
+
+fn backlog_content(
+    entries: &[OutboxEntry],
+    now: DateTime<Utc>,
+    inbox: Option<&str>,
+) -> ChatContent {
+    let alerts: Vec<&MentionAlert> = entries
+        .iter()
+        .filter_map(|e| match &e.item.payload {
+            Payload::Mention(a) => Some(a.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let n = alerts.len();
+    let counts: Vec<String> = backlog_counts(&alerts)
+        .into_iter()
+        .map(|(brand, label, k)| format!("{brand} {k} {label}"))
+        .collect();
+    let shown = n.min(BACKLOG_SHOWN);
+    let heading = format!(
+        "{n} mention{} written before overhear listened ({}): {}{}",
+        if n == 1 { "" } else { "s" },
+        counts.join(", "),
+        if shown < n {
+            format!("the worst {shown} below, the rest in the inbox")
+        } else {
+            "below, and in the inbox".to_string()
+        },
+        inbox.map(|u| format!(" {u}")).unwrap_or_default(),
+    );
+    ChatContent::Mentions {
+        heading,
+        items: alerts
+            .into_iter()
+            .take(BACKLOG_SHOWN)
+            .map(|a| chat_mention(a, now))
+            .collect(),
+    }
 }
 
 /// Plain text of segments, for formats without highlighting.

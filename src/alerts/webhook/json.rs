@@ -67,6 +67,7 @@ pub fn webhook_id(key: &str) -> String {
 /// The alert kind a body carries in `kind`.
 fn kind(entry: &OutboxEntry) -> &'static str {
     match &entry.item.payload {
+        Payload::Mention(_) if crate::alerts::rules::is_backlog(entry) => "mention.backlog",
         Payload::Mention(_) if entry.delivery() == crate::alerts::Delivery::Digest => {
             "mention.digest"
         }

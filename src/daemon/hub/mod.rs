@@ -310,6 +310,7 @@ impl Hub {
                 }
             }
         }
+        super::ingest::note_polled(&shared, &source);
         if let Some(cursor) = result.cursor_bytes() {
             let committed = if holds {
                 self.commit(&source, seq, &cursor, result.published_ms)

@@ -41,6 +41,7 @@ fn shared_for(config: &Config) -> (Arc<Shared>, crate::alerts::Sender) {
         failing: Default::default(),
         retries: Default::default(),
         search: None,
+        polled: Default::default(),
     });
     (shared, sender)
 }
