@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # overhear in a container: the daemon, CPU-only libtorch 2.4.0 (from the PyPI wheel,
-# see ../shared/LIBTORCH.md) and the bundled sentiment model.
+# see scripts/libtorch.sh) and the bundled sentiment model.
 #
 #   docker build -t overhear .                      # with a Docker engine
 #   scripts/docker-build.sh                         # with podman (CI, no engine)

@@ -8,7 +8,7 @@ use crate::post::Post;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The query to try (see README, "Brand queries"), e.g. '"acme corp" OR #acme'.
+    /// The query to try (see docs/queries.md), e.g. '"acme corp" OR #acme'.
     #[arg(required_unless_present = "brand", conflicts_with = "brand")]
     pub query: Option<String>,
     /// Use the queries of this configured brand instead (from --config).

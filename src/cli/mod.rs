@@ -76,7 +76,7 @@ pub enum Command {
     Worker(worker::Args),
     /// Fetch, store and classify the last days of history (a first run; no emails).
     Backfill(backfill::Args),
-    /// Validate a config file and say exactly what is wrong.
+    /// Validate a config file and say exactly what is wrong (--model: load the model too).
     Check(check::Args),
     /// Classify texts (arguments, or one per line on stdin).
     Classify(classify::Args),
@@ -86,11 +86,11 @@ pub enum Command {
     Match(match_cmd::Args),
     /// Fetch one source now and print the posts it yields, one JSON object per line.
     Poll(poll::Args),
-    /// List, show and export stored mentions.
+    /// Stored mentions: list, search, show, export; ack, resolve, dismiss, reopen.
     Mentions(mentions::Args),
-    /// Counts of mentions per sentiment.
+    /// Counts of mentions per sentiment; --responses: how fast the brand answered.
     Stats(stats::Args),
-    /// Database maintenance: compact, check, retention.
+    /// Database maintenance: check, compact, retention, reindex.
     Db(db::Args),
     /// Send one test email through the configured transport.
     TestEmail(test_email::Args),

@@ -12,7 +12,7 @@ use crate::util::Problem;
 #[serde(deny_unknown_fields)]
 pub struct BrandConfig {
     pub name: String,
-    /// The brand's main query (see README, "Brand queries").
+    /// The brand's main query (see docs/queries.md).
     #[serde(default)]
     pub query: Option<Spanned<String>>,
     /// More named queries; a post mentions the brand if any query matches.

@@ -7,7 +7,7 @@
 //! - `webhook-signature`: `v1,` and the base64 HMAC-SHA256, keyed with the
 //!   base64-decoded secret after its `whsec_` prefix, of `{id}.{timestamp}.{body}`.
 //!
-//! The body (version 1) is documented in README.md, "Webhooks". One request per
+//! The body (version 1) is documented in docs/alerts.md, "Chat and webhooks". One request per
 //! outbox entry: never a batch, so an id stands for exactly one alert.
 
 use base64::engine::general_purpose::STANDARD as B64;

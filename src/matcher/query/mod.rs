@@ -1,4 +1,4 @@
-//! The brand query language (see README, "Brand queries"): the syntax tree the
+//! The brand query language (see docs/queries.md): the syntax tree the
 //! matcher compiles, with its lexer (`lex`) and parser (`parser`) beside it.
 //!
 //! ```text
