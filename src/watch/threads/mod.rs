@@ -359,4 +359,6 @@ fn plain_id(s: &str) -> bool {
 }
 
 #[cfg(test)]
+mod recorded_tests;
+#[cfg(test)]
 mod tests;
