@@ -30,8 +30,8 @@
 //! One file per kind (`hackernews.rs`, `reddit.rs`, `mastodon.rs`, `bluesky/`,
 //! `lobsters.rs`, `stackexchange.rs`, `rss.rs`); what they share is in `api.rs` (URLs,
 //! queries, the newest-timestamp cursor, the end of a fetch), `polled.rs` (state,
-//! commit, health, backoff), `fetch.rs` (the polite HTTP client), `text.rs` and
-//! `seen.rs`. `config.rs` holds the `[[source]]` settings.
+//! commit, health, backoff), `fetch.rs` (the polite HTTP client; `redact.rs` keeps
+//! secrets out of the URLs it logs), `text.rs` and `seen.rs`. `config.rs` holds the `[[source]]` settings.
 //!
 //! Sources produce posts and nothing else: they never match brands, never touch the
 //! store except through [`StateStore`], and never read the configuration file (the
@@ -56,6 +56,7 @@ mod hackernews;
 mod lobsters;
 mod mastodon;
 mod polled;
+mod redact;
 mod reddit;
 pub mod redirect;
 mod rss;
