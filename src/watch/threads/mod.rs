@@ -57,7 +57,8 @@
 //!   An `acct` without `@` is local: `@HOST` is appended, so reply authors are always
 //!   `user@domain`. Deleted statuses are absent from a context; a reply to one is
 //!   kept (its depth counts the missing one).
-//! - Bluesky: the AT-URI is the post id after `bluesky:`; reply authors are handles,
+//! - Bluesky: the AT-URI is the post id after `bluesky:`; the AppView is the entry's
+//!   `appview_url` (default the public one); reply authors are handles,
 //!   reply URLs `https://bsky.app/profile/HANDLE/post/RKEY`. `#notFoundPost` and
 //!   `#blockedPost` replies are deleted replies (author: the DID in their URI; time:
 //!   their parent's); a 400 `NotFound` is `Gone`. An account may be a DID
@@ -216,8 +217,7 @@ impl Default for Bases {
 
 impl Bases {
     /// The public hosts, with each `[[source]]` entry's own `base_url` (Mastodon:
-    /// `instance`, also by host) for that entry's posts. Bluesky entries have no
-    /// AppView setting: the public one is used.
+    /// `instance`, also by host; Bluesky: `appview_url`) for that entry's posts.
     pub fn from_sources(sources: &[SourceConfig]) -> Result<Bases, ThreadError> {
         let mut bases = Bases::default();
         for s in sources {
@@ -227,7 +227,8 @@ impl Bases {
                 SourceConfig::Mastodon(c) => Some(c.instance.as_str()),
                 SourceConfig::Lobsters(c) => c.base_url.as_deref(),
                 SourceConfig::Stackexchange(c) => c.base_url.as_deref(),
-                SourceConfig::Bluesky(_) | SourceConfig::Rss(_) => None,
+                SourceConfig::Bluesky(c) => c.appview_url.as_deref(),
+                SourceConfig::Rss(_) => None,
             };
             let Some(raw) = configured else { continue };
             let url = Url::parse(raw.trim_end_matches('/')).map_err(|e| ThreadError::Base {
