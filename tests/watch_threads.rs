@@ -7,100 +7,17 @@
 //! deleted and stops the watch; a watch past `watch_for` ends.
 
 mod sources_support;
+mod watch_support;
 
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
-use overhear::post::{BrandMatch, Post, Sentiment};
+use chrono::Utc;
+use overhear::post::Post;
 use overhear::sources::{Http, HttpSettings};
 use overhear::store::watches::WatchState;
-use overhear::store::Store;
-use overhear::watch::threads::{self, parse_accounts, Bases, Thread};
-use overhear::watch::{round, BrandWatch, Outcome, Plan};
+use overhear::watch::threads::{self, Bases, Thread};
+use overhear::watch::{round, Outcome, Plan};
 use sources_support::serve_any_get;
+use watch_support::{acme, acme_match, due, fixture, mentions, watched};
 use wiremock::{MockServer, ResponseTemplate};
-
-fn time(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn post(kind: &str, id: &str, url: &str, author: &str, at: &str) -> Post {
-    Post {
-        id: id.into(),
-        url: url.into(),
-        author: Some(author.into()),
-        title: None,
-        text: "Acme support never answers".into(),
-        created_at: time(at),
-        created_at_is_first_seen: false,
-        source: kind.into(),
-        source_name: kind.into(),
-        site: String::new(),
-        parent_id: None,
-        thread_id: None,
-        engagement: None,
-        lang: None,
-        links: Vec::new(),
-    }
-}
-
-/// One mention of each kind, as its source makes them (see `watch::threads`).
-fn mentions() -> Vec<Post> {
-    let mut masto = post(
-        "mastodon",
-        "mastodon:mastodon.social:111000000000000001",
-        "https://mastodon.social/@jdoe/111000000000000001",
-        "jdoe",
-        "2023-11-14T22:13:20Z",
-    );
-    masto.site = "mastodon.social".into();
-    vec![
-        post(
-            "hackernews",
-            "hackernews:8863001",
-            "https://news.ycombinator.com/item?id=8863001",
-            "jdoe",
-            "2023-11-14T22:13:20Z",
-        ),
-        post(
-            "reddit",
-            "reddit:t3_17abcde",
-            "https://www.reddit.com/r/acme/comments/17abcde/acme_support_is_useless/",
-            "jdoe",
-            "2023-11-14T22:13:20Z",
-        ),
-        masto,
-        post(
-            "bluesky",
-            "bluesky:at://did:plc:jdoe2jdoe2jdoe2jdoe2jdoe/app.bsky.feed.post/3kfa2root222",
-            "https://bsky.app/profile/did:plc:jdoe2jdoe2jdoe2jdoe2jdoe/post/3kfa2root222",
-            "jdoe.bsky.social",
-            "2023-11-14T22:13:20Z",
-        ),
-        post(
-            "lobsters",
-            "lobsters:abc123",
-            "https://lobste.rs/s/abc123/acme_ships_new_widget",
-            "alice",
-            "2024-01-02T16:00:00Z",
-        ),
-        post(
-            "stackexchange",
-            "stackexchange:stackoverflow:77000001",
-            "https://stackoverflow.com/questions/77000001/acme-sdk-crashes-on-startup",
-            "jdoe",
-            "2023-11-14T22:13:20Z",
-        ),
-    ]
-}
-
-fn fixture(kind: &str, name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/threads/{kind}/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
 
 fn plan(server: &MockServer) -> Plan {
     let at = |path: &str| url::Url::parse(&format!("{}{path}", server.uri())).unwrap();
@@ -113,62 +30,12 @@ fn plan(server: &MockServer) -> Plan {
         ..Bases::default()
     };
     bases.mastodon.insert("mastodon.social".into(), at(""));
-    let accounts: Vec<String> = [
-        "hackernews:acme_support",
-        "reddit:u/AcmeHelp",
-        "mastodon:support@acme.social",
-        "bluesky:acme.com",
-        "lobsters:acme",
-        "stackexchange:stackoverflow/12345",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
     Plan {
-        brands: vec![BrandWatch {
-            brand: "Acme".into(),
-            accounts: parse_accounts(&accounts).unwrap(),
-            watch_for: Duration::from_secs(3600),
-            schedule: vec![Duration::from_secs(60)],
-            resolve_when_answered: false,
-        }],
+        brands: vec![acme()],
         bases,
         hosts: [overhear::watch::run::host_port(&at(""))].into(),
+        ..Plan::default()
     }
-}
-
-/// A store holding `p` as a negative mention of Acme, watched and due now.
-fn watched(
-    p: &Post,
-    now: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> (tempfile::TempDir, Store, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let brand = BrandMatch {
-        brand: "Acme".into(),
-        query: "default".into(),
-        terms: vec![],
-    };
-    let id = store
-        .upsert_mention(p, &[brand], now)
-        .unwrap()
-        .id()
-        .to_string();
-    let s = Sentiment {
-        label: "negative".into(),
-        scores: vec![("negative".into(), 0.95)],
-        model: "test@0".into(),
-    };
-    store.set_sentiment(&id, &s).unwrap();
-    let st = WatchState {
-        next_at: now - chrono::Duration::seconds(1),
-        attempts: 0,
-        until,
-        thread_id: None,
-    };
-    assert_eq!(store.watch_start(&[(id.clone(), st)]).unwrap(), 1);
-    (dir, store, id)
 }
 
 /// One round over `p`'s thread served as (`status`, `body`): the outcome, the
@@ -291,24 +158,11 @@ async fn at_most_per_host_threads_are_read_in_one_round() {
         p.id = format!("hackernews:{}", 8863100 + n);
         p.url = format!("https://news.ycombinator.com/item?id={}", 8863100 + n);
         let id = store
-            .upsert_mention(
-                &p,
-                &[BrandMatch {
-                    brand: "Acme".into(),
-                    query: "default".into(),
-                    terms: vec![],
-                }],
-                now,
-            )
+            .upsert_mention(&p, &[acme_match()], now)
             .unwrap()
             .id()
             .to_string();
-        let st = WatchState {
-            next_at: now - chrono::Duration::seconds(1),
-            attempts: 0,
-            until: now + chrono::Duration::hours(1),
-            thread_id: None,
-        };
+        let st = due(now, now + chrono::Duration::hours(1));
         store.watch_start(&[(id, st)]).unwrap();
     }
     let http = Http::new("overhear-test/1", HttpSettings::default()).unwrap();

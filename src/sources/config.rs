@@ -145,7 +145,10 @@ impl SourceConfig {
             SourceConfig::Hackernews(c) => c.base_url.as_deref().into_iter().collect(),
             SourceConfig::Reddit(c) => c.base_url.as_deref().into_iter().collect(),
             SourceConfig::Mastodon(c) => vec![c.instance.as_str()],
-            SourceConfig::Bluesky(c) => c.jetstream_url.as_deref().into_iter().collect(),
+            SourceConfig::Bluesky(c) => [&c.jetstream_url, &c.appview_url]
+                .into_iter()
+                .filter_map(|u| u.as_deref())
+                .collect(),
             SourceConfig::Lobsters(c) => c.base_url.as_deref().into_iter().collect(),
             SourceConfig::Stackexchange(c) => c.base_url.as_deref().into_iter().collect(),
         };
@@ -291,6 +294,9 @@ source_struct!(
         #[serde(default)] app_password_file: Option<PathBuf>,
         /// The PDS that logs in and serves searchPosts (default `https://bsky.social`).
         #[serde(default)] pds_url: Option<String>,
+        /// The AppView the thread watch reads this entry's threads from
+        /// (`app.bsky.feed.getPostThread`; default `https://public.api.bsky.app`).
+        #[serde(default)] appview_url: Option<String>,
     }
 );
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use url::Url;
 
+pub use super::redact::shown;
 pub use super::wait::{
     rate_limit_wait, retry_after, server_wait_f64, server_wait_secs, MAX_SERVER_WAIT,
 };
@@ -85,7 +86,7 @@ impl Response {
     /// The body parsed as JSON; a parse error (a body cut off, an error page) is `Malformed`.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, SourceError> {
         serde_json::from_str(&self.text())
-            .map_err(|e| SourceError::Malformed(format!("{}: invalid JSON: {e}", self.url)))
+            .map_err(|e| SourceError::Malformed(format!("{}: invalid JSON: {e}", shown(&self.url))))
     }
 
     /// The body transcoded to UTF-8 for the feed parser: the charset comes from the
@@ -281,7 +282,7 @@ impl Http {
             .acquire()
             .await
             .map_err(|_| SourceError::Network("host limiter closed".into()))?;
-        tracing::debug!(%url, "GET");
+        tracing::debug!(url = %shown(url), "GET");
         let mut resp = req.send().await.map_err(|e| request_error(url, e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
@@ -293,16 +294,16 @@ impl Http {
             let retry_after = retry_after(&headers).or(wait_hint);
             return Err(match status {
                 429 => SourceError::RateLimited { retry_after },
-                401 => SourceError::Unauthorized(url.to_string()),
-                403 => SourceError::Forbidden(url.to_string()),
-                404 | 410 => SourceError::NotFound(url.to_string()),
+                401 => SourceError::Unauthorized(shown(url)),
+                403 => SourceError::Forbidden(shown(url)),
+                404 | 410 => SourceError::NotFound(shown(url)),
                 500..=599 => SourceError::Server {
                     status,
                     retry_after,
                 },
                 _ => SourceError::Status {
                     status,
-                    url: url.to_string(),
+                    url: shown(url),
                     detail: error_detail(resp).await,
                 },
             });
@@ -326,8 +327,10 @@ impl Http {
                 Err(e) if e.is_timeout() => return Err(SourceError::Timeout),
                 Err(e) => {
                     return Err(SourceError::Truncated(format!(
-                        "{url}: body cut off after {} bytes: {e}",
-                        body.len()
+                        "{}: body cut off after {} bytes: {}",
+                        shown(url),
+                        body.len(),
+                        e.without_url()
                     )))
                 }
             }
@@ -339,7 +342,8 @@ impl Http {
             .to_ascii_lowercase();
         if is_html_page(&content_type, &body, expect) {
             return Err(SourceError::Malformed(format!(
-                "{url}: an HTML page ({content_type}) where {} was expected",
+                "{}: an HTML page ({content_type}) where {} was expected",
+                shown(url),
                 match expect {
                     Expect::Json => "JSON",
                     Expect::Feed => "a feed",
@@ -385,7 +389,9 @@ fn request_error(url: &Url, e: reqwest::Error) -> SourceError {
     if e.is_timeout() {
         return SourceError::Timeout;
     }
-    // the cause says why (a redirect refused, a TLS failure)
+    // the cause says why (a redirect refused, a TLS failure); the URL is said once,
+    // shown without its secrets
+    let e = e.without_url();
     let mut text = e.to_string();
     let mut cause = std::error::Error::source(&e);
     while let Some(c) = cause {
@@ -393,7 +399,7 @@ fn request_error(url: &Url, e: reqwest::Error) -> SourceError {
         text.push_str(&c.to_string());
         cause = c.source();
     }
-    SourceError::Network(format!("{url}: {text}"))
+    SourceError::Network(format!("{}: {text}", shown(url)))
 }
 
 /// An HTML document where JSON or a feed was expected (a login wall, a CDN error page).

@@ -28,9 +28,11 @@
 //! # Files
 //!
 //! One file per kind (`hackernews.rs`, `reddit.rs`, `mastodon.rs`, `bluesky/`,
-//! `lobsters.rs`, `stackexchange.rs`, `rss.rs`); what they share is in `api.rs` (URLs,
+//! `lobsters.rs`, `stackexchange.rs`, `rss.rs`; Reddit's OAuth client, which the thread
+//! watch shares, is `reddit_oauth.rs`); what they share is in `api.rs` (URLs,
 //! queries, the newest-timestamp cursor, the end of a fetch), `polled.rs` (state,
-//! commit, health, backoff), `fetch.rs` (the polite HTTP client), `text.rs` and
+//! commit, health, backoff), `fetch.rs` (the polite HTTP client; `redact.rs` keeps
+//! secrets out of the URLs it logs), `text.rs` and
 //! `seen.rs`. `config.rs` holds the `[[source]]` settings.
 //!
 //! Sources produce posts and nothing else: they never match brands, never touch the
@@ -56,7 +58,9 @@ mod hackernews;
 mod lobsters;
 mod mastodon;
 mod polled;
+mod redact;
 mod reddit;
+mod reddit_oauth;
 pub mod redirect;
 mod rss;
 mod seen;
@@ -76,6 +80,7 @@ pub use fetch::{Http, HttpSettings, Validators};
 pub use polled::backoff;
 use polled::Polled;
 pub(crate) use polled::{Fetched, Kind};
+pub use reddit_oauth::RedditOAuth;
 pub use rss::parse_feed_bytes;
 pub(crate) use seen::keep_new;
 pub use seen::{Seen, SEEN_WINDOW};

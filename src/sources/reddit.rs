@@ -3,8 +3,6 @@
 //! application-only client id and secret from the environment (higher rate limit);
 //! the User-Agent is configurable (Reddit blocks generic ones).
 
-use std::time::{Duration, Instant};
-
 use serde::Deserialize;
 use url::Url;
 
@@ -13,26 +11,21 @@ use super::off_runtime;
 use super::rss::{feed_posts, parse_feed};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
-    base_url, endpoint, from_unix, secret, Api, Fetched, Gather, Kind, NewestState, RedditConfig,
-    RedditFormat, SourceContext, SourceError,
+    endpoint, from_unix, Api, Fetched, Gather, Kind, NewestState, RedditConfig, RedditFormat,
+    RedditOAuth, SourceContext, SourceError,
 };
 use crate::post::Post;
 
 pub(crate) const DEFAULT_BASE: &str = "https://www.reddit.com";
-const DEFAULT_OAUTH_BASE: &str = "https://oauth.reddit.com";
-const DEFAULT_TOKEN_URL: &str = "https://www.reddit.com/api/v1/access_token";
 /// Canonical URLs always point at www.reddit.com, whatever base the API is read from.
 const SITE: &str = "https://www.reddit.com";
 
 pub(crate) struct Reddit {
     api: Api,
-    oauth_base: Url,
-    token_url: Url,
     format: RedditFormat,
     queries: Vec<String>,
     subreddits: Vec<String>,
-    credentials: Option<(String, String)>,
-    token: Option<(String, Instant)>,
+    oauth: Option<RedditOAuth>,
     user_agent: Option<String>,
 }
 
@@ -87,13 +80,6 @@ struct Item {
     parent_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Token {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<u64>,
-}
-
 /// One listing polled: (cursor key, path, query).
 type Endpoint = (String, String, Vec<(&'static str, String)>);
 
@@ -109,15 +95,9 @@ impl Reddit {
                 "source {name:?}: no queries, no subreddits and no brand search terms"
             )));
         }
-        let id = secret(cfg.client_id_env.as_ref(), cfg.client_id_file.as_ref())?;
-        let secret = secret(
-            cfg.client_secret_env.as_ref(),
-            cfg.client_secret_file.as_ref(),
-        )?;
+        let oauth = RedditOAuth::from_config(cfg)?;
         Ok(Reddit {
             api: Api::new(ctx, cfg.base_url.as_deref(), DEFAULT_BASE, name)?,
-            oauth_base: base_url(cfg.oauth_base_url.as_deref(), DEFAULT_OAUTH_BASE)?,
-            token_url: base_url(cfg.token_url.as_deref(), DEFAULT_TOKEN_URL)?,
             format: cfg.format,
             queries,
             subreddits: cfg
@@ -129,8 +109,7 @@ impl Reddit {
                         .to_string()
                 })
                 .collect(),
-            credentials: id.zip(secret),
-            token: None,
+            oauth,
             user_agent: cfg.user_agent.clone(),
         })
     }
@@ -170,36 +149,13 @@ impl Reddit {
         out
     }
 
-    async fn bearer(&mut self) -> Result<Option<String>, SourceError> {
-        let Some((id, secret)) = self.credentials.clone() else {
-            return Ok(None);
-        };
-        if let Some((t, until)) = &self.token {
-            if Instant::now() < *until {
-                return Ok(Some(t.clone()));
-            }
+    async fn bearer(&self) -> Result<Option<String>, SourceError> {
+        match &self.oauth {
+            Some(o) => Ok(Some(
+                o.bearer(&self.api.http, self.user_agent.as_deref()).await?,
+            )),
+            None => Ok(None),
         }
-        let mut req = self
-            .api
-            .http
-            .client()
-            .post(self.token_url.clone())
-            .basic_auth(id, Some(secret))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials");
-        if let Some(ua) = &self.user_agent {
-            req = req.header("user-agent", ua);
-        }
-        let resp = self
-            .api
-            .http
-            .send(&self.token_url, req, Expect::Json)
-            .await?
-            .ok_or_else(|| SourceError::Malformed("304 from the token endpoint".into()))?;
-        let token: Token = resp.json()?;
-        let ttl = Duration::from_secs(token.expires_in.unwrap_or(3600).saturating_sub(60));
-        self.token = Some((token.access_token.clone(), Instant::now() + ttl));
-        Ok(Some(token.access_token))
     }
 
     fn post(&self, kind: &str, it: Item) -> Post {
@@ -266,10 +222,9 @@ impl Kind for Reddit {
     async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
         let mut got = Gather::new(state);
         let bearer = self.bearer().await?;
-        let base = if bearer.is_some() && self.format == RedditFormat::Json {
-            self.oauth_base.clone()
-        } else {
-            self.api.base.clone()
+        let base = match (&self.oauth, &bearer) {
+            (Some(o), Some(_)) if self.format == RedditFormat::Json => o.base.clone(),
+            _ => self.api.base.clone(),
         };
         for (key, path, query) in self.endpoints() {
             let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -292,7 +247,9 @@ impl Kind for Reddit {
             let resp = match self.api.http.get(&url, expect, opts).await {
                 Err(e @ SourceError::Unauthorized(_)) => {
                     // an expired or revoked token: fetch a new one next time
-                    self.token = None;
+                    if let Some(o) = &self.oauth {
+                        o.forget();
+                    }
                     return Err(e);
                 }
                 other => other?,

@@ -31,7 +31,7 @@ pub(crate) fn policy(allow_private: bool) -> Policy {
         }
         let from_public = attempt.previous().first().is_some_and(|u| !is_private(u));
         if !allow_private && from_public && is_private(attempt.url()) {
-            let to = attempt.url().to_string();
+            let to = super::fetch::shown(attempt.url());
             return attempt.error(RedirectRefused::IntoPrivate(to));
         }
         attempt.follow()

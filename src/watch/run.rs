@@ -1,7 +1,8 @@
 //! The watch itself: which alerted mentions get a watch ([`Plan::start`]), and one
 //! round of checks ([`round`]): every thread that is due, at most `per_host` per
 //! host, through the sources' own HTTP client (one request at a time per host, the
-//! same caps and timeouts), then the outcome stored: answered (the mention records
+//! same caps and timeouts) with each post's `[[source]]` entry's credentials, user
+//! agent and settings ([`super::access`]), then the outcome stored: answered (the mention records
 //! who, when and where, and is resolved with `resolve_when_answered`), gone (the
 //! post was deleted: the watch stops), or unanswered (next check on the brand's
 //! schedule, until `watch_for` is over).
@@ -13,10 +14,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::access::Access;
 use super::config::{brand_watches, BrandWatch, WatchConfigError};
 use super::threads::{self, first_answer, Account, Bases, Target, Thread};
 use crate::post::Mention;
-use crate::sources::fetch::{Expect, GetOpts};
 use crate::sources::{Http, SourceConfig, SourceError};
 use crate::store::watches::WatchState;
 use crate::store::{Store, StoreError};
@@ -30,6 +31,8 @@ pub struct Plan {
     /// configured source's posts are on. A stored post id names its own host
     /// (`mastodon:HOST:ID`), and in a cluster a forged result can store any id.
     pub hosts: BTreeSet<String>,
+    /// What each entry's thread requests carry (its key, token, user agent).
+    pub access: Access,
 }
 
 /// Why the watch settings cannot be used.
@@ -47,8 +50,8 @@ impl Plan {
         sources: &[SourceConfig],
     ) -> Result<Plan, PlanError> {
         let bases = Bases::from_sources(sources)?;
-        let mut hosts = BTreeSet::new();
-        for s in sources {
+        // each entry's threads are at its own base, else its kind's
+        let base_of = |s: &SourceConfig| -> Option<&url::Url> {
             let kind = match s {
                 SourceConfig::Hackernews(_) => &bases.hackernews,
                 SourceConfig::Reddit(_) => &bases.reddit,
@@ -56,18 +59,24 @@ impl Plan {
                 SourceConfig::Lobsters(_) => &bases.lobsters,
                 SourceConfig::Stackexchange(_) => &bases.stackexchange,
                 SourceConfig::Mastodon(_) | SourceConfig::Rss(_) => {
-                    if let Some(u) = bases.sources.get(&s.name()) {
-                        hosts.insert(host_port(u));
-                    }
-                    continue;
+                    return bases.sources.get(&s.name())
                 }
             };
-            hosts.insert(host_port(bases.sources.get(&s.name()).unwrap_or(kind)));
-        }
+            Some(bases.sources.get(&s.name()).unwrap_or(kind))
+        };
+        let access = Access::from_sources(
+            sources
+                .iter()
+                .filter_map(|s| Some((s, base_of(s)?.clone()))),
+        );
+        let mut hosts: BTreeSet<String> =
+            sources.iter().filter_map(base_of).map(host_port).collect();
+        hosts.extend(access.other_hosts());
         Ok(Plan {
             brands: brand_watches(brands)?,
             bases,
             hosts,
+            access,
         })
     }
 
@@ -170,17 +179,6 @@ pub struct Checked {
     pub outcome: Outcome,
 }
 
-/// The body of a response, whatever its status (the thread parsers read both).
-async fn fetch(http: &Http, url: &url::Url) -> Result<(u16, Vec<u8>), SourceError> {
-    match http.get(url, Expect::Json, GetOpts::default()).await {
-        Ok(Some(r)) => Ok((r.status, r.body)),
-        Ok(None) => Ok((304, Vec::new())),
-        Err(SourceError::NotFound(_)) => Ok((404, Vec::new())),
-        Err(SourceError::Status { status, detail, .. }) => Ok((status, detail.into_bytes())),
-        Err(e) => Err(e),
-    }
-}
-
 /// Checks every due thread (at most `per_host` per host; the rest wait for the next
 /// round) and stores what each check found. Store errors end the round.
 pub async fn round(
@@ -209,8 +207,10 @@ pub async fn round(
         if st.thread_id.is_some() {
             post.thread_id = st.thread_id.clone();
         }
-        let url = match threads::target(&post, &plan.bases) {
-            Ok(Target::Fetch(u)) if !brands.is_empty() && now < st.until => u,
+        let req = match threads::target(&post, &plan.bases) {
+            Ok(Target::Fetch(u)) if !brands.is_empty() && now < st.until => {
+                plan.access.request(&post, u)
+            }
             _ => {
                 store.watch_stop(&id)?;
                 out.push(Checked {
@@ -221,11 +221,11 @@ pub async fn round(
                 continue;
             }
         };
-        if !plan.fetches(&url) {
-            tracing::debug!(mention = %id, source = %kind, host = %host_port(&url), "not watching a thread on a host no configured source polls");
+        if !plan.fetches(&req.url) {
+            tracing::debug!(mention = %id, source = %kind, host = %host_port(&req.url), "not watching a thread on a host no configured source polls");
             continue;
         }
-        let n = per.entry(host_port(&url)).or_insert(0);
+        let n = per.entry(host_port(&req.url)).or_insert(0);
         if *n >= per_host {
             continue;
         }
@@ -238,7 +238,7 @@ pub async fn round(
             .min()
             .unwrap_or(super::config::DEFAULT_SCHEDULE[0]);
         st.attempts = st.attempts.saturating_add(1);
-        let (outcome, wait) = match fetch(http, &url).await {
+        let (outcome, wait) = match req.fetch(http).await {
             Err(e) => {
                 let wait = match &e {
                     SourceError::RateLimited { retry_after }
@@ -247,9 +247,9 @@ pub async fn round(
                 };
                 (Outcome::Failed(e.to_string()), wait)
             }
-            Ok((status, body)) => {
-                let wait = threads::server_wait(&post, &body);
-                let outcome = match threads::parse(&post, status, &body) {
+            Ok(got) => {
+                let wait = threads::server_wait(&post, &got.body).max(got.wait);
+                let outcome = match threads::parse(&post, got.status, &got.body) {
                     Err(e) => Outcome::Failed(e.to_string()),
                     Ok(Thread::Gone) => {
                         store.set_thread_gone(&id, now)?;

@@ -1,7 +1,9 @@
 //! Lobsters: the story's `s/STORY.json`, whose `comments` are a flat list in thread
-//! order, each naming its `parent_comment`. A story mention's replies are all of
-//! them; a comment mention's, those whose chain of parents reaches it. A comment seen
-//! in the comments feed has no story id: `c/SHORT.json` says which story it is in
+//! order, each naming its `parent_comment`. Before 2023 there was no `parent_comment`,
+//! only `indent_level` (1 for a top-level comment): a comment's parent is then the
+//! last comment before it one level up. A story mention's replies are all of them; a
+//! comment mention's, those whose chain of parents reaches it. A comment seen in the
+//! comments feed has no story id: `c/SHORT.json` says which story it is in
 //! ([`Thread::Located`]). `commenting_user` is a name, or (older versions) a user
 //! object with `username`; deleted and moderated comments keep their place.
 
@@ -24,8 +26,12 @@ struct Comment {
     short_id: String,
     #[serde(default)]
     created_at: Option<String>,
+    /// Absent before 2023 (`None`); `Some(None)` for a top-level comment.
+    #[serde(default, deserialize_with = "present")]
+    parent_comment: Option<Option<String>>,
+    /// Before 2023 the only sign of the thread's shape: 1 for a top-level comment.
     #[serde(default)]
-    parent_comment: Option<String>,
+    indent_level: Option<u32>,
     #[serde(default)]
     commenting_user: Option<Value>,
     #[serde(default)]
@@ -37,6 +43,11 @@ struct Comment {
     is_deleted: bool,
     #[serde(default)]
     is_moderated: bool,
+}
+
+/// A field that is there, even as `null` (`Some(None)`); absent is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 impl Comment {
@@ -110,10 +121,7 @@ pub(super) fn parse(post: &Post, status: u16, body: &[u8]) -> Result<Thread, Thr
     };
     let comments: Vec<Comment> =
         serde_json::from_value(comments).map_err(|e| malformed(KIND, e))?;
-    let parent: HashMap<&str, Option<&str>> = comments
-        .iter()
-        .map(|c| (c.short_id.as_str(), c.parent_comment.as_deref()))
-        .collect();
+    let parent = parents(&comments);
     let times: HashMap<&str, DateTime<Utc>> = comments
         .iter()
         .filter_map(|c| Some((c.short_id.as_str(), rfc3339(c.created_at.as_deref()?)?)))
@@ -132,8 +140,10 @@ pub(super) fn parse(post: &Post, status: u16, body: &[u8]) -> Result<Thread, Thr
             continue;
         };
         let at = times.get(c.short_id.as_str()).copied().unwrap_or_else(|| {
-            c.parent_comment
-                .as_deref()
+            parent
+                .get(c.short_id.as_str())
+                .copied()
+                .flatten()
                 .and_then(|p| times.get(p).copied())
                 .unwrap_or(post.created_at)
         });
@@ -174,6 +184,29 @@ fn located(value: Value) -> Result<Thread, ThreadError> {
     })
 }
 
+/// Each comment's parent: its `parent_comment`, or where that is absent (before
+/// 2023), the last comment listed before it at `indent_level` one less (none at 1).
+fn parents(comments: &[Comment]) -> HashMap<&str, Option<&str>> {
+    // the last comment seen at each level: open[0] at level 1, …
+    let mut open: Vec<&str> = Vec::new();
+    let mut out = HashMap::with_capacity(comments.len());
+    for c in comments {
+        let id = c.short_id.as_str();
+        let by_indent = c.indent_level.filter(|l| *l >= 1).map(|level| {
+            open.truncate(level as usize - 1);
+            let up = open.last().copied();
+            open.push(id);
+            up
+        });
+        let parent = match &c.parent_comment {
+            Some(named) => named.as_deref(),
+            None => by_indent.flatten(),
+        };
+        out.insert(id, parent);
+    }
+    out
+}
+
 /// How far below the mention `c` is: under a story, every comment (a top-level one is
 /// 1); under the comment `focal`, only those whose parents reach it.
 fn depth(parent: &HashMap<&str, Option<&str>>, focal: Option<&str>, c: &Comment) -> Option<u32> {
@@ -181,7 +214,7 @@ fn depth(parent: &HashMap<&str, Option<&str>>, focal: Option<&str>, c: &Comment)
         return None;
     }
     let mut depth = 1u32;
-    let mut up = c.parent_comment.as_deref();
+    let mut up = parent.get(c.short_id.as_str()).copied().flatten();
     // bounded: a cycle in a broken response ends after every comment was passed
     for _ in 0..=parent.len() {
         match (up, focal) {

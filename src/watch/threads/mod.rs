@@ -23,7 +23,9 @@
 //! # The interface
 //!
 //! - [`target`]`(post, bases) -> Result<Target>`: the one URL to GET, or
-//!   [`Target::NoThreads`] for kinds without threads (rss, anything unknown).
+//!   [`Target::NoThreads`] for kinds without threads (rss, anything unknown). It
+//!   carries no credentials: the watcher adds the post's `[[source]]` entry's key,
+//!   token and user agent ([`crate::watch::access`]).
 //! - [`parse`]`(post, status, body) -> Result<Thread>`: 404 and 410 are
 //!   [`Thread::Gone`] for every kind; other non-2xx statuses are
 //!   [`ThreadError::Status`] (the watcher backs off; 429's `Retry-After` is in the
@@ -41,23 +43,25 @@
 //! | reddit | `reddit:t3_ID`, `reddit:t1_ID` | `{base}/comments/ID.json`, a comment `{base}/comments/LINK/_/ID.json` | the comment tree below the post; `more` stubs skipped |
 //! | mastodon | `mastodon:HOST:ID` | `{instance}/api/v1/statuses/ID/context` | `descendants` |
 //! | bluesky | `bluesky:AT_URI` | `{appview}/xrpc/app.bsky.feed.getPostThread?uri=AT_URI` | the `replies` tree |
-//! | lobsters | `lobsters:SHORT`, `lobsters:c/SHORT` | `{base}/s/STORY.json` | the story's `comments` (for a comment, those below it) |
+//! | lobsters | `lobsters:SHORT`, `lobsters:c/SHORT` | `{base}/s/STORY.json` | the story's `comments` (for a comment, those below it); parents from `parent_comment`, before 2023 from `indent_level` |
 //! | stackexchange | `stackexchange:SITE:QID` | `{base}/questions/QID/timeline?site=SITE` | answers, comments on the question and on its answers |
 //!
 //! - Reddit: a comment's LINK is its `thread_id` (`reddit:t3_LINK`), else read from its
 //!   URL (`/comments/LINK/…`). Reply URLs are `https://www.reddit.com{permalink}`.
 //!   At most 500 comments, oldest first, ten levels below the mention. Reddit wants
-//!   a descriptive User-Agent; an entry with OAuth can GET the same path and query
-//!   from `oauth.reddit.com` with its bearer token.
+//!   a descriptive User-Agent: the watcher sends the entry's `user_agent`, and for an
+//!   entry with OAuth GETs the same path and query from its OAuth host
+//!   (`oauth.reddit.com`) with its bearer token ([`crate::watch::access`]).
 //! - Mastodon: HOST is the instance the source polled (ID is that instance's id, even
 //!   for a remote status), so the context comes from there: [`Bases::mastodon`] or
 //!   the post's own `[[source]]` entry, else `https://HOST`. It lists only the replies
 //!   that instance knows of, and to a logged-out request at most 60 of them, 20
-//!   levels deep (Mastodon's limits): send the entry's access token where it has one.
+//!   levels deep (Mastodon's limits): the watcher sends the entry's access token.
 //!   An `acct` without `@` is local: `@HOST` is appended, so reply authors are always
 //!   `user@domain`. Deleted statuses are absent from a context; a reply to one is
 //!   kept (its depth counts the missing one).
-//! - Bluesky: the AT-URI is the post id after `bluesky:`; reply authors are handles,
+//! - Bluesky: the AT-URI is the post id after `bluesky:`; the AppView is the entry's
+//!   `appview_url` (default the public one); reply authors are handles,
 //!   reply URLs `https://bsky.app/profile/HANDLE/post/RKEY`. `#notFoundPost` and
 //!   `#blockedPost` replies are deleted replies (author: the DID in their URI; time:
 //!   their parent's); a 400 `NotFound` is `Gone`. An account may be a DID
@@ -69,8 +73,9 @@
 //! - Stack Exchange: one call, the question's timeline (default filter, 100 events,
 //!   newest first): answers are depth 1, comments on the question 1, comments on an
 //!   answer 2. Reply authors are `SITE/USER_ID`, never display names. An empty
-//!   timeline is `Gone` (deleted questions have none). A [`SourceConfig`] `key` is
-//!   not added: append `&key=…` to the URL where one is configured.
+//!   timeline is `Gone` (deleted questions have none). The entry's `key` is not in
+//!   [`target`]'s URL: the watcher appends `&key=…` ([`crate::watch::access`]), and
+//!   logs and errors show it as `REDACTED`.
 //! - Every reply's `at` is its own time; where the source gives none, its parent's.
 
 use std::collections::BTreeMap;
@@ -216,8 +221,7 @@ impl Default for Bases {
 
 impl Bases {
     /// The public hosts, with each `[[source]]` entry's own `base_url` (Mastodon:
-    /// `instance`, also by host) for that entry's posts. Bluesky entries have no
-    /// AppView setting: the public one is used.
+    /// `instance`, also by host; Bluesky: `appview_url`) for that entry's posts.
     pub fn from_sources(sources: &[SourceConfig]) -> Result<Bases, ThreadError> {
         let mut bases = Bases::default();
         for s in sources {
@@ -227,7 +231,8 @@ impl Bases {
                 SourceConfig::Mastodon(c) => Some(c.instance.as_str()),
                 SourceConfig::Lobsters(c) => c.base_url.as_deref(),
                 SourceConfig::Stackexchange(c) => c.base_url.as_deref(),
-                SourceConfig::Bluesky(_) | SourceConfig::Rss(_) => None,
+                SourceConfig::Bluesky(c) => c.appview_url.as_deref(),
+                SourceConfig::Rss(_) => None,
             };
             let Some(raw) = configured else { continue };
             let url = Url::parse(raw.trim_end_matches('/')).map_err(|e| ThreadError::Base {
@@ -358,5 +363,7 @@ fn plain_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+#[cfg(test)]
+mod recorded_tests;
 #[cfg(test)]
 mod tests;

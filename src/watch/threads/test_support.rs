@@ -78,3 +78,41 @@ pub fn answer(post: &Post, body: &[u8]) -> Option<(String, DateTime<Utc>, String
     super::first_answer(post, &replies, &acme())
         .map(|r| (r.id.clone(), r.at, r.url.clone(), r.depth))
 }
+
+/// A mention `id` of `kind` in the thread `thread` (where a source gives one), by
+/// someone else than the brand: what the recorded-thread tests need.
+pub fn mention_in(kind: &str, id: &str, thread: Option<&str>) -> Post {
+    let mut p = post(
+        kind,
+        id,
+        "https://x.test/",
+        "someone",
+        "2000-01-01T00:00:00Z",
+    );
+    p.thread_id = thread.map(str::to_string);
+    p
+}
+
+/// `answered` (a `real/*.answered.json`) answers `m` as `want` (reply id, RFC 3339
+/// time, URL, depth); the recording it was made from, with `edit` (the brand's
+/// account, the recorded one) reverted, does not.
+pub fn answered_only_as_edited(
+    m: &Post,
+    answered: &[u8],
+    want: (&str, &str, &str, u32),
+    edit: (&str, &str),
+) {
+    let (id, at, url, depth) = want;
+    let want = (id.to_string(), time(at), url.to_string(), depth);
+    assert_eq!(answer(m, answered), Some(want), "{}", m.id);
+    let original = recorded(answered, edit.0, edit.1);
+    assert_eq!(answer(m, &original), None, "{}: the recording", m.id);
+}
+
+/// The recording a `real/*.answered.json` copy was made from: its one edited leaf
+/// (`brand`, which must occur once) back to `original`.
+pub fn recorded(answered: &[u8], brand: &str, original: &str) -> Vec<u8> {
+    let text = String::from_utf8(answered.to_vec()).unwrap();
+    assert_eq!(text.matches(brand).count(), 1, "{brand} occurs once");
+    text.replace(brand, original).into_bytes()
+}

@@ -1,4 +1,4 @@
-use super::super::test_support::{answer, fixture, post, replies, time};
+use super::super::test_support::{answer, fixture, mention_in, post, recorded, replies, time};
 use super::super::{parse, target, Bases, Target, Thread};
 use crate::post::Post;
 
@@ -180,4 +180,86 @@ fn malformed_bodies_are_clear_errors() {
     }
     let e = parse(&m, 400, b"bad request").unwrap_err().to_string();
     assert_eq!(e, "lobsters thread: HTTP 400: bad request");
+}
+
+/// A mention on a recorded Lobsters story (`tests/fixtures/threads/real/`).
+fn on_record(id: &str, story: Option<&str>) -> Post {
+    mention_in(
+        "lobsters",
+        id,
+        story.map(|s| format!("lobsters:{s}")).as_deref(),
+    )
+}
+
+/// `body` for `post` must say which story it is in.
+fn located_in(post: &Post, body: &[u8], story: &str) {
+    let want = Thread::Located {
+        thread_id: format!("lobsters:{story}"),
+    };
+    assert_eq!(parse(post, 200, body).unwrap(), want);
+}
+
+/// The 2021 story JSON has no `parent_comment`: each comment's `indent_level` and
+/// its place in the list say where it is (flr1hj, level 2, is under 6gmzsf).
+#[test]
+fn a_2021_story_rebuilds_parents_from_indent_level() {
+    let body = fixture!("real", "lobsters_s_d9ucpe_2021.answered.json");
+    let r = replies(&on_record("lobsters:d9ucpe", None), body);
+    let got: Vec<(&str, u32)> = r.iter().map(|r| (r.id.as_str(), r.depth)).collect();
+    assert_eq!(
+        got,
+        [
+            ("lobsters:c/42bzeq", 1),
+            ("lobsters:c/kejbct", 1),
+            ("lobsters:c/vvs5qn", 1),
+            ("lobsters:c/6gmzsf", 1),
+            ("lobsters:c/flr1hj", 2),
+            ("lobsters:c/oeggxb", 1),
+            ("lobsters:c/pvti5i", 1)
+        ]
+    );
+    // a comment mention: located from its own JSON, then answered in the story
+    let mut c = on_record("lobsters:c/6gmzsf", None);
+    located_in(
+        &c,
+        fixture!("real", "lobsters_c_6gmzsf_from_d9ucpe_2021.json"),
+        "d9ucpe",
+    );
+    c.thread_id = Some("lobsters:d9ucpe".into());
+    let at = time("2021-04-04T06:39:39Z");
+    let url = "https://lobste.rs/c/flr1hj".to_string();
+    let want = ("lobsters:c/flr1hj".to_string(), at, url, 1);
+    assert_eq!(answer(&c, body), Some(want));
+    // the brand's reply is under another comment than 42bzeq
+    let other = on_record("lobsters:c/42bzeq", Some("d9ucpe"));
+    assert!(replies(&other, body).is_empty());
+    // the recording itself: kodfodrasz, not the brand
+    let original = recorded(body, "\"acme\"", "\"kodfodrasz\"");
+    assert_eq!(answer(&c, &original), None);
+}
+
+/// The 2023 (user objects, `indent_level: null`) and 2025 (names, `depth`) forms of
+/// the same story read alike through `parent_comment`.
+#[test]
+fn the_2023_and_2025_stories_read_alike() {
+    for body in [
+        fixture!("real", "lobsters_s_tdfoqh_2023.answered.json"),
+        fixture!("real", "lobsters_s_tdfoqh_2025.answered.json"),
+    ] {
+        let story = on_record("lobsters:tdfoqh", None);
+        assert_eq!(replies(&story, body).len(), 10);
+        let at = time("2022-07-22T19:28:14Z");
+        let url = "https://lobste.rs/c/lqqn3a".to_string();
+        let want = ("lobsters:c/lqqn3a".to_string(), at, url, 3);
+        assert_eq!(answer(&story, body), Some(want));
+        let c = on_record("lobsters:c/9vyyu5", Some("tdfoqh"));
+        assert_eq!(answer(&c, body).map(|a| a.3), Some(2));
+        let original = recorded(body, "\"acme\"", "\"kghose\"");
+        assert_eq!(answer(&story, &original), None);
+    }
+    located_in(
+        &on_record("lobsters:c/9vyyu5", None),
+        fixture!("real", "lobsters_c_9vyyu5_from_tdfoqh_2025.json"),
+        "tdfoqh",
+    );
 }
