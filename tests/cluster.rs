@@ -3,10 +3,12 @@
 //! (`overhear worker`) as real processes, growing RSS feeds on four ports (four
 //! hosts, four leases) and a real SMTP server. Every item of every feed is negative,
 //! so each must end up stored once and in exactly one alert mail, whatever is killed
-//! on the way. Skipped when nats-server is missing, unless OVERHEAR_REQUIRE_NATS is set.
+//! on the way. Skipped when nats-server is missing (`make test` lists it at the end),
+//! unless OVERHEAR_REQUIRE_NATS is set.
 
 mod cluster_support;
 mod daemon_support;
+mod skip_support;
 mod sources_support;
 
 use std::time::{Duration, Instant};
