@@ -3,15 +3,19 @@
 //! (`overhear worker`) as real processes, growing RSS feeds on four ports (four
 //! hosts, four leases) and a real SMTP server. Every item of every feed is negative,
 //! so each must end up stored once and in exactly one alert mail, whatever is killed
-//! on the way. Skipped when nats-server is missing, unless OVERHEAR_REQUIRE_NATS is set.
+//! on the way. Skipped when nats-server is missing (`make test` lists it at the end),
+//! unless OVERHEAR_REQUIRE_NATS is set.
 
 mod cluster_support;
 mod daemon_support;
+mod skip_support;
 mod sources_support;
 
 use std::time::{Duration, Instant};
 
-use cluster_support::{nats_server_binary, Cluster, LEASE_TTL_SECS, SERIAL};
+use chrono::{DateTime, Utc};
+
+use cluster_support::{link, nats_server_binary, Cluster, LEASE_TTL_SECS, SERIAL};
 
 const HOSTS: usize = 4;
 const ITEMS: usize = 24;
@@ -32,7 +36,8 @@ fn assert_polite(c: &Cluster) {
     let gap = c.feeds.min_gap();
     assert!(
         gap >= Duration::from_secs(8),
-        "a host was polled twice within {gap:?}"
+        "a host was polled twice within {gap:?}: {:#?}",
+        c.feeds.log()
     );
     assert_eq!(c.feeds.requests.lock().unwrap().len(), HOSTS);
 }
@@ -146,33 +151,40 @@ async fn nats_server_restarted_under_load_loses_and_repeats_nothing() {
     assert!(!w.contains("panicked"), "{w}");
 }
 
-/// The worker's log after `offset`: the hosts it polled before it took their lease
-/// again (each is a poll of a host another worker owned).
-fn polls_without_lease(log: &str) -> Vec<String> {
-    let mut taken = std::collections::HashSet::new();
-    let mut bad = Vec::new();
-    for line in log.lines() {
-        let host = line
-            .split("host=")
-            .nth(1)
-            .map(|h| h.split_whitespace().next().unwrap_or("").to_string());
-        let Some(host) = host else { continue };
-        if line.contains("took the lease") {
-            taken.insert(host);
-        } else if line.contains(" poll")
-            && line.trim_end().ends_with("poll")
-            && !taken.contains(&host)
-        {
-            bad.push(line.to_string());
+/// When the worker's log (from `offset` on) says it took each host's lease.
+fn leases_taken(log: &str) -> Vec<(String, DateTime<Utc>)> {
+    log.lines()
+        .filter(|l| l.contains("took the lease"))
+        .filter_map(|l| {
+            let at = DateTime::parse_from_rfc3339(l.split_whitespace().next()?).ok()?;
+            let host = l.split("host=").nth(1)?.split_whitespace().next()?;
+            Some((host.to_string(), at.with_timezone(&Utc)))
+        })
+        .collect()
+}
+
+/// Waits until every host has been polled (by anyone) after `since`: a whole poll
+/// interval of the cluster has passed.
+async fn a_poll_of_every_host_after(c: &Cluster, since: DateTime<Utc>, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let log = c.feeds.log();
+        if (0..HOSTS).all(|h| log.iter().any(|r| r.host == h && r.at > since)) {
+            return;
         }
+        assert!(
+            Instant::now() < deadline,
+            "not every host was polled after {since}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    bad
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partitioned_worker_never_polls_a_host_another_worker_owns() {
     let _one = SERIAL.lock().await;
     let Some(c) = cluster().await else { return };
+    let w2 = c.worker_pid(1);
     wait_owners(
         &c,
         "both workers to hold hosts",
@@ -180,7 +192,32 @@ async fn a_partitioned_worker_never_polls_a_host_another_worker_owns() {
         |o| o.values().any(|w| w == "w2"),
     )
     .await;
-    some_stored(&c).await;
+    // The feed server tells w2's requests apart (it polled the hosts it holds). It is
+    // stopped between polls, not in the middle of one: what each of its last polls
+    // was served is stored at the hub, so the worker that takes its hosts knows when
+    // they were polled (a poll frozen before it is published is polled again early).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = c.feeds.log();
+        let last: std::collections::HashMap<usize, usize> = log
+            .iter()
+            .filter(|r| r.pid == Some(w2))
+            .map(|r| (r.host, r.served))
+            .collect();
+        let stored = c.stored_links();
+        if !last.is_empty()
+            && last
+                .iter()
+                .all(|(h, n)| (0..*n).all(|i| stored.contains(&link(*h, i))))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "w2 (pid {w2}) made no request, or its results were not stored: {log:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     c.signal_worker(1, "STOP");
     let stopped = Instant::now();
     // past its lease: w1 takes everything
@@ -195,14 +232,31 @@ async fn a_partitioned_worker_never_polls_a_host_another_worker_owns() {
     let past = Duration::from_secs(12).saturating_sub(stopped.elapsed());
     tokio::time::sleep(past.max(Duration::from_secs(LEASE_TTL_SECS))).await;
     let before = c.log("w2").len();
+    let woke = Utc::now();
     c.signal_worker(1, "CONT");
-    // w2 wakes with due polls and stale leases: it must notice before polling
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // w2 wakes with due polls and stale leases: it must notice before polling. A
+    // whole poll interval later, whatever it was going to poll it has.
+    a_poll_of_every_host_after(&c, woke, Duration::from_secs(30)).await;
+    let log = c.feeds.log();
     let after = c.log("w2");
-    let bad = polls_without_lease(&after[before..]);
+    let taken = leases_taken(&after[before..]);
+    let host_of = |h: usize| c.feed_host(h);
+    let bad: Vec<_> = log
+        .iter()
+        .filter(|r| r.pid == Some(w2) && r.at > woke)
+        .filter(|r| {
+            !taken
+                .iter()
+                .any(|(h, at)| *h == host_of(r.host) && *at <= r.at)
+        })
+        .collect();
     assert!(
         bad.is_empty(),
-        "w2 polled hosts it no longer owned: {bad:#?}"
+        "w2 polled hosts it did not hold (leases it took since waking: {taken:?}): {bad:#?}"
+    );
+    assert!(
+        log.iter().all(|r| r.pid.is_some()),
+        "requests the feed server could not attribute: {log:#?}"
     );
     assert!(
         after[before..].contains("lease"),

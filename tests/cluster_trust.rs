@@ -2,10 +2,12 @@
 //! with `contrib/cluster/nats-server.conf`'s two users, the hub and workers as
 //! processes): what someone holding the workers' NATS credentials can and cannot do,
 //! what a worker refuses to run, and two workers given one name. Skipped when
-//! nats-server is missing, unless OVERHEAR_REQUIRE_NATS is set.
+//! nats-server is missing (`make test` lists it at the end), unless
+//! OVERHEAR_REQUIRE_NATS is set.
 
 mod cluster_support;
 mod daemon_support;
+mod skip_support;
 mod sources_support;
 
 use std::time::{Duration, Instant};

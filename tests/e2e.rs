@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use daemon_support::{
     brands_of, free_port, log_of, mentions, message_id, rss, rss_source, signal, smtp_email, start,
-    start_smtp, wait_exit, wait_for, wait_healthy, write_test_config, KeepOnFailure, Setup, ACME,
+    start_smtp, start_smtp_slow, wait_exit, wait_for, wait_healthy, wait_two_more_polls,
+    write_test_config, KeepOnFailure, Setup, ACME,
 };
 use serde_json::{json, Value};
 use sources_support::serve_get;
@@ -46,6 +47,13 @@ const NEGATIVE: &str =
 const POSITIVE: &str = "Huge thanks to Acme, the fix works perfectly now. Great product!";
 const OTHER_BRAND: &str = "Globex released their annual report today.";
 const NOTHING: &str = "The weather is nice in Lisbon this week.";
+
+/// What each of the three sources polls on the fixture server.
+const POLLED: [&str; 3] = [
+    "/hn/search_by_date",
+    "/feed.xml",
+    "/api/v1/timelines/tag/news",
+];
 
 async fn serve_fixtures(server: &MockServer, rss_items: &[(&str, &str, &str)]) {
     server.reset().await;
@@ -139,7 +147,8 @@ every = "10s"
 async fn negative_post_emails_once_through_restart_reload_and_kill() {
     let fixtures = MockServer::start().await;
     serve_fixtures(&fixtures, &base_items()).await;
-    let (smtp, received) = start_smtp();
+    // each message takes 300 ms to be accepted: the burst's alerts take seconds
+    let (smtp, received) = start_smtp_slow(Duration::from_millis(300));
     let dir = tempfile::tempdir().unwrap();
     if std::env::var_os("OVERHEAR_E2E_KEEP").is_some() {
         eprintln!("e2e files kept in {}", dir.path().display());
@@ -206,10 +215,11 @@ async fn negative_post_emails_once_through_restart_reload_and_kill() {
     );
     assert_eq!(mentions(&setup).len(), 3);
 
-    // 3. restart: the same posts are served again, no duplicate email
+    // 3. restart: the same posts are served again, no duplicate email (after each
+    // source polled them again, and a whole poll interval more)
     let mut child = start(&setup, "run2.log");
     wait_healthy(setup.api, &mut child).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    wait_two_more_polls(&fixtures, &POLLED, Duration::from_secs(60)).await;
     assert_eq!(
         received.lock().unwrap().len(),
         1,
@@ -252,7 +262,10 @@ async fn negative_post_emails_once_through_restart_reload_and_kill() {
     );
     write_config(setup.dir.path(), setup.api, &fixtures.uri(), smtp, true);
 
-    // 5. SIGKILL during a burst: restart loses nothing, sends nothing twice
+    // 5. SIGKILL during a burst: restart loses nothing, sends nothing twice. The kill
+    // lands once the burst has begun (a burst post is stored) and before it is done
+    // (its alerts go out one per 300 ms); what was done at the kill is checked.
+    let mails_before = received.lock().unwrap().len();
     let burst: Vec<(String, String)> = (0..60)
         .map(|i| {
             let body = if i % 3 == 0 {
@@ -282,9 +295,19 @@ async fn negative_post_emails_once_through_restart_reload_and_kill() {
         .await
         .unwrap();
     assert!(r.status().is_success(), "reload: {}", r.status());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let burst_stored = |m: &[Value]| {
+        m.iter()
+            .filter(|x| x["post"]["text"].as_str().unwrap_or("").contains("order "))
+            .count()
+    };
+    wait_for("the burst to begin", Duration::from_secs(60), || {
+        burst_stored(&mentions(setup_ref)) > 0
+    })
+    .await;
     signal(&child, "KILL");
     let _ = wait_exit(&mut child, Duration::from_secs(10));
+    let stored_at_kill = burst_stored(&mentions(&setup));
+    let mailed_at_kill = received.lock().unwrap().len() - mails_before;
 
     let mut child = start(&setup, "run3.log");
     wait_healthy(setup.api, &mut child).await;
@@ -315,13 +338,28 @@ async fn negative_post_emails_once_through_restart_reload_and_kill() {
         .iter()
         .filter(|m| brands_of(m) == ["Acme"] && m["sentiment"]["label"] == "negative")
         .collect();
+    let burst_negatives = negatives
+        .iter()
+        .filter(|m| m["post"]["text"].as_str().unwrap_or("").contains("order "))
+        .count();
+    assert!(burst_negatives > 0, "{list:#?}");
+    assert!(
+        stored_at_kill > 0 && (stored_at_kill < 60 || mailed_at_kill < burst_negatives),
+        "the kill did not land mid-burst: {stored_at_kill} of 60 posts stored and \
+         {mailed_at_kill} of {burst_negatives} alerts sent"
+    );
+    eprintln!(
+        "at the kill: {stored_at_kill} of 60 burst posts stored, {mailed_at_kill} of \
+         {burst_negatives} alerts sent"
+    );
     let r = received.clone();
     let expected = negatives.len() + 1; // + Initech
     wait_for("all alerts", Duration::from_secs(60), || {
         r.lock().unwrap().len() >= expected
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // and each source polls the burst again, and a poll interval passes
+    wait_two_more_polls(&fixtures, &POLLED, Duration::from_secs(60)).await;
     let mails = received.lock().unwrap().clone();
     // Each alert is one message with a stable Message-ID: recipients see exactly one
     // per mention. A SIGKILL that lands between the server's "250 OK" and the outbox

@@ -1,8 +1,11 @@
 //! The outbox under faults, against a real SMTP server on loopback that the test
 //! stops, restarts, makes answer 4xx or hang: a store that cannot record "sent", two
-//! senders on one database, a pass cancelled half-way, an outage of every kind, and
-//! the Message-ID of an alert sent again.
+//! senders on one database, a pass cancelled half-way, an outage of every kind, the
+//! Message-ID of an alert sent again, and the real daemon's /healthz while its sender
+//! is halted.
 
+mod daemon_support;
+mod sources_support;
 #[path = "alerts_support/mod.rs"]
 mod support;
 
@@ -232,43 +235,101 @@ async fn message_id_is_stable_per_alert_when_a_retry_regroups_the_batch() {
     );
 }
 
-#[tokio::test]
+/// `GET /healthz` (code, body) and, with the daemon's token, `/metrics`, until `done`
+/// holds for them; they are returned.
+async fn wait_health(
+    api: u16,
+    token_file: &Path,
+    what: &str,
+    done: impl Fn(u16, &str, &str) -> bool,
+) -> (u16, String, String) {
+    let base = format!("http://127.0.0.1:{api}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(75);
+    loop {
+        let token = std::fs::read_to_string(token_file).unwrap_or_default();
+        let health = reqwest::get(format!("{base}/healthz")).await;
+        let metrics = reqwest::Client::new()
+            .get(format!("{base}/metrics"))
+            .bearer_auth(token.trim())
+            .send()
+            .await;
+        if let (Ok(h), Ok(m)) = (health, metrics) {
+            let code = h.status().as_u16();
+            let (body, metrics) = (h.text().await.unwrap(), m.text().await.unwrap());
+            if done(code, &body, &metrics) {
+                return (code, body, metrics);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}: /healthz {code} {body}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The real daemon (in-process, so that the test can fill its disk: the store's
+/// failure point on "mark_sent"), a real feed with one complaint and a real SMTP
+/// server: the server accepts the alert, the outbox cannot record it, and the sender
+/// halts rather than send it again. /healthz says `degraded` and the scheduler sets
+/// `overhear_outbox_halted` 1 from the sender's own health; once the disk has room,
+/// the delivery is recorded, /healthz is `ok` and the gauge 0, and the alert was
+/// never sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_is_degraded_while_the_sender_is_halted() {
-    use overhear::daemon::api::{router, ApiState};
-    use overhear::daemon::metrics::Metrics;
-    let r = rig("");
-    r.mention("1");
-    let full = Arc::new(AtomicBool::new(true));
-    fail_while(&r.store, "mark_sent", &full);
-    let _ = r.sender().deliver_due().await;
-    // what the daemon's scheduler does every tick
-    let metrics = Arc::new(Metrics::new());
-    let halted = overhear::alerts::sender_health(&r.store).status().halted;
-    assert!(
-        halted.is_some(),
-        "the halt is visible through the store's sender health"
+    let feed = wiremock::MockServer::start().await;
+    let body = "Acme support kept me on hold for three hours and then refused my refund. Awful.";
+    sources_support::serve_get(
+        &feed,
+        "/feed.xml",
+        wiremock::ResponseTemplate::new(200)
+            .insert_header("content-type", "application/rss+xml")
+            .set_body_string(daemon_support::rss(&[("p1", "Support", body)])),
+    )
+    .await;
+    let server = FlakySmtp::start(free_port());
+    let dir = daemon_support::KeepOnFailure(Some(tempfile::tempdir().unwrap()));
+    let data = dir.path().join("data");
+    let api = free_port();
+    let rest = format!(
+        "{}\n{}\n{}",
+        daemon_support::smtp_email(server.port),
+        daemon_support::ACME,
+        daemon_support::rss_source("feed", &format!("{}/feed.xml", feed.uri()))
     );
-    metrics.set("overhear_outbox_halted", &[], 1.0);
-    let (tx, _rx) = tokio::sync::mpsc::channel(1);
-    let state = ApiState {
-        ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
-        metrics: metrics.clone(),
-        reload: tx,
-        senders: overhear::alerts::sender_health(&r.store),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, router(state)).await });
-    let get = || async move {
-        let resp = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.text().await.unwrap())
-    };
-    let (code, body) = get().await;
-    assert_eq!(code, 503, "{body}");
-    assert!(body.contains("degraded"), "{body}");
-    assert!(metrics.render().contains("overhear_outbox_halted 1"));
-    metrics.set("overhear_outbox_halted", &[], 0.0);
-    assert_eq!(get().await.0, 200);
+    let text = daemon_support::config_text(dir.path(), api, "", &rest);
+    let config = overhear::config::Config::parse(&text, "test.toml").unwrap();
+    let full = Arc::new(AtomicBool::new(true));
+    fail_while(&Store::open(&data).unwrap(), "mark_sent", &full);
+    let daemon = tokio::spawn(overhear::daemon::run(None, config));
+    let token = data.join("api-token");
+
+    let (_, body, metrics) = wait_health(api, &token, "degraded", |code, b, _| {
+        code == 503 && b.starts_with("degraded")
+    })
+    .await;
+    assert!(
+        body.starts_with("degraded: the alert sender is stopped"),
+        "{body}"
+    );
+    assert!(metrics.contains("overhear_outbox_halted 1"), "{metrics}");
+    assert!(!daemon.is_finished(), "the daemon stopped");
+    assert_eq!(
+        server.seen().len(),
+        1,
+        "the server accepted the alert once, and it was not sent again while halted"
+    );
+
+    full.store(false, Ordering::SeqCst);
+    let (_, body, metrics) = wait_health(api, &token, "ok again", |code, _, m| {
+        code == 200 && m.contains("overhear_outbox_halted 0")
+    })
+    .await;
+    assert!(body.starts_with("ok\n"), "{body}");
+    assert!(
+        metrics.contains("overhear_alerts_delivered{result=\"sent\"} 1"),
+        "the delivery is recorded: {metrics}"
+    );
+    assert_eq!(server.seen().len(), 1, "the alert was sent once");
+    daemon.abort();
 }

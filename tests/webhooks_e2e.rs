@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use daemon_support::{
     free_port, rss, rss_source, signal, start, wait_exit, wait_for, wait_healthy,
-    write_test_config, KeepOnFailure, Setup,
+    wait_two_more_polls, write_test_config, KeepOnFailure, Setup,
 };
 use hooks::{verify_standard_webhook, Receiver, SECRET};
 use sources_support::{overhear, overhear_ok, serve_get};
@@ -81,8 +81,9 @@ async fn the_negative_post_reaches_slack_and_the_json_webhook_exactly_once() {
         || rx.requests().len() >= 2,
     )
     .await;
-    // polls keep coming; nothing is sent again, nor after a restart
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // polls keep coming; nothing is sent again (two more polls: one whole interval
+    // after the next), nor after a restart
+    wait_two_more_polls(&feed, &["/feed.xml"], Duration::from_secs(60)).await;
     // a destination's state is for the token holder only
     let stranger = reqwest::get(format!("http://127.0.0.1:{}/healthz", s.api))
         .await
@@ -111,7 +112,7 @@ async fn the_negative_post_reaches_slack_and_the_json_webhook_exactly_once() {
     assert!(wait_exit(&mut d, Duration::from_secs(30)).success());
     let mut d = start(&s, "run2.log");
     wait_healthy(s.api, &mut d).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_two_more_polls(&feed, &["/feed.xml"], Duration::from_secs(60)).await;
     signal(&d, "TERM");
     wait_exit(&mut d, Duration::from_secs(30));
 

@@ -10,9 +10,6 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path as UrlPath, State};
-use axum::routing::get;
-
 use crate::daemon_support::{free_port, start_smtp, Daemon, KeepOnFailure, Mail};
 
 /// The negative text every item carries (each one alerts).
@@ -22,105 +19,10 @@ pub const TEXT: &str =
 /// Tests share the machine's two cores: one cluster at a time.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+mod feeds;
 mod nats;
+pub use feeds::*;
 pub use nats::*;
-
-/// Growing RSS feeds: host `i` serves `/feed.xml` with the items that have "been
-/// written" so far, `burst` more every `step` from its first request, up to `total`.
-#[derive(Clone)]
-pub struct Feeds {
-    pub ports: Vec<u16>,
-    first: Arc<Mutex<HashMap<usize, Instant>>>,
-    pub requests: Arc<Mutex<HashMap<usize, Vec<Instant>>>>,
-    total: usize,
-    burst: usize,
-    step: Duration,
-}
-
-fn link(host: usize, i: usize) -> String {
-    format!("http://feeds.test/h{host}/item-{i}")
-}
-
-impl Feeds {
-    pub async fn start(hosts: usize, total: usize, burst: usize, step: Duration) -> Feeds {
-        let mut feeds = Feeds {
-            ports: Vec::new(),
-            first: Default::default(),
-            requests: Default::default(),
-            total,
-            burst,
-            step,
-        };
-        for h in 0..hosts {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            feeds.ports.push(listener.local_addr().unwrap().port());
-            let app = axum::Router::new()
-                .route("/:host/feed.xml", get(feed))
-                .with_state(feeds.clone());
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, app).await;
-            });
-            let _ = h;
-        }
-        feeds
-    }
-
-    /// Every item's link, over all hosts.
-    pub fn all_links(&self) -> Vec<String> {
-        (0..self.ports.len())
-            .flat_map(|h| (0..self.total).map(move |i| link(h, i)))
-            .collect()
-    }
-
-    /// The shortest time between two polls of one host (by anyone): the per-host
-    /// budget holds cluster-wide when it is about the source's interval.
-    pub fn min_gap(&self) -> Duration {
-        let r = self.requests.lock().unwrap();
-        r.values()
-            .flat_map(|times| times.windows(2).map(|w| w[1] - w[0]))
-            .min()
-            .unwrap_or(Duration::MAX)
-    }
-
-    pub fn source_toml(&self) -> String {
-        self.ports
-            .iter()
-            .enumerate()
-            .map(|(h, port)| {
-                format!("[[source]]\nkind = \"rss\"\nname = \"feed{h}\"\nurl = \"http://127.0.0.1:{port}/{h}/feed.xml\"\nevery = \"10s\"\n\n")
-            })
-            .collect()
-    }
-}
-
-async fn feed(
-    State(f): State<Feeds>,
-    UrlPath(host): UrlPath<usize>,
-) -> impl axum::response::IntoResponse {
-    let first = *f
-        .first
-        .lock()
-        .unwrap()
-        .entry(host)
-        .or_insert_with(Instant::now);
-    f.requests
-        .lock()
-        .unwrap()
-        .entry(host)
-        .or_default()
-        .push(Instant::now());
-    let steps = (first.elapsed().as_millis() / f.step.as_millis().max(1)) as usize;
-    let n = (f.burst * (steps + 1)).min(f.total);
-    let mut out = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>reviews</title><link>http://feeds.test/</link><description>d</description>");
-    for i in (0..n).rev() {
-        out.push_str(&format!(
-            "<item><guid>{l}</guid><title>Acme review {host}-{i}</title><link>{l}</link><description>{TEXT} (#{host}-{i})</description><pubDate>Mon, 30 Nov 2026 10:00:00 GMT</pubDate></item>",
-            l = link(host, i)
-        ));
-    }
-    out.push_str("</channel></rss>");
-    ([("content-type", "application/rss+xml")], out)
-}
 
 /// A whole cluster's files and processes.
 pub struct Cluster {

@@ -26,6 +26,8 @@ pub struct Mail {
 struct Sink {
     current: Arc<Mutex<Mail>>,
     received: Arc<Mutex<Vec<Mail>>>,
+    /// How long each message waits for its "250 OK" at the end of DATA.
+    delay: Duration,
 }
 
 impl mailin_embedded::Handler for Sink {
@@ -51,6 +53,7 @@ impl mailin_embedded::Handler for Sink {
         Ok(())
     }
     fn data_end(&mut self) -> mailin_embedded::Response {
+        std::thread::sleep(self.delay);
         let mail = std::mem::take(&mut *self.current.lock().unwrap());
         self.received.lock().unwrap().push(mail);
         mailin_embedded::response::OK
@@ -58,9 +61,18 @@ impl mailin_embedded::Handler for Sink {
 }
 
 pub fn start_smtp() -> (u16, Arc<Mutex<Vec<Mail>>>) {
+    start_smtp_slow(Duration::ZERO)
+}
+
+/// [`start_smtp`] taking `per_message` to accept each message (a burst of alerts
+/// then takes a while to go out).
+pub fn start_smtp_slow(per_message: Duration) -> (u16, Arc<Mutex<Vec<Mail>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let sink = Sink::default();
+    let sink = Sink {
+        delay: per_message,
+        ..Sink::default()
+    };
     let received = sink.received.clone();
     let mut server = mailin_embedded::Server::new(sink);
     server.with_name("sink.test").with_tcp_listener(listener);
@@ -257,6 +269,30 @@ pub async fn wait_for<F: Fn() -> bool>(what: &str, within: Duration, f: F) {
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until `server` has answered two more requests on each of `paths` than it
+/// had at the call: the first is a poll that began after the call, the second comes
+/// a whole poll interval later, when whatever the first one brought has been stored
+/// and sent. A test that asserts nothing was sent twice waits for this rather than
+/// for a time shorter than a poll.
+pub async fn wait_two_more_polls(server: &wiremock::MockServer, paths: &[&str], within: Duration) {
+    let count =
+        |reqs: &[wiremock::Request], p: &str| reqs.iter().filter(|r| r.url.path() == p).count();
+    let before = server.received_requests().await.unwrap_or_default();
+    let want: Vec<usize> = paths.iter().map(|p| count(&before, p) + 2).collect();
+    let deadline = Instant::now() + within;
+    loop {
+        let now = server.received_requests().await.unwrap_or_default();
+        if paths.iter().zip(&want).all(|(p, w)| count(&now, p) >= *w) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for two more polls of each of {paths:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
