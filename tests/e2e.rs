@@ -116,6 +116,9 @@ name = "Globex"
 query = "globex"
 alert_to = ["pr@globex.test"]
 
+[alerts]
+backlog = "alert"  # every post is news here: the backlog digest is tests/first_start.rs
+
 [[source]]
 kind = "hackernews"
 base_url = "{fixtures}/hn"

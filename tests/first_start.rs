@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use daemon_support::{
     free_port, log_of, mentions, signal, smtp_email, start_smtp, wait_exit, wait_for, wait_healthy,
-    write_test_config, Daemon, KeepOnFailure, Setup,
+    wait_two_more_polls, write_test_config, Daemon, KeepOnFailure, Setup,
 };
 use hooks::Receiver;
 use sources_support::serve_get;
@@ -97,7 +97,7 @@ async fn a_first_poll_of_forty_posts_sends_one_message_per_destination_and_the_n
         "{email}\n[alerts]\nsender_poll = \"200ms\"\nbacklog = \"digest\" # the default, said here because the test helper sets \"alert\"\n\n\
          [[alerts.webhook]]\nname = \"support-slack\"\nkind = \"slack\"\nurl_file = {slack:?}\n\n\
          [[brand]]\nname = \"Acme\"\nquery = \"acme\"\nalert_to = [\"support@acme.test\"]\nalert_webhooks = [\"support-slack\"]\n\n\
-         [[source]]\nkind = \"rss\"\nname = \"reviews\"\nurl = \"{url}/feed.xml\"\nevery = \"5s\"\n",
+         [[source]]\nkind = \"rss\"\nname = \"reviews\"\nurl = \"{url}/feed.xml\"\nevery = \"10s\"\n",
         email = smtp_email(smtp),
         slack = slack_url.display().to_string(),
         url = server.uri(),
@@ -149,8 +149,8 @@ async fn a_first_poll_of_forty_posts_sends_one_message_per_destination_and_the_n
         || !mail.lock().unwrap().is_empty() && !rx.requests().is_empty(),
     )
     .await;
-    // several more polls and sender passes: nothing else goes out
-    tokio::time::sleep(Duration::from_secs(12)).await;
+    // two more polls and many sender passes: nothing else goes out
+    wait_two_more_polls(&server, &["/feed.xml"], Duration::from_secs(60)).await;
     {
         let sent = mail.lock().unwrap();
         assert_eq!(sent.len(), 1, "one email, not one per post: {sent:?}");
@@ -182,7 +182,7 @@ async fn a_first_poll_of_forty_posts_sends_one_message_per_destination_and_the_n
         mail.lock().unwrap().len() >= 2 && rx.to("/services/T0/B0/slack").len() >= 2
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_two_more_polls(&server, &["/feed.xml"], Duration::from_secs(60)).await;
     {
         let sent = mail.lock().unwrap();
         assert_eq!(sent.len(), 2, "{sent:?}");

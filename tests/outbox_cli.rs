@@ -71,7 +71,10 @@ fn outbox_list_failed_and_retry_commands() {
     .unwrap();
     let alerter = acme_alerter("", &["support@acme.test", "ops@acme.test"]);
     let now = chrono::Utc::now();
-    let items = alerter.evaluate(&mention("1", 0.9), now);
+    // posted just now: an older post would go with the backlog
+    let mut m = mention("1", 0.9);
+    m.post.created_at = now;
+    let items = alerter.evaluate(&m, now);
     let (failed, other) = (items[0].key.clone(), items[1].key.clone());
     {
         let store = Store::open(&data).unwrap();

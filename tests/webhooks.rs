@@ -20,7 +20,7 @@ use overhear::alerts::{
 };
 use overhear::store::Store;
 use rig::{hostile, Rig};
-use support::{alerts_config, file_email, mention};
+use support::{alerts_config, file_email, mention, mention_now};
 
 #[tokio::test]
 async fn slack_and_json_each_get_the_negative_post_once_and_the_signature_verifies() {
@@ -154,10 +154,10 @@ async fn a_429_with_retry_after_is_honoured_before_the_next_request() {
     );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     r.store
-        .enqueue(&r.alerter.evaluate(&mention("9", 0.95), clock.now()))
+        .enqueue(&r.alerter.evaluate(&mention_now("9", 0.95), clock.now()))
         .unwrap();
     r.store
-        .enqueue(&r.alerter.evaluate(&mention("10", 0.95), clock.now()))
+        .enqueue(&r.alerter.evaluate(&mention_now("10", 0.95), clock.now()))
         .unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn(overhear::alerts::run_sender(
@@ -372,7 +372,7 @@ async fn a_webhook_that_never_answers_does_not_delay_email() {
     let store = Store::open(&dir.path().join("data")).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     store
-        .enqueue(&alerter.evaluate(&mention("50", 0.95), clock.now()))
+        .enqueue(&alerter.evaluate(&mention_now("50", 0.95), clock.now()))
         .unwrap();
     let mail = dir.path().join("mail");
     let email = file_email(&mail);

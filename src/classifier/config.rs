@@ -36,7 +36,8 @@ pub struct ModelConfig {
     /// Number format the model computes in: `f32` (scores equal the Python model's to
     /// 1e-4), `bf16` (weights and activations in bfloat16: about twice as fast on CPUs
     /// with AVX512-BF16, scores within about 1e-2, dev accuracy the same to 0.1 point)
-    /// or `auto` (the default: bf16 where the CPU has AVX512-BF16, else f32).
+    /// or `auto` (the default: where the CPU has AVX512-BF16, f32 for calls of a few
+    /// texts and bf16 for calls of many; else f32).
     pub precision: Precision,
 }
 
@@ -46,7 +47,8 @@ pub struct ModelConfig {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
-    /// bf16 where the CPU computes it natively (AVX512-BF16), else f32.
+    /// Where the CPU computes bf16 natively (AVX512-BF16): f32 for calls of a few
+    /// texts, a bf16 copy for calls of many (`mixed.rs`); else f32.
     #[default]
     Auto,
     /// 32-bit floats, as trained.

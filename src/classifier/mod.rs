@@ -12,6 +12,7 @@ mod config;
 pub mod eval;
 pub mod feedback;
 mod files;
+mod mixed;
 mod model;
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,7 @@ mod tests;
 pub mod tiny;
 
 pub use config::{ModelConfig, Precision, DEFAULT_ALERT_THRESHOLD};
+pub use mixed::BULK_MIN_TEXTS;
 pub use model::{Architecture, Classifier, ClassifierError, Prediction, ScoreMap};
 
 /// How many compiled kernels each of libtorch's two kernel caches may keep (see
@@ -54,6 +56,10 @@ pub fn load(cfg: &ModelConfig) -> Result<Classifier, ClassifierError> {
     let want = cfg.precision.resolve();
     if want == Precision::F32 {
         return Ok(c);
+    }
+    if cfg.precision == Precision::Auto {
+        // bf16 pays off for many texts at once only: f32 for the rest
+        return Ok(mixed::with_bf16_bulk(c, cfg));
     }
     c.set_precision(want);
     // bf16 kernels are generated at run time (oneDNN); a sandbox that forbids

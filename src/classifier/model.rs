@@ -119,6 +119,9 @@ pub struct Classifier {
     max_length: usize,
     max_batch: usize,
     precision: Precision,
+    /// A bf16 copy for calls of at least [`BULK_MIN_TEXTS`](super::BULK_MIN_TEXTS)
+    /// texts (`auto` on CPUs with native bf16: see `mixed.rs`).
+    pub(super) bulk: Option<Box<Classifier>>,
     /// Scores are softmax(logits / temperature): `calibration.json`, else 1.
     temperature: f64,
     id: String,
@@ -294,6 +297,7 @@ impl Classifier {
             max_length,
             max_batch: max_batch.max(1),
             precision: Precision::F32,
+            bulk: None,
             temperature,
             id,
         })
@@ -314,7 +318,8 @@ impl Classifier {
         self.precision = precision;
     }
 
-    /// The number format in use (never `auto`).
+    /// The number format of a call of one text (never `auto`; see
+    /// [`Classifier::precision_summary`] for calls of many).
     pub fn precision(&self) -> Precision {
         self.precision
     }
@@ -327,6 +332,9 @@ impl Classifier {
     /// `name@hash-of-weights` (with `+T<temperature>` when calibrated and `+bf16` when
     /// computed in bfloat16), stored with every sentiment.
     pub fn id(&self) -> String {
+        if self.bulk.is_some() {
+            return format!("{}+auto", self.id);
+        }
         match self.precision {
             Precision::F32 => self.id.clone(),
             other => format!("{}+{other}", self.id),
@@ -354,6 +362,9 @@ impl Classifier {
     /// most `max_batch` (see `plan_batches`), so padding stays small and does not
     /// change any score.
     pub fn classify<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Prediction>, ClassifierError> {
+        if let Some(bulk) = self.bulk_for(texts.len()) {
+            return bulk.classify(texts);
+        }
         let refs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
         let ids = self.token_ids(&refs);
         let mut order: Vec<usize> = (0..ids.len()).collect();

@@ -237,6 +237,44 @@ fn bf16_runs_every_architecture_close_to_f32_and_says_so_in_its_id() {
     }
 }
 
+#[test]
+fn a_bulk_copy_runs_calls_of_many_texts_and_the_model_itself_the_rest() {
+    let (dir, f32_only) = tiny(Architecture::Bert);
+    let load = || Classifier::load(dir.path(), 128, 32).unwrap();
+    let mut bf16_only = load();
+    bf16_only.set_precision(Precision::Bf16);
+    let mut bulk = load();
+    bulk.set_precision(Precision::Bf16);
+    let mixed = load().with_bulk(bulk);
+    assert_eq!(mixed.id(), format!("{}+auto", f32_only.id()));
+    assert_eq!(
+        mixed.precision_summary(),
+        format!("f32 for calls of fewer than {BULK_MIN_TEXTS} texts, bf16 from {BULK_MIN_TEXTS}")
+    );
+    let long = long_text();
+    let few = [SHORT, long.as_str()];
+    let many: Vec<String> = (0..BULK_MIN_TEXTS)
+        .map(|i| format!("{SHORT} for {i} hours"))
+        .collect();
+    let scores = |p: Vec<Prediction>| -> Vec<Vec<f32>> {
+        p.into_iter()
+            .map(|p| p.scores.into_iter().map(|(_, s)| s).collect())
+            .collect()
+    };
+    // a few texts: exactly what f32 gives; many: exactly what bf16 gives
+    assert_eq!(
+        scores(mixed.classify(&few).unwrap()),
+        scores(f32_only.classify(&few).unwrap())
+    );
+    let bulk_scores = scores(mixed.classify(&many).unwrap());
+    assert_eq!(bulk_scores, scores(bf16_only.classify(&many).unwrap()));
+    assert_ne!(
+        bulk_scores,
+        scores(f32_only.classify(&many).unwrap()),
+        "bf16 rounds differently from f32: the bulk call went to f32"
+    );
+}
+
 mod batches {
     use super::super::model::plan_batches;
 

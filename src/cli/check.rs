@@ -56,7 +56,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         println!(
             "model {} loaded ({}): labels {:?}",
             c.id(),
-            c.precision(),
+            c.precision_summary(),
             c.labels()
         );
     }

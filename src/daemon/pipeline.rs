@@ -66,7 +66,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     let classifier = tokio::task::spawn_blocking(move || crate::classifier::load(&model_cfg))
         .await
         .map_err(|e| setup("the model loader", e))??;
-    tracing::info!(model = %classifier.id(), labels = ?classifier.labels(), "model loaded");
+    tracing::info!(model = %classifier.id(), precision = %classifier.precision_summary(), labels = ?classifier.labels(), "model loaded");
 
     let store = Store::open(&config.daemon.data_dir).map_err(|source| DaemonError::Store {
         dir: config.daemon.data_dir.clone(),

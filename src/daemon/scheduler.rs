@@ -118,6 +118,17 @@ fn restored_since(
     }
 }
 
+/// Whether a source's first poll for `brand` ended within the last hour: what it
+/// found (the backlog: `[alerts] backlog`) was written before overhear listened, so
+/// the hour's count says nothing about a spike yet.
+fn backlog_in_last_hour(shared: &Shared, brand: &str, now: chrono::DateTime<Utc>) -> bool {
+    let since = now - chrono::Duration::hours(1);
+    shared
+        .sources()
+        .keys()
+        .any(|source| matches!(shared.store.first_poll(source, brand), Ok(Some(t)) if t > since))
+}
+
 /// How fast the brand answered in public in the period and the one before (by the
 /// UTC days of the posts), when any of its negatives came from a source with threads.
 fn answered(
@@ -195,6 +206,9 @@ fn scheduled_items(
                 ..Default::default()
             })
         };
+        if backlog_in_last_hour(shared, &brand, now) {
+            continue;
+        }
         let last_hour = count(now - chrono::Duration::hours(1))?;
         // The week's baseline (a longer scan) only matters once the hour is busy.
         let busy = alerter

@@ -93,6 +93,15 @@ pub fn mention(id: &str, p_negative: f32) -> Mention {
     }
 }
 
+/// [`mention`], posted and first seen just now: for tests on the system clock (a post
+/// older than `[alerts] max_age` would go with the backlog, not alone).
+pub fn mention_now(id: &str, p_negative: f32) -> Mention {
+    let mut m = mention(id, p_negative);
+    m.post.created_at = Utc::now();
+    m.first_seen = Utc::now();
+    m
+}
+
 pub fn alerts_config(extra: &str) -> AlertsConfig {
     toml::from_str(extra).unwrap()
 }
