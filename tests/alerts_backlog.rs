@@ -5,25 +5,11 @@
 #[path = "alerts_support/mod.rs"]
 mod support;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use overhear::alerts::{Alerter, Clock, Sender, TestClock};
 use overhear::store::Store;
 use support::*;
-
-fn emails(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-                .map(|e| std::fs::read_to_string(e.path()).unwrap())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
 
 /// The .eml with folded headers unfolded and quoted-printable soft breaks undone.
 fn body(eml: &str) -> String {

@@ -3,7 +3,6 @@
 #[path = "alerts_support/mod.rs"]
 mod support;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,19 +10,6 @@ use overhear::alerts::{tally, Alerter, Clock, Delivery, Payload, Sender, Tally, 
 use overhear::config::Config;
 use overhear::store::Store;
 use support::*;
-
-fn emails(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-                .map(|e| std::fs::read_to_string(e.path()).unwrap())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
 
 fn subject(eml: &str) -> String {
     let head = eml.split("\r\n\r\n").next().unwrap().replace("\r\n ", " ");

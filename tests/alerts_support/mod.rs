@@ -102,6 +102,20 @@ pub fn mention_now(id: &str, p_negative: f32) -> Mention {
     m
 }
 
+/// The .eml files the file transport wrote in `dir`, sorted.
+pub fn emails(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .map(|e| std::fs::read_to_string(e.path()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
 pub fn alerts_config(extra: &str) -> AlertsConfig {
     toml::from_str(extra).unwrap()
 }
