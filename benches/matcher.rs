@@ -98,6 +98,8 @@ fn posts(texts: &[String], names: &[String]) -> Vec<Post> {
                 t.clone()
             };
             Post {
+                rating: None,
+                owned_by: None,
                 id: format!("bench:{i}"),
                 url: format!("https://example.org/{i}"),
                 author: None,

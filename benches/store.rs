@@ -40,6 +40,8 @@ fn make(i: u64, rng: &mut StdRng, now_s: i64) -> (Post, Vec<BrandMatch>, Sentime
         .single()
         .unwrap_or_else(Utc::now);
     let post = Post {
+        rating: None,
+        owned_by: None,
         id: format!("{source}:{i}"),
         url: format!("https://{source}.example/item/{i}"),
         author: Some(format!("user{}", rng.gen_range(0..100_000))),

@@ -256,6 +256,20 @@ impl Config {
                 ));
             }
             out.extend(s.problems(i));
+            if let Some(b) = s.brand().filter(|b| !b.trim().is_empty()) {
+                if !self
+                    .brands
+                    .iter()
+                    .any(|x| x.name.eq_ignore_ascii_case(b.trim()))
+                {
+                    out.push(Problem::new(
+                        format!("source[{i}].brand"),
+                        format!(
+                            "source {name:?}: brand {b:?} is not a [[brand]] (an owned channel names one of them)"
+                        ),
+                    ));
+                }
+            }
         }
         out
     }

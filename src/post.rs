@@ -9,13 +9,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The source kinds whose posts have public threads (a reply can answer them).
-pub const THREADED_KINDS: [&str; 6] = [
+pub const THREADED_KINDS: [&str; 10] = [
     "hackernews",
     "reddit",
     "mastodon",
     "bluesky",
     "lobsters",
     "stackexchange",
+    "discourse",
+    "github",
+    "devto",
+    "lemmy",
 ];
 
 /// One public post, comment or feed item, as every source yields it.
@@ -37,7 +41,7 @@ pub struct Post {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub created_at_is_first_seen: bool,
     /// Source kind: `hackernews`, `reddit`, `mastodon`, `bluesky`, `lobsters`,
-    /// `stackexchange`, `rss`.
+    /// `stackexchange`, `rss`, `discourse`, `appstore`, `github`, `devto`, `lemmy`.
     pub source: String,
     /// The `name` of the `[[source]]` entry that produced it.
     #[serde(default)]
@@ -59,6 +63,13 @@ pub struct Post {
     /// Links found in the post (absolute), for domain terms.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
+    /// A star rating of 1 to 5, where the post is a review (App Store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<u8>,
+    /// The brand whose owned channel (`brand = NAME` on its `[[source]]` entry) this
+    /// post came from: a mention of that brand whatever it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<String>,
 }
 
 impl Post {

@@ -13,6 +13,8 @@ fn brand(name: &str, query: &str) -> BrandConfig {
 
 fn post(title: Option<&str>, text: &str) -> Post {
     Post {
+        rating: None,
+        owned_by: None,
         id: "hackernews:1".into(),
         url: "https://news.ycombinator.com/item?id=1".into(),
         author: Some("pg".into()),
@@ -74,6 +76,8 @@ fn realistic_brands() {
     );
 
     let no_links = |text: &str| Post {
+        rating: None,
+        owned_by: None,
         links: Vec::new(),
         ..post(None, text)
     };

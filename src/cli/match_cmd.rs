@@ -75,6 +75,8 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         let line = line?;
         let n = i + 1;
         let post = Post {
+            rating: None,
+            owned_by: None,
             id: format!("stdin:{n}"),
             url: String::new(),
             author: None,

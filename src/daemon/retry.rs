@@ -220,6 +220,8 @@ mod tests {
             id: id.into(),
             mention: Mention {
                 post: Post {
+                    rating: None,
+                    owned_by: None,
                     id: format!("rss:{id}"),
                     url: format!("https://example.com/{id}"),
                     author: None,

@@ -27,6 +27,7 @@ mod scan;
 
 pub use config::BrandConfig;
 pub use query::{parse, ParseError};
+pub use scan::OWNED_CHANNEL;
 
 use query::{Expr, TermKind};
 

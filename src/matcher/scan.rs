@@ -13,6 +13,9 @@ use super::query::TermKind;
 use super::{field_bit, CTerm, Matcher};
 use crate::post::{BrandMatch, Field, MatchedTerm, Post};
 
+/// The query name of a match that an owned channel made (`brand = NAME` on the source).
+pub const OWNED_CHANNEL: &str = "owned channel";
+
 /// Occurrences of one term kept per post (bounds memory on pathological posts).
 const MAX_HITS_PER_TERM: usize = 10_000;
 
@@ -29,7 +32,49 @@ impl Matcher {
     /// The brands `post` mentions, in configuration order, each with the name of
     /// its first matching query and the terms that matched (spans are byte offsets
     /// into the original field text).
+    ///
+    /// A post from an owned channel ([`Post::owned_by`]) mentions that brand whatever
+    /// it says: when none of the brand's queries matched, its match is the query
+    /// [`OWNED_CHANNEL`] with no terms. A name that is no configured brand is ignored.
     pub fn match_post(&self, post: &Post) -> Vec<BrandMatch> {
+        let mut out = self.match_queries(post);
+        let owner = post.owned_by.as_deref().and_then(|o| {
+            self.brands.iter().position(|b| b.name == o).or_else(|| {
+                let o = o.to_lowercase();
+                self.brands.iter().position(|b| b.name.to_lowercase() == o)
+            })
+        });
+        if let Some(i) = owner {
+            let name = self
+                .brands
+                .get(i)
+                .map(|b| b.name.clone())
+                .unwrap_or_default();
+            if !out.iter().any(|m| m.brand == name) {
+                // configuration order: after the brands configured before it
+                let at = out
+                    .iter()
+                    .position(|m| {
+                        self.brands
+                            .iter()
+                            .position(|b| b.name == m.brand)
+                            .is_some_and(|j| j > i)
+                    })
+                    .unwrap_or(out.len());
+                out.insert(
+                    at,
+                    BrandMatch {
+                        brand: name,
+                        query: OWNED_CHANNEL.into(),
+                        terms: Vec::new(),
+                    },
+                );
+            }
+        }
+        out
+    }
+
+    fn match_queries(&self, post: &Post) -> Vec<BrandMatch> {
         let mut fields: Vec<(Field, &str)> = Vec::with_capacity(2);
         if let Some(t) = &post.title {
             fields.push((Field::Title, t));

@@ -12,6 +12,8 @@ pub(crate) fn brand(name: &str, query: &str) -> BrandConfig {
 
 pub(crate) fn post(text: &str) -> Post {
     Post {
+        rating: None,
+        owned_by: None,
         id: "test:1".into(),
         url: "https://example.org/post/1".into(),
         author: None,

@@ -18,6 +18,8 @@ fn at(secs: i64) -> DateTime<Utc> {
 
 fn post(n: u32, source: &str, title: Option<&str>, text: &str, secs: i64) -> Post {
     Post {
+        rating: None,
+        owned_by: None,
         id: format!("{source}:{n}"),
         url: format!("https://e.test/{n}"),
         author: Some(format!("user{n}")),

@@ -101,6 +101,8 @@ fn post(name: &str, hit: Hit) -> Post {
         hit.title.map(|t| super::text::decode_entities(&t))
     };
     Post {
+        rating: None,
+        owned_by: None,
         id: format!("hackernews:{}", hit.object_id),
         url: item_url,
         author: hit.author,

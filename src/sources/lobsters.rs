@@ -104,6 +104,8 @@ impl Lobsters {
             _ => None,
         };
         Post {
+            rating: None,
+            owned_by: None,
             id: format!("lobsters:{}", s.short_id),
             url,
             author,

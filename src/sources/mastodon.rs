@@ -157,6 +157,8 @@ impl Mastodon {
             (f, r) => Some(f.unwrap_or(0) + r.unwrap_or(0)),
         };
         Post {
+            rating: None,
+            owned_by: None,
             id: format!("mastodon:{}:{}", self.host, s.id),
             url,
             author: acct,

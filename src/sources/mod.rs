@@ -28,8 +28,10 @@
 //! # Files
 //!
 //! One file per kind (`hackernews.rs`, `reddit.rs`, `mastodon.rs`, `bluesky/`,
-//! `lobsters.rs`, `stackexchange.rs`, `rss.rs`; Reddit's OAuth client, which the thread
-//! watch shares, is `reddit_oauth.rs`); what they share is in `api.rs` (URLs,
+//! `lobsters.rs`, `stackexchange.rs`, `rss.rs`, `discourse.rs`, `appstore.rs`,
+//! `github.rs`, `devto.rs`, `lemmy.rs`; Reddit's OAuth client, which the thread
+//! watch shares, is `reddit_oauth.rs`); `owned.rs` stamps an owned channel's brand
+//! (`brand = NAME`) on each post; what they share is in `api.rs` (URLs,
 //! queries, the newest-timestamp cursor, the end of a fetch), `polled.rs` (state,
 //! commit, health, backoff), `fetch.rs` (the polite HTTP client; `redact.rs` keeps
 //! secrets out of the URLs it logs), `text.rs` and
@@ -49,14 +51,20 @@ use serde::Serialize;
 use crate::post::Post;
 
 mod api;
+mod appstore;
 mod bluesky;
 mod config;
 mod context;
+mod devto;
+mod discourse;
 mod error;
 pub mod fetch;
+mod github;
 mod hackernews;
+mod lemmy;
 mod lobsters;
 mod mastodon;
+mod owned;
 mod polled;
 mod redact;
 mod reddit;
@@ -157,7 +165,7 @@ pub fn build(cfg: &SourceConfig, ctx: &SourceContext) -> Result<Box<dyn Source>,
     let name = cfg.name();
     let every = cfg.every().unwrap_or(ctx.default_every);
     let n = name.as_str();
-    Ok(match cfg {
+    let source = match cfg {
         SourceConfig::Hackernews(c) => {
             Polled::boxed(n, every, ctx, hackernews::HackerNews::new(c, ctx, n)?)
         }
@@ -173,6 +181,19 @@ pub fn build(cfg: &SourceConfig, ctx: &SourceContext) -> Result<Box<dyn Source>,
             Polled::boxed(n, every, ctx, stackexchange::StackExchange::new(c, ctx, n)?)
         }
         SourceConfig::Rss(c) => Polled::boxed(n, every, ctx, rss::Rss::new(c, ctx, n)?),
+        SourceConfig::Discourse(c) => {
+            Polled::boxed(n, every, ctx, discourse::Discourse::new(c, ctx, n)?)
+        }
+        SourceConfig::Appstore(c) => {
+            Polled::boxed(n, every, ctx, appstore::AppStore::new(c, ctx, n)?)
+        }
+        SourceConfig::Github(c) => Polled::boxed(n, every, ctx, github::GitHub::new(c, ctx, n)?),
+        SourceConfig::Devto(c) => Polled::boxed(n, every, ctx, devto::DevTo::new(c, ctx, n)?),
+        SourceConfig::Lemmy(c) => Polled::boxed(n, every, ctx, lemmy::Lemmy::new(c, ctx, n)?),
+    };
+    Ok(match cfg.brand() {
+        Some(brand) => owned::Owned::boxed(source, brand),
+        None => source,
     })
 }
 
@@ -204,6 +225,11 @@ pub fn host_of(cfg: &SourceConfig) -> String {
             .clone()
             .unwrap_or(stackexchange::DEFAULT_BASE.into()),
         SourceConfig::Rss(c) => c.url.clone(),
+        SourceConfig::Discourse(c) => c.base_url.clone(),
+        SourceConfig::Appstore(c) => c.base_url.clone().unwrap_or(appstore::DEFAULT_BASE.into()),
+        SourceConfig::Github(c) => c.base_url.clone().unwrap_or(github::DEFAULT_BASE.into()),
+        SourceConfig::Devto(c) => c.base_url.clone().unwrap_or(devto::DEFAULT_BASE.into()),
+        SourceConfig::Lemmy(c) => c.instance.clone(),
     };
     match url::Url::parse(&url) {
         Ok(u) => match (u.host_str(), u.port()) {

@@ -182,6 +182,8 @@ impl Reddit {
             it.title.as_deref().map(decode_entities)
         };
         Post {
+            rating: None,
+            owned_by: None,
             id: format!("reddit:{}", it.name),
             url,
             author: it.author,

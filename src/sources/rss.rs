@@ -257,6 +257,8 @@ pub(crate) fn feed_posts(
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default();
         out.push(Post {
+            rating: None,
+            owned_by: None,
             id: format!("{kind}:{}", native_id(&key)),
             url,
             author,

@@ -91,6 +91,8 @@ fn post(site: &str, name: &str, q: Question) -> Post {
     let base = Url::parse(&url).ok();
     let (text, links) = html_to_text_and_links(q.body.as_deref().unwrap_or(""), base.as_ref());
     Post {
+        rating: None,
+        owned_by: None,
         id: format!("stackexchange:{}:{}", site, q.question_id),
         site: base
             .as_ref()

@@ -57,6 +57,11 @@ enum Credential {
     Bearer(String),
     /// Reddit: the thread from the OAuth host, with the entry's token.
     Reddit(Box<RedditOAuth>),
+    /// Discourse: `Api-Key` and `Api-Username` headers (a private forum).
+    Discourse {
+        key: String,
+        username: String,
+    },
 }
 
 /// One thread request, ready to send.
@@ -138,7 +143,7 @@ impl Access {
                 url.query_pairs_mut().append_pair("key", k);
             }
             Credential::Reddit(o) => url = moved(&url, &e.base, &o.base),
-            Credential::None | Credential::Bearer(_) => {}
+            Credential::None | Credential::Bearer(_) | Credential::Discourse { .. } => {}
         }
         Request {
             url,
@@ -161,6 +166,17 @@ fn credential(s: &SourceConfig) -> Result<Credential, SourceError> {
         // Reddit's Atom feeds take no OAuth, but its JSON threads do
         SourceConfig::Reddit(c) => RedditOAuth::from_config(c)?
             .map_or(Credential::None, |o| Credential::Reddit(Box::new(o))),
+        SourceConfig::Github(c) => {
+            read(&c.token_env, c.token_file.as_ref())?.map_or(Credential::None, Credential::Bearer)
+        }
+        SourceConfig::Discourse(c) => {
+            read(&c.api_key_env, c.api_key_file.as_ref())?.map_or(Credential::None, |key| {
+                Credential::Discourse {
+                    key,
+                    username: c.api_username.clone().unwrap_or_else(|| "system".into()),
+                }
+            })
+        }
         _ => Credential::None,
     })
 }
@@ -192,14 +208,19 @@ impl Request {
         let bearer = match &self.credential {
             Credential::Bearer(t) => Some(t.clone()),
             Credential::Reddit(o) => Some(o.bearer(http, ua).await?),
-            Credential::None | Credential::Key(_) => None,
+            Credential::None | Credential::Key(_) | Credential::Discourse { .. } => None,
         };
+        let mut headers: Vec<(&'static str, String)> = ua
+            .map(|a| ("user-agent", a.to_string()))
+            .into_iter()
+            .collect();
+        if let Credential::Discourse { key, username } = &self.credential {
+            headers.push(("api-key", key.clone()));
+            headers.push(("api-username", username.clone()));
+        }
         let opts = GetOpts {
             bearer: bearer.as_deref(),
-            headers: ua
-                .map(|a| ("user-agent", a.to_string()))
-                .into_iter()
-                .collect(),
+            headers,
             ..GetOpts::default()
         };
         let got = |status, body| Fetched {

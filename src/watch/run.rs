@@ -58,9 +58,13 @@ impl Plan {
                 SourceConfig::Bluesky(_) => &bases.bluesky,
                 SourceConfig::Lobsters(_) => &bases.lobsters,
                 SourceConfig::Stackexchange(_) => &bases.stackexchange,
-                SourceConfig::Mastodon(_) | SourceConfig::Rss(_) => {
-                    return bases.sources.get(&s.name())
-                }
+                SourceConfig::Github(_) => &bases.github,
+                SourceConfig::Devto(_) => &bases.devto,
+                SourceConfig::Mastodon(_)
+                | SourceConfig::Rss(_)
+                | SourceConfig::Discourse(_)
+                | SourceConfig::Lemmy(_)
+                | SourceConfig::Appstore(_) => return bases.sources.get(&s.name()),
             };
             Some(bases.sources.get(&s.name()).unwrap_or(kind))
         };

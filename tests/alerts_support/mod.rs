@@ -45,6 +45,8 @@ pub fn mention(id: &str, p_negative: f32) -> Mention {
     let ts = text.find("acme corp").unwrap();
     Mention {
         post: Post {
+            rating: None,
+            owned_by: None,
             id: format!("hackernews:{id}"),
             url: format!("https://news.ycombinator.com/item?id={id}"),
             author: Some("angry <user>".into()),

@@ -10,6 +10,8 @@ pub fn at(secs: i64) -> DateTime<Utc> {
 
 pub fn post(source: &str, id: &str, url: &str, text: &str, created: DateTime<Utc>) -> Post {
     Post {
+        rating: None,
+        owned_by: None,
         id: format!("{source}:{id}"),
         url: url.to_string(),
         author: Some("someone".into()),

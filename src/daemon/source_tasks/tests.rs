@@ -186,6 +186,8 @@ async fn a_reload_keeps_an_unchanged_source_and_its_schedule() {
 
 fn post(id: &str) -> Post {
     Post {
+        rating: None,
+        owned_by: None,
         id: id.to_string(),
         url: format!("https://example.com/{}", id.replace('\0', "-")),
         author: None,

@@ -170,6 +170,8 @@ fn record_post(
         .filter(|u| Url::parse(u).is_ok())
         .collect();
     Post {
+        rating: None,
+        owned_by: None,
         id: format!("bluesky:at://{did}/{POST_COLLECTION}/{rkey}"),
         url: post_url(did, rkey),
         author: author.or_else(|| Some(did.to_string())),

@@ -15,7 +15,7 @@ use super::{mastodon, stackexchange, Reply, ThreadError};
 use crate::post::Post;
 
 /// The kinds that have threads, and so brand accounts.
-pub const KINDS: [&str; 6] = crate::post::THREADED_KINDS;
+pub const KINDS: [&str; 10] = crate::post::THREADED_KINDS;
 
 /// One of the brand's accounts on one kind of source.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -26,6 +26,8 @@ pub struct Account {
     /// and Bluesky handles lowercase without `@`, Stack Exchange `SITE/USER_ID`
     /// (`stackoverflow/12345`; `stackoverflow.com` and `unix.stackexchange.com`
     /// become `stackoverflow`, `unix`). Bluesky takes a DID (`did:plc:…`) too.
+    /// Lemmy `user@instance` and Discourse `FORUM_HOST/USERNAME` lowercase; GitHub
+    /// and dev.to logins lowercase.
     pub handle: String,
 }
 
@@ -38,7 +40,8 @@ impl fmt::Display for Account {
 impl Account {
     /// Reads `KIND:NAME`, e.g. `hackernews:acme_support`, `reddit:u/AcmeHelp`,
     /// `mastodon:support@acme.social`, `bluesky:acme.com`, `lobsters:acme`,
-    /// `stackexchange:stackoverflow/12345`.
+    /// `stackexchange:stackoverflow/12345`, `discourse:forum.acme.com/acme_team`,
+    /// `github:acme-bot`, `devto:acme`, `lemmy:acme@lemmy.world`.
     pub fn parse(entry: &str) -> Result<Account, ThreadError> {
         let bad = |why: &str| ThreadError::Account {
             entry: entry.to_string(),
@@ -108,6 +111,34 @@ fn normalise(kind: &str, name: &str) -> Result<String, String> {
                     .into(),
             ),
         },
+        "lemmy" => match name.split_once('@') {
+            Some((user, domain))
+                if !user.is_empty() && !domain.is_empty() && !domain.contains(['@', '/']) =>
+            {
+                Ok(name.to_lowercase())
+            }
+            _ => Err("a Lemmy account is user@instance (e.g. acme@lemmy.world)".into()),
+        },
+        "discourse" => {
+            let name = name
+                .strip_prefix("https://")
+                .or_else(|| name.strip_prefix("http://"))
+                .unwrap_or(name);
+            match name.rsplit_once('/') {
+                Some((host, user))
+                    if !host.is_empty()
+                        && !host.contains(['/', '@'])
+                        && !user.is_empty()
+                        && !user.contains(['@', ':']) =>
+                {
+                    Ok(format!("{}/{}", host.to_lowercase(), user.to_lowercase()))
+                }
+                _ => Err(
+                    "a Discourse account is FORUM_HOST/USERNAME (e.g. forum.acme.com/acme_team)"
+                        .into(),
+                ),
+            }
+        }
         _ if name.contains(['/', ':', '@']) => Err("a user name has no '/', ':' or '@'".into()),
         _ => Ok(name.to_lowercase()),
     }
@@ -164,6 +195,10 @@ fn post_by(post: &Post, account: &Account) -> bool {
             .trim_start_matches("/u/")
             .eq_ignore_ascii_case(&account.handle),
         "lobsters" => feed_user(author).eq_ignore_ascii_case(&account.handle),
+        "discourse" => url::Url::parse(&post.url).ok().is_some_and(|u| {
+            u.host_str()
+                .is_some_and(|h| format!("{h}/{author}").eq_ignore_ascii_case(&account.handle))
+        }),
         _ => author.eq_ignore_ascii_case(&account.handle),
     }
 }
@@ -197,6 +232,10 @@ mod tests {
             "lobsters:~acme",
             "stackexchange:stackoverflow.com/12345",
             "stackexchange:unix.stackexchange.com/7",
+            "discourse:https://Forum.Acme.com/Acme_Team",
+            "github:Acme-Bot",
+            "devto:Acme",
+            "lemmy:Acme@Lemmy.World",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -218,6 +257,10 @@ mod tests {
                 "lobsters:acme",
                 "stackexchange:stackoverflow/12345",
                 "stackexchange:unix/7",
+                "discourse:forum.acme.com/acme_team",
+                "github:acme-bot",
+                "devto:acme",
+                "lemmy:acme@lemmy.world",
             ]
         );
     }
@@ -229,6 +272,9 @@ mod tests {
             ("twitter:acme", "\"twitter\" is not a kind with threads"),
             ("rss:acme", "\"rss\" is not a kind with threads"),
             ("hackernews:", "the name is empty"),
+            ("lemmy:acme", "user@instance"),
+            ("discourse:acme_team", "FORUM_HOST/USERNAME"),
+            ("github:acme/sdk", "no '/'"),
             ("reddit:u/", "the name is empty"),
             ("hackernews:acme support", "no spaces"),
             ("mastodon:support", "user@domain"),

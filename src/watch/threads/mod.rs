@@ -45,6 +45,8 @@
 //! | bluesky | `bluesky:AT_URI` | `{appview}/xrpc/app.bsky.feed.getPostThread?uri=AT_URI` | the `replies` tree |
 //! | lobsters | `lobsters:SHORT`, `lobsters:c/SHORT` | `{base}/s/STORY.json` | the story's `comments` (for a comment, those below it); parents from `parent_comment`, before 2023 from `indent_level` |
 //! | stackexchange | `stackexchange:SITE:QID` | `{base}/questions/QID/timeline?site=SITE` | answers, comments on the question and on its answers |
+//! | discourse, github, devto, lemmy | see each file's module doc | | |
+//! | appstore | — | no thread ("answer in App Store Connect") | — |
 //!
 //! - Reddit: a comment's LINK is its `thread_id` (`reddit:t3_LINK`), else read from its
 //!   URL (`/comments/LINK/…`). Reply URLs are `https://www.reddit.com{permalink}`.
@@ -90,7 +92,11 @@ use crate::sources::SourceConfig;
 
 mod accounts;
 mod bluesky;
+mod devto;
+mod discourse;
+mod github;
 mod hackernews;
+mod lemmy;
 mod lobsters;
 mod mastodon;
 mod reddit;
@@ -194,6 +200,10 @@ pub struct Bases {
     pub lobsters: Url,
     /// `https://api.stackexchange.com/2.3`.
     pub stackexchange: Url,
+    /// `https://api.github.com`.
+    pub github: Url,
+    /// `https://dev.to`.
+    pub devto: Url,
     /// Mastodon instances by the HOST of `mastodon:HOST:ID`; one not here is `https://HOST`.
     pub mastodon: BTreeMap<String, Url>,
     /// Per `[[source]]` name, that entry's `base_url` (Mastodon: `instance`): a post
@@ -213,6 +223,8 @@ impl Default for Bases {
             bluesky: fixed("https://public.api.bsky.app"),
             lobsters: fixed("https://lobste.rs"),
             stackexchange: fixed("https://api.stackexchange.com/2.3"),
+            github: fixed("https://api.github.com"),
+            devto: fixed("https://dev.to"),
             mastodon: BTreeMap::new(),
             sources: BTreeMap::new(),
         }
@@ -232,7 +244,11 @@ impl Bases {
                 SourceConfig::Lobsters(c) => c.base_url.as_deref(),
                 SourceConfig::Stackexchange(c) => c.base_url.as_deref(),
                 SourceConfig::Bluesky(c) => c.appview_url.as_deref(),
-                SourceConfig::Rss(_) => None,
+                SourceConfig::Discourse(c) => Some(c.base_url.as_str()),
+                SourceConfig::Github(c) => c.base_url.as_deref(),
+                SourceConfig::Devto(c) => c.base_url.as_deref(),
+                SourceConfig::Lemmy(c) => Some(c.instance.as_str()),
+                SourceConfig::Rss(_) | SourceConfig::Appstore(_) => None,
             };
             let Some(raw) = configured else { continue };
             let url = Url::parse(raw.trim_end_matches('/')).map_err(|e| ThreadError::Base {
@@ -252,6 +268,25 @@ impl Bases {
     fn of<'a>(&'a self, post: &Post, kind: &'a Url) -> &'a Url {
         self.sources.get(&post.source_name).unwrap_or(kind)
     }
+
+    /// The post's own entry's base, else the origin of its URL (`https://HOST`): the
+    /// kinds that have no one public host (Discourse forums, Lemmy instances).
+    fn own_or_origin(&self, post: &Post) -> Result<Url, ThreadError> {
+        if let Some(u) = self.sources.get(&post.source_name) {
+            return Ok(u.clone());
+        }
+        let u = Url::parse(&post.url).map_err(|e| no_target(post, e))?;
+        match u.host_str() {
+            Some(_) if matches!(u.scheme(), "http" | "https") => {
+                let mut origin = u.clone();
+                origin.set_path("");
+                origin.set_query(None);
+                origin.set_fragment(None);
+                Ok(origin)
+            }
+            _ => Err(no_target(post, "its URL names no web host")),
+        }
+    }
 }
 
 /// Which URL shows `post`'s thread (see the module doc for each kind).
@@ -263,8 +298,15 @@ pub fn target(post: &Post, bases: &Bases) -> Result<Target, ThreadError> {
         "bluesky" => bluesky::target(post, bases.of(post, &bases.bluesky)),
         "lobsters" => lobsters::target(post, bases.of(post, &bases.lobsters)),
         "stackexchange" => stackexchange::target(post, bases.of(post, &bases.stackexchange)),
+        "discourse" => discourse::target(post, &bases.own_or_origin(post)?),
+        "github" => github::target(post, bases.of(post, &bases.github)),
+        "devto" => devto::target(post, bases.of(post, &bases.devto)),
+        "lemmy" => lemmy::target(post, &bases.own_or_origin(post)?),
         "rss" => Ok(Target::NoThreads(
             "rss, Atom and JSON feeds have no threads to watch",
+        )),
+        "appstore" => Ok(Target::NoThreads(
+            "App Store reviews have no public thread: answer in App Store Connect",
         )),
         _ => Ok(Target::NoThreads(
             "this source kind has no threads to watch",
@@ -284,6 +326,10 @@ pub fn parse(post: &Post, status: u16, body: &[u8]) -> Result<Thread, ThreadErro
         "bluesky" => bluesky::parse(post, status, body),
         "lobsters" => lobsters::parse(post, status, body),
         "stackexchange" => stackexchange::parse(post, status, body),
+        "discourse" => discourse::parse(post, status, body),
+        "github" => github::parse(post, status, body),
+        "devto" => devto::parse(post, status, body),
+        "lemmy" => lemmy::parse(post, status, body),
         other => Err(ThreadError::NoThreads(other.to_string())),
     }
 }

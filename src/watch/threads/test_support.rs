@@ -24,6 +24,8 @@ pub(crate) use fixture;
 /// A mention: source `kind`, id `id`, written at `at`, by `author`.
 pub fn post(kind: &str, id: &str, url: &str, author: &str, at: &str) -> Post {
     Post {
+        rating: None,
+        owned_by: None,
         id: id.to_string(),
         url: url.to_string(),
         author: Some(author.to_string()),

@@ -1,5 +1,6 @@
 //! `[[source]]`: one entry per feed, each with its own interval. Settings only:
 //! depends on nothing of overhear but `crate::util`, and never builds a source.
+//! Each kind's settings are in `kinds.rs`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,6 +8,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::util::Problem;
+
+mod kinds;
+pub use kinds::*;
 
 /// One `[[source]]` entry; `kind` picks the variant.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -19,6 +23,11 @@ pub enum SourceConfig {
     Lobsters(LobstersConfig),
     Stackexchange(StackExchangeConfig),
     Rss(RssConfig),
+    Discourse(DiscourseConfig),
+    Appstore(AppStoreConfig),
+    Github(GitHubConfig),
+    Devto(DevToConfig),
+    Lemmy(LemmyConfig),
 }
 
 impl SourceConfig {
@@ -31,8 +40,29 @@ impl SourceConfig {
             SourceConfig::Lobsters(_) => "lobsters",
             SourceConfig::Stackexchange(_) => "stackexchange",
             SourceConfig::Rss(_) => "rss",
+            SourceConfig::Discourse(_) => "discourse",
+            SourceConfig::Appstore(_) => "appstore",
+            SourceConfig::Github(_) => "github",
+            SourceConfig::Devto(_) => "devto",
+            SourceConfig::Lemmy(_) => "lemmy",
         }
     }
+
+    /// The kinds an entry can have, as `kind = "…"` spells them.
+    pub const KINDS: [&'static str; 12] = [
+        "hackernews",
+        "reddit",
+        "mastodon",
+        "bluesky",
+        "lobsters",
+        "stackexchange",
+        "rss",
+        "discourse",
+        "appstore",
+        "github",
+        "devto",
+        "lemmy",
+    ];
 
     fn common(&self) -> (&Option<String>, &Option<Duration>, bool) {
         match self {
@@ -43,7 +73,31 @@ impl SourceConfig {
             SourceConfig::Lobsters(c) => (&c.name, &c.every, c.allow_private),
             SourceConfig::Stackexchange(c) => (&c.name, &c.every, c.allow_private),
             SourceConfig::Rss(c) => (&c.name, &c.every, c.allow_private),
+            SourceConfig::Discourse(c) => (&c.name, &c.every, c.allow_private),
+            SourceConfig::Appstore(c) => (&c.name, &c.every, c.allow_private),
+            SourceConfig::Github(c) => (&c.name, &c.every, c.allow_private),
+            SourceConfig::Devto(c) => (&c.name, &c.every, c.allow_private),
+            SourceConfig::Lemmy(c) => (&c.name, &c.every, c.allow_private),
         }
+    }
+
+    /// `brand = NAME`: the brand whose owned channel this entry is, if it is one.
+    pub fn brand(&self) -> Option<&str> {
+        let b = match self {
+            SourceConfig::Hackernews(c) => &c.brand,
+            SourceConfig::Reddit(c) => &c.brand,
+            SourceConfig::Mastodon(c) => &c.brand,
+            SourceConfig::Bluesky(c) => &c.brand,
+            SourceConfig::Lobsters(c) => &c.brand,
+            SourceConfig::Stackexchange(c) => &c.brand,
+            SourceConfig::Rss(c) => &c.brand,
+            SourceConfig::Discourse(c) => &c.brand,
+            SourceConfig::Appstore(c) => &c.brand,
+            SourceConfig::Github(c) => &c.brand,
+            SourceConfig::Devto(c) => &c.brand,
+            SourceConfig::Lemmy(c) => &c.brand,
+        };
+        b.as_deref()
     }
 
     /// `allow_private = true`: redirects may lead into private addresses.
@@ -92,6 +146,12 @@ impl SourceConfig {
             SourceConfig::Stackexchange(c) => {
                 vec![("key", c.key_env.is_some(), c.key_file.is_some())]
             }
+            SourceConfig::Discourse(c) => {
+                vec![("api_key", c.api_key_env.is_some(), c.api_key_file.is_some())]
+            }
+            SourceConfig::Github(c) => {
+                vec![("token", c.token_env.is_some(), c.token_file.is_some())]
+            }
             _ => Vec::new(),
         }
     }
@@ -122,9 +182,20 @@ impl SourceConfig {
             SourceConfig::Stackexchange(c) => {
                 vec![env("key_env", &c.key_env), file("key_file", &c.key_file)]
             }
-            SourceConfig::Hackernews(_) | SourceConfig::Lobsters(_) | SourceConfig::Rss(_) => {
-                Vec::new()
-            }
+            SourceConfig::Discourse(c) => vec![
+                env("api_key_env", &c.api_key_env),
+                file("api_key_file", &c.api_key_file),
+            ],
+            SourceConfig::Github(c) => vec![
+                env("token_env", &c.token_env),
+                file("token_file", &c.token_file),
+            ],
+            SourceConfig::Hackernews(_)
+            | SourceConfig::Lobsters(_)
+            | SourceConfig::Rss(_)
+            | SourceConfig::Appstore(_)
+            | SourceConfig::Devto(_)
+            | SourceConfig::Lemmy(_) => Vec::new(),
         };
         all.into_iter().flatten().collect()
     }
@@ -151,6 +222,11 @@ impl SourceConfig {
                 .collect(),
             SourceConfig::Lobsters(c) => c.base_url.as_deref().into_iter().collect(),
             SourceConfig::Stackexchange(c) => c.base_url.as_deref().into_iter().collect(),
+            SourceConfig::Discourse(c) => vec![c.base_url.as_str()],
+            SourceConfig::Appstore(c) => c.base_url.as_deref().into_iter().collect(),
+            SourceConfig::Github(c) => c.base_url.as_deref().into_iter().collect(),
+            SourceConfig::Devto(c) => c.base_url.as_deref().into_iter().collect(),
+            SourceConfig::Lemmy(c) => vec![c.instance.as_str()],
         };
         for (key, env, file) in self.secrets() {
             if env && file {
@@ -202,7 +278,32 @@ impl SourceConfig {
                     }
                 }
             }
+            SourceConfig::Appstore(c) => out.extend(appstore_problems(c, index, &name)),
+            SourceConfig::Github(c) => {
+                for r in &c.repos {
+                    let ok = r.split_once('/').is_some_and(|(o, n)| {
+                        [o, n].iter().all(|p| {
+                            !p.is_empty()
+                                && p.bytes().all(|b| {
+                                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')
+                                })
+                        })
+                    });
+                    if !ok {
+                        out.push(Problem::new(
+                            format!("source[{index}].repos"),
+                            format!("source {name:?}: {r:?} is not an owner/name repository"),
+                        ));
+                    }
+                }
+            }
             _ => {}
+        }
+        if self.brand().is_some_and(|b| b.trim().is_empty()) {
+            out.push(Problem::new(
+                format!("source[{index}].brand"),
+                format!("source {name:?}: brand is empty (name a [[brand]], or leave it out)"),
+            ));
         }
         for u in urls {
             if let Err(e) = url::Url::parse(u) {
@@ -216,134 +317,41 @@ impl SourceConfig {
     }
 }
 
-macro_rules! source_struct {
-    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Deserialize)]
-        #[serde(deny_unknown_fields)]
-        pub struct $name {
-            /// Names the entry in logs, health and `overhear poll NAME`; defaults to the kind.
-            #[serde(default)]
-            pub name: Option<String>,
-            /// Interval between polls; defaults to `[daemon] poll_interval`.
-            #[serde(default, with = "crate::util::opt_duration")]
-            pub every: Option<Duration>,
-            /// Follow redirects into loopback, link-local and private addresses from a
-            /// public URL (an intranet feed behind a public name). Default false.
-            #[serde(default)]
-            pub allow_private: bool,
-            $($(#[$fm])* pub $field: $ty),*
+/// An App Store entry's apps (digits) and countries (two letters).
+fn appstore_problems(c: &AppStoreConfig, index: usize, name: &str) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if c.apps.is_empty() {
+        out.push(Problem::new(
+            format!("source[{index}].apps"),
+            format!("source {name:?}: list at least one App Store id in apps"),
+        ));
+    }
+    for a in &c.apps {
+        let digits = a.strip_prefix("id").unwrap_or(a);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            out.push(Problem::new(
+                format!("source[{index}].apps"),
+                format!(
+                    "source {name:?}: {a:?} is not an App Store id (digits, as in id284882215)"
+                ),
+            ));
         }
-    };
-}
-
-source_struct!(
-    /// Hacker News through the Algolia `search_by_date` API.
-    HackerNewsConfig {
-        #[serde(default)] base_url: Option<String>,
-        /// Defaults to the brands' search terms.
-        #[serde(default)] queries: Vec<String>,
     }
-);
-
-source_struct!(
-    /// Reddit search and subreddit listings.
-    RedditConfig {
-        #[serde(default)] base_url: Option<String>,
-        #[serde(default)] queries: Vec<String>,
-        #[serde(default)] subreddits: Vec<String>,
-        #[serde(default)] client_id_env: Option<String>,
-        #[serde(default)] client_secret_env: Option<String>,
-        /// The OAuth client id read from a file (a Docker/Kubernetes secret) instead.
-        #[serde(default)] client_id_file: Option<PathBuf>,
-        #[serde(default)] client_secret_file: Option<PathBuf>,
-        /// `json` (default) or `rss` (Reddit's Atom feeds; no OAuth).
-        #[serde(default)] format: RedditFormat,
-        /// Overrides `[daemon] user_agent` for Reddit, which blocks generic ones.
-        #[serde(default)] user_agent: Option<String>,
-        /// Where OAuth requests go (default `https://oauth.reddit.com`).
-        #[serde(default)] oauth_base_url: Option<String>,
-        /// Token endpoint (default `https://www.reddit.com/api/v1/access_token`).
-        #[serde(default)] token_url: Option<String>,
+    if c.countries.is_empty() {
+        out.push(Problem::new(
+            format!("source[{index}].countries"),
+            format!("source {name:?}: list at least one country (us, gb, de, …)"),
+        ));
     }
-);
-
-source_struct!(
-    /// Mastodon hashtag timelines on one instance.
-    MastodonConfig {
-        instance: String,
-        #[serde(default)] tags: Vec<String>,
-        #[serde(default)] access_token_env: Option<String>,
-        #[serde(default)] access_token_file: Option<PathBuf>,
+    for cc in &c.countries {
+        if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_alphabetic()) {
+            out.push(Problem::new(
+                format!("source[{index}].countries"),
+                format!("source {name:?}: {cc:?} is not a two-letter country code"),
+            ));
+        }
     }
-);
-
-source_struct!(
-    /// Bluesky: the Jetstream firehose, and searchPosts with an app password.
-    BlueskyConfig {
-        /// Jetstream websocket (default `wss://jetstream2.us-east.bsky.network/subscribe`).
-        #[serde(default)] jetstream_url: Option<String>,
-        /// Listen to the firehose (default true); false with an app password = search only.
-        #[serde(default = "default_true")] jetstream: bool,
-        /// Matching posts held between polls at most; the firehose waits when it is full.
-        #[serde(default = "default_bluesky_queue")] queue: usize,
-        #[serde(default)] handle: Option<String>,
-        /// Enables `app.bsky.feed.searchPosts` (needs `handle`).
-        #[serde(default)] app_password_env: Option<String>,
-        /// The app password read from a file instead.
-        #[serde(default)] app_password_file: Option<PathBuf>,
-        /// The PDS that logs in and serves searchPosts (default `https://bsky.social`).
-        #[serde(default)] pds_url: Option<String>,
-        /// The AppView the thread watch reads this entry's threads from
-        /// (`app.bsky.feed.getPostThread`; default `https://public.api.bsky.app`).
-        #[serde(default)] appview_url: Option<String>,
-    }
-);
-
-source_struct!(
-    /// Lobsters newest stories and comments, matched locally.
-    LobstersConfig {
-        #[serde(default)] base_url: Option<String>,
-    }
-);
-
-source_struct!(
-    /// Stack Exchange `search/advanced` on one site.
-    StackExchangeConfig {
-        #[serde(default)] base_url: Option<String>,
-        #[serde(default = "default_se_site")] site: String,
-        #[serde(default)] queries: Vec<String>,
-        #[serde(default)] key_env: Option<String>,
-        #[serde(default)] key_file: Option<PathBuf>,
-    }
-);
-
-source_struct!(
-    /// Any RSS 0.9x/1.0/2.0, Atom or JSON Feed.
-    RssConfig {
-        url: String,
-    }
-);
-
-/// Which of Reddit's formats to read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RedditFormat {
-    #[default]
-    Json,
-    Rss,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn default_bluesky_queue() -> usize {
-    10_000
-}
-
-fn default_se_site() -> String {
-    "stackoverflow".into()
+    out
 }
 
 #[cfg(test)]
