@@ -72,7 +72,22 @@ pub struct Post {
     pub owned_by: Option<String>,
 }
 
+/// Why the brand cannot answer a post of `kind` in public, and where it answers
+/// instead; `None` for kinds whose posts can be answered where they are.
+pub fn answer_elsewhere(kind: &str) -> Option<&'static str> {
+    match kind {
+        "appstore" => Some("App Store reviews have no public thread: answer in App Store Connect"),
+        _ => None,
+    }
+}
+
 impl Post {
+    /// The rating as stars, `★★☆☆☆` for 2 of 5; `None` when the post has none.
+    pub fn stars(&self) -> Option<String> {
+        let r = usize::from(self.rating?.min(5));
+        Some(format!("{}{}", "★".repeat(r), "☆".repeat(5 - r)))
+    }
+
     /// The text the classifier reads: the title, then the body.
     pub fn classifier_text(&self) -> String {
         match &self.title {

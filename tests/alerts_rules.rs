@@ -236,6 +236,61 @@ fn brand_threshold_labels_and_mode_off() {
         .is_empty());
 }
 
+/// An App Store review by `rating` stars that the model reads as positive.
+fn review(id: &str, rating: Option<u8>) -> overhear::post::Mention {
+    let mut m = mention(id, 0.05);
+    m.post.source = "appstore".into();
+    m.post.source_name = "appstore".into();
+    m.post.rating = rating;
+    if let Some(s) = &mut m.sentiment {
+        s.label = "positive".into();
+        s.scores = vec![
+            ("negative".into(), 0.05),
+            ("neutral".into(), 0.15),
+            ("positive".into(), 0.8),
+        ];
+    }
+    m
+}
+
+#[test]
+fn a_low_star_review_alerts_through_alert_on_rating_whatever_its_sentiment() {
+    let now = t(2026, 11, 23, 12, 0);
+    let plain = acme_alerter("", &["support@acme.test"]);
+    assert!(
+        plain.evaluate(&review("1", Some(1)), now).is_empty(),
+        "without alert_on_rating a positive one-star review does not alert"
+    );
+    let a = acme_alerter("alert_on_rating = 2", &["support@acme.test"]);
+    for (stars, alerts) in [
+        (Some(1), true),
+        (Some(2), true),
+        (Some(3), false),
+        (None, false),
+    ] {
+        let items = a.evaluate(&review("1", stars), now);
+        assert_eq!(!items.is_empty(), alerts, "{stars:?} stars: {items:?}");
+        if let Some(i) = items.first() {
+            assert_eq!(i.to, "support@acme.test");
+            let json = serde_json::to_string(i).unwrap();
+            assert!(
+                json.contains("-star review") && json.contains("alert_on_rating"),
+                "the reason says why: {json}"
+            );
+        }
+    }
+    // a brand may set its own, and 0 or 6 stars are refused by check
+    let b = acme_alerter(
+        "alert_on_rating = 1\n[brand.acme]\nalert_on_rating = 3",
+        &["s@acme.test"],
+    );
+    assert_eq!(b.evaluate(&review("1", Some(3)), now).len(), 1);
+    let bad = alerts_config("alert_on_rating = 0");
+    let problems = bad.problems(&[brand("Acme", &["s@acme.test"])]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].key, "alerts.alert_on_rating");
+}
+
 #[test]
 fn spike_and_source_health() {
     let a = acme_alerter(

@@ -200,6 +200,7 @@ pub struct BrandRules {
     pub escalate_to: Option<Vec<String>>,
     #[serde(with = "crate::util::opt_duration")]
     pub remind_unanswered: Option<Duration>,
+    pub alert_on_rating: Option<u8>,
 }
 
 /// One `[[alerts.route]]`: mentions of `brand` (all brands when absent) from `source`
@@ -279,6 +280,9 @@ pub struct AlertsConfig {
     /// brand's alert recipients; unset: never.
     #[serde(with = "crate::util::opt_duration")]
     pub remind_unanswered: Option<Duration>,
+    /// A review rated this many stars or fewer (App Store, 1–5) alerts whatever its
+    /// sentiment; unset: ratings alert like any post, by sentiment.
+    pub alert_on_rating: Option<u8>,
     /// Outbox sender: first retry delay, doubled on each failure up to `retry_max`.
     #[serde(with = "crate::util::duration")]
     pub retry_initial: Duration,
@@ -333,6 +337,7 @@ impl Default for AlertsConfig {
             escalate_after: None,
             escalate_to: Vec::new(),
             remind_unanswered: None,
+            alert_on_rating: None,
             retry_initial: Duration::from_secs(30),
             retry_max: Duration::from_secs(30 * 60),
             give_up_after: Duration::from_secs(24 * 3600),
@@ -402,13 +407,31 @@ impl AlertsConfig {
     pub fn problems(&self, brands: &[crate::matcher::BrandConfig]) -> Vec<Problem> {
         let mut out = Vec::new();
         let known = |name: &str| brands.iter().any(|b| b.name.eq_ignore_ascii_case(name));
-        for name in self.brand.keys() {
+        let rating = |key: String, n: Option<u8>, out: &mut Vec<Problem>| {
+            if n.is_some_and(|n| !(1..=5).contains(&n)) {
+                out.push(Problem::new(
+                    key,
+                    "a star rating is 1 to 5 (alert_on_rating = 2 alerts on one- and two-star reviews)",
+                ));
+            }
+        };
+        rating(
+            "alerts.alert_on_rating".into(),
+            self.alert_on_rating,
+            &mut out,
+        );
+        for (name, o) in &self.brand {
             if !known(name) {
                 out.push(Problem::new(
                     format!("alerts.brand.{name}"),
                     format!("no [[brand]] is named {name:?}"),
                 ));
             }
+            rating(
+                format!("alerts.brand.{name}.alert_on_rating"),
+                o.alert_on_rating,
+                &mut out,
+            );
         }
         for (i, r) in self.route.iter().enumerate() {
             if let Some(b) = r.brand.as_deref().filter(|b| !known(b)) {

@@ -41,6 +41,9 @@ pub(super) struct Configured {
     pub(super) kind: &'static str,
     /// The host it polls: the lease its results must come under.
     pub(super) host: String,
+    /// `brand = NAME`: the brand whose owned channel it is. A worker's posts carry the
+    /// hub's word for this, never their own.
+    pub(super) brand: Option<String>,
 }
 
 impl Configured {
@@ -55,6 +58,7 @@ impl Configured {
                     Configured {
                         kind: s.kind(),
                         host: crate::sources::host_of(s),
+                        brand: s.brand().map(|b| b.trim().to_string()),
                     },
                 )
             })

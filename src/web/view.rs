@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::alerts::render::{segments, Segment};
-use crate::alerts::webhook::chat::{age, source_title};
+use crate::alerts::webhook::chat::{age, reply_label, source_title};
+use crate::matcher::OWNED_CHANNEL;
 use crate::post::Field;
 use crate::store::StoredMention;
 
@@ -48,6 +49,12 @@ pub struct MentionView {
     pub text: Vec<Segment>,
     pub cut: bool,
     pub url: Option<String>,
+    /// "Reply on Hacker News", "Read it on the App Store".
+    pub reply_label: String,
+    /// Where the brand answers instead, for posts with no public thread.
+    pub answer_elsewhere: Option<&'static str>,
+    /// `★☆☆☆☆` for a review's rating.
+    pub rating: Option<String>,
     pub thread_url: Option<String>,
     pub status: String,
     /// Still `new` past its brand's `escalate_after` (set by the page, from the rules).
@@ -114,6 +121,9 @@ impl MentionView {
             .collect();
         terms.sort();
         terms.dedup();
+        if m.mention.brands.iter().any(|b| b.query == OWNED_CHANNEL) {
+            terms.push(OWNED_CHANNEL.to_string());
+        }
         let (label, pct, scores) = match &m.mention.sentiment {
             Some(s) => (
                 s.label.clone(),
@@ -152,6 +162,9 @@ impl MentionView {
             text: segments(&p.text[..cut], &spans(Field::Text)),
             cut: cut < p.text.len(),
             url: http(&p.url),
+            reply_label: reply_label(&p.source, &p.site),
+            answer_elsewhere: crate::post::answer_elsewhere(&p.source),
+            rating: p.stars(),
             thread_url: thread_url(m),
             overdue: false,
             answered: m.answer.answered_at.map(|at| Answered {
@@ -221,5 +234,38 @@ mod tests {
         assert_eq!(a.after, "40 min after the post");
         assert_eq!(a.url, None, "only http(s) links are shown");
         assert!(!v.gone);
+    }
+
+    #[test]
+    fn a_review_from_an_owned_channel_shows_its_stars_why_and_where_to_answer() {
+        let now = Utc::now();
+        let mut p = crate::matcher::tests::post("the app logs me out every day");
+        p.source = "appstore".into();
+        p.rating = Some(2);
+        p.owned_by = Some("Acme".into());
+        let m = StoredMention {
+            id: "0123456789abcdef".into(),
+            mention: crate::post::Mention {
+                post: p,
+                brands: vec![crate::post::BrandMatch {
+                    brand: "Acme".into(),
+                    query: OWNED_CHANNEL.into(),
+                    terms: vec![],
+                }],
+                sentiment: None,
+                first_seen: now,
+                updated_at: None,
+            },
+            alerted_at: None,
+            triage: Default::default(),
+            answer: Default::default(),
+        };
+        let v = MentionView::of(&m, now, true);
+        assert_eq!(v.terms, ["owned channel"]);
+        assert_eq!(v.rating.as_deref(), Some("★★☆☆☆"));
+        assert_eq!(v.reply_label, "Read it on the App Store");
+        assert!(v
+            .answer_elsewhere
+            .is_some_and(|a| a.contains("App Store Connect")));
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::text::{floor_boundary, header_safe, lines, segments, title_or_text, Segment};
 use crate::alerts::item::MentionAlert;
 use crate::alerts::rules::BACKLOG_SHOWN;
-use crate::alerts::webhook::chat::source_title;
+use crate::alerts::webhook::chat::reply_label;
 use crate::post::Field;
 
 /// Longest quoted post text, in bytes.
@@ -39,6 +39,10 @@ pub(super) struct MentionView {
     author: String,
     when: String,
     engagement: String,
+    /// `★☆☆☆☆` for a review's rating.
+    rating: Option<String>,
+    /// Where the brand answers instead, for posts with no public thread.
+    answer_elsewhere: Option<&'static str>,
     url: String,
     safe_url: bool,
     probabilities: Vec<Prob>,
@@ -86,9 +90,13 @@ fn mention_view(a: &MentionAlert, links: &LinksOf<'_>) -> MentionView {
     let safe_url = p.url.starts_with("https://") || p.url.starts_with("http://");
     MentionView {
         reply: safe_url.then(|| Link {
-            label: format!("Reply on {}", source_title(&p.source, &p.site)),
+            label: reply_label(&p.source, &p.site),
             url: p.url.clone(),
         }),
+        rating: p
+            .stars()
+            .map(|s| format!("{s} ({} of 5)", p.rating.unwrap_or(0))),
+        answer_elsewhere: crate::post::answer_elsewhere(&p.source),
         actions: links(&p.id)
             .into_iter()
             .map(|(label, url)| Link { label, url })

@@ -64,8 +64,9 @@ impl Alerter {
             let Some(after) = after(rule) else {
                 continue;
             };
-            let alerts =
-                p >= rule.threshold && rule.labels.iter().any(|l| l.eq_ignore_ascii_case(label));
+            let alerts = (p >= rule.threshold
+                && rule.labels.iter().any(|l| l.eq_ignore_ascii_case(label)))
+                || rule.alerts_on_rating(&m.mention.post);
             let due = alerted
                 .checked_add_signed(cdur(after))
                 .is_some_and(|at| at <= now);

@@ -56,10 +56,14 @@ impl Alerter {
             if !seen.insert(rule.brand.clone()) {
                 continue;
             }
+            // a low star rating alerts every recipient, whatever the sentiment
+            let rated = rule.alerts_on_rating(&m.post);
             let hears = |to: &str| {
-                self.labels_for(rule, to)
-                    .iter()
-                    .any(|l| l.eq_ignore_ascii_case(&s.label))
+                rated
+                    || self
+                        .labels_for(rule, to)
+                        .iter()
+                        .any(|l| l.eq_ignore_ascii_case(&s.label))
             };
             let recipients: Vec<String> = self
                 .recipients(rule, &m.post.source, &m.post.source_name)
@@ -74,7 +78,7 @@ impl Alerter {
                 .iter()
                 .find(|(l, _)| l.eq_ignore_ascii_case(&s.label))
                 .map_or(0.0, |(_, p)| *p);
-            if p < rule.threshold {
+            if p < rule.threshold && !rated {
                 continue;
             }
             let terms: Vec<String> = bm
@@ -97,17 +101,31 @@ impl Alerter {
             if handling == Some(Handling::Quiet) {
                 continue;
             }
-            let mut reason =
-                format!(
-                "{} with P({}) = {:.2} >= {:.2}, the threshold for {}; the query {:?} matched {}",
-                s.label,
-                s.label,
-                p,
-                rule.threshold,
-                rule.brand,
-                if bm.query.is_empty() { "default" } else { &bm.query },
-                if terms.is_empty() { "the post".to_string() } else { terms.join(", ") },
+            let matched = format!(
+                "the query {:?} matched {}",
+                if bm.query.is_empty() {
+                    "default"
+                } else {
+                    &bm.query
+                },
+                if terms.is_empty() {
+                    "the post".to_string()
+                } else {
+                    terms.join(", ")
+                },
             );
+            let by_sentiment =
+                p >= rule.threshold && rule.labels.iter().any(|l| l.eq_ignore_ascii_case(&s.label));
+            let mut reason = match (rated, m.post.rating, rule.alert_on_rating) {
+                (true, Some(r), Some(max)) if !by_sentiment => format!(
+                    "a {r}-star review: {} alerts on reviews of {max} stars or fewer (alert_on_rating), whatever the sentiment ({} with P = {p:.2}); {matched}",
+                    rule.brand, s.label
+                ),
+                _ => format!(
+                    "{} with P({}) = {:.2} >= {:.2}, the threshold for {}; {matched}",
+                    s.label, s.label, p, rule.threshold, rule.brand,
+                ),
+            };
             if let Some(why) = backlog {
                 reason = format!("{reason}; {}", backlog::reason(why, m));
             }

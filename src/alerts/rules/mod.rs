@@ -57,6 +57,15 @@ pub struct BrandRule {
     /// Remind the brand's recipients of a mention nobody answered in public this
     /// long after its alert.
     pub remind_unanswered: Option<Duration>,
+    /// Reviews rated this many stars or fewer alert whatever their sentiment.
+    pub alert_on_rating: Option<u8>,
+}
+
+impl BrandRule {
+    /// Whether `post` is a review whose rating alerts (`alert_on_rating`).
+    pub fn alerts_on_rating(&self, post: &crate::post::Post) -> bool {
+        matches!((self.alert_on_rating, post.rating), (Some(max), Some(r)) if r <= max)
+    }
 }
 
 /// What the sender should do with due outbox entries.
@@ -164,6 +173,7 @@ impl Alerter {
                     spike_min_count: o.spike_min_count.unwrap_or(cfg.spike_min_count),
                     escalate_after: o.escalate_after.or(cfg.escalate_after),
                     remind_unanswered: o.remind_unanswered.or(cfg.remind_unanswered),
+                    alert_on_rating: o.alert_on_rating.or(cfg.alert_on_rating),
                     escalate_to: dedup_addrs(
                         o.escalate_to
                             .as_ref()

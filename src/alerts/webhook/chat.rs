@@ -83,8 +83,22 @@ pub fn source_title(kind: &str, site: &str) -> String {
         "bluesky" => "Bluesky".into(),
         "lobsters" => "Lobsters".into(),
         "stackexchange" => "Stack Exchange".into(),
+        "github" => "GitHub".into(),
+        "devto" => "DEV".into(),
+        "lemmy" => "Lemmy".into(),
+        "appstore" => "the App Store".into(),
         _ if !site.is_empty() => site.split('/').next().unwrap_or(site).to_string(),
         other => other.to_string(),
+    }
+}
+
+/// The words of the link to a post of `kind` on `site`: "Reply on Hacker News", or
+/// "Read it on the App Store" where the brand cannot answer in public
+/// ([`crate::post::answer_elsewhere`]).
+pub fn reply_label(kind: &str, site: &str) -> String {
+    match crate::post::answer_elsewhere(kind) {
+        Some(_) => format!("Read it on {}", source_title(kind, site)),
+        None => format!("Reply on {}", source_title(kind, site)),
     }
 }
 
@@ -114,7 +128,10 @@ fn chat_mention(a: &MentionAlert, now: DateTime<Utc>) -> ChatMention {
         brand: a.brand.clone(),
         label: a.label.clone(),
         probability: a.probability,
-        source: source_title(&p.source, &p.site),
+        source: match p.stars() {
+            Some(stars) => format!("{} {stars}", source_title(&p.source, &p.site)),
+            None => source_title(&p.source, &p.site),
+        },
         author: p.author.clone().filter(|a| !a.is_empty()),
         posted_at: p.created_at,
         age: age(p.created_at, now),

@@ -247,6 +247,7 @@ impl Hub {
         for item in &result.items {
             let mut post = item.post.clone();
             post.source_name = source.clone();
+            post.owned_by = configured.brand.clone();
             let brands = if post.source == configured.kind && post.id.starts_with(&prefix) {
                 matcher.match_post(&post)
             } else {
