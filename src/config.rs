@@ -42,6 +42,15 @@ pub struct Config {
     /// this file configures a worker (`overhear worker`). Absent: one process.
     #[serde(default)]
     pub cluster: Option<crate::cluster::ClusterConfig>,
+    /// `[[reply_account]]`: the brand's accounts that may answer mentions.
+    #[serde(default, rename = "reply_account")]
+    pub reply_accounts: Vec<crate::reply::ReplyAccountConfig>,
+    /// `[[reply_template]]`: saved replies.
+    #[serde(default, rename = "reply_template")]
+    pub reply_templates: Vec<crate::reply::ReplyTemplate>,
+    /// `[reply]`.
+    #[serde(default)]
+    pub reply: crate::reply::ReplyConfig,
 }
 
 /// Something wrong in a config file, with where it is.
@@ -230,6 +239,11 @@ impl Config {
         out.extend(self.email.problems());
         out.extend(self.alerts.problems(&self.brands));
         out.extend(crate::watch::config::problems(&self.brands));
+        out.extend(crate::reply::config::problems(
+            &self.reply_accounts,
+            &self.reply_templates,
+            &self.brands,
+        ));
         if let Some(c) = &self.cluster {
             out.extend(c.problems());
         }

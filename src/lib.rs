@@ -17,6 +17,7 @@ pub mod config;
 pub mod daemon;
 pub mod matcher;
 pub mod post;
+pub mod reply;
 pub mod search;
 pub mod sources;
 pub mod store;

@@ -46,6 +46,9 @@ pub struct BrandConfig {
     /// An answer also resolves the mention in the inbox.
     #[serde(default)]
     pub resolve_when_answered: bool,
+    /// The `[[reply_account]]`s that may answer this brand's mentions, by name.
+    #[serde(default)]
+    pub reply_as: Vec<String>,
 }
 
 impl BrandConfig {
@@ -63,6 +66,7 @@ impl BrandConfig {
             watch_for: None,
             watch_schedule: None,
             resolve_when_answered: false,
+            reply_as: Vec::new(),
         }
     }
 
