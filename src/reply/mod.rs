@@ -25,6 +25,13 @@
 
 pub mod config;
 mod network;
+mod send;
+mod service;
+pub mod text;
 
 pub use config::{ReplyAccountConfig, ReplyConfig, ReplyTemplate};
-pub use network::{Limit, Network, Outgoing, PostError, Posted};
+pub use network::{Limit, NetFuture, Network, Outgoing, PostError, Posted};
+pub use service::{MakeClient, Offer, Replies, ReplyError, Write};
+
+#[cfg(test)]
+mod service_tests;

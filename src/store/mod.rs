@@ -30,6 +30,7 @@
 //! | `first_polls` | source name `\0` brand | ts: the end of the source's first poll for the brand (what came with it is backlog) |
 //! | `outbox*` | owned by the alerts outbox | |
 //! | `users`, `user_emails`, `sessions` | see [`users`] | |
+//! | `replies` | reply id | JSON [`replies::ReplyRecord`]: a reply the team wrote, its state and where it went ([`crate::reply`]) |
 //! | `used_links` | hash of an action link's MAC | JSON [`used_links::UsedLink`]: what the link did, by whom, when ([`used_links`]) |
 //!
 //! `list --brand B --since T` is one reverse range scan of `idx_brand` between
@@ -53,6 +54,7 @@ mod first_polls;
 pub mod keys;
 pub mod mentions;
 pub mod outbox;
+pub mod replies;
 pub mod used_links;
 pub mod users;
 pub mod watches;

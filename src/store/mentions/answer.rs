@@ -36,6 +36,13 @@ impl Answer {
 /// Who the history names for the watcher's entries.
 pub const WATCHER: &str = "overhear";
 
+/// Whom a recorded answer's history entry names.
+struct Answerer<'a> {
+    name: &'a str,
+    via: Via,
+    note: String,
+}
+
 impl Store {
     /// Records the brand's answer to mention `id` (posted at `at` by `by`, at `url`),
     /// with a history entry; with `resolve`, an open mention is also resolved. One
@@ -51,6 +58,45 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<StoredMention>, StoreError> {
         let note = format!("answered in public by {by}: {url}");
+        let who = Answerer {
+            name: WATCHER,
+            via: Via::Watch,
+            note,
+        };
+        self.record_answer(id, by, at, url, resolve, now, &who)
+    }
+
+    /// [`Store::set_answered`] for a reply posted through overhear: the history names
+    /// `who` (the user who wrote it) and where it was written, with `note`.
+    pub fn set_answered_by_reply(
+        &self,
+        id: &str,
+        posted: (&str, DateTime<Utc>, &str),
+        resolve: bool,
+        now: DateTime<Utc>,
+        who: (&str, Via, String),
+    ) -> Result<Option<StoredMention>, StoreError> {
+        let (by, at, url) = posted;
+        let who = Answerer {
+            name: who.0,
+            via: who.1,
+            note: who.2,
+        };
+        self.record_answer(id, by, at, url, resolve, now, &who)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_answer(
+        &self,
+        id: &str,
+        by: &str,
+        at: DateTime<Utc>,
+        url: &str,
+        resolve: bool,
+        now: DateTime<Utc>,
+        who: &Answerer<'_>,
+    ) -> Result<Option<StoredMention>, StoreError> {
+        let note = who.note.clone();
         let rec = self.t.transaction(|v| {
             let Some(old) = v.load(id)? else {
                 return Ok(None);
@@ -66,8 +112,8 @@ impl Store {
             if resolve && open {
                 let t = Transition {
                     action: Action::Resolve,
-                    by: WATCHER.into(),
-                    via: Via::Watch,
+                    by: who.name.into(),
+                    via: who.via,
                     note: Some(note.clone()),
                     corrected: None,
                 };
@@ -75,9 +121,9 @@ impl Store {
             } else {
                 let s = rec.triage.status;
                 rec.triage.history.push(Change {
-                    by: WATCHER.into(),
+                    by: who.name.into(),
                     at: now,
-                    via: Via::Watch,
+                    via: who.via,
                     from: s,
                     to: s,
                     note: Some(note.clone()),
