@@ -82,6 +82,17 @@ pub fn answer_elsewhere(kind: &str) -> Option<&'static str> {
 }
 
 impl Post {
+    /// Where a person answers the post on its own site: Hacker News's reply page
+    /// (`reply?id=ID`), else the post itself.
+    pub fn reply_page(&self) -> String {
+        match self.id.strip_prefix("hackernews:") {
+            Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("https://news.ycombinator.com/reply?id={n}")
+            }
+            _ => self.url.clone(),
+        }
+    }
+
     /// The rating as stars, `★★☆☆☆` for 2 of 5; `None` when the post has none.
     pub fn stars(&self) -> Option<String> {
         let r = usize::from(self.rating?.min(5));

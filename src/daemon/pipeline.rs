@@ -90,6 +90,9 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         retries: Default::default(),
         search: search.clone(),
         polled: Default::default(),
+        replies: Arc::new(crate::reply::Desk::new(super::reload::build_replies(
+            &config, &store,
+        ))),
     });
 
     // The local API.
@@ -115,7 +118,8 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         let shared = shared.clone();
         Arc::new(move |to| shared.alerter().is_destination(to))
     })
-    .with_trusted_proxies(config.daemon.trusted_proxies());
+    .with_trusted_proxies(config.daemon.trusted_proxies())
+    .with_replies(Some(shared.replies.clone()));
     let app = api::router(api_state)
         .merge(crate::store::api::api_router_with_search(
             store.clone(),
@@ -162,6 +166,9 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         classify_tx.clone(),
         requeue_cancel.clone(),
     ));
+    // Replies go out as they are written (and those a stop left behind, again).
+    let replies_cancel = CancellationToken::new();
+    let replies_task = tokio::spawn(shared.replies.clone().run(replies_cancel.clone()));
 
     let mut hub_cluster: Option<crate::cluster::Cluster> = None;
     // A hub: the workers poll; their results come from the stream.
@@ -306,6 +313,10 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
     scheduler.abort();
     watcher_cancel.cancel();
     watcher.abort();
+    // a reply cut off mid-request is `sending`: the next start tries it again with
+    // the same key
+    replies_cancel.cancel();
+    let _ = tokio::time::timeout(Duration::from_millis(200), replies_task).await;
     let left = |floor: Duration| {
         deadline
             .saturating_duration_since(tokio::time::Instant::now())

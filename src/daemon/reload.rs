@@ -54,6 +54,22 @@ impl SenderTask {
 }
 
 /// Compiles the queries and builds the alert rules and the outbox sender of a config.
+/// The replies of `config`: each `[[reply_account]]` with its network's client
+/// (one that cannot be made says why when used).
+pub(super) fn build_replies(config: &Config, store: &Store) -> crate::reply::Replies {
+    let http = crate::sources::Http::new(
+        &config.daemon.user_agent,
+        crate::sources::HttpSettings::default(),
+    );
+    crate::reply::Replies::new(config, store.clone(), &move |a| match &http {
+        Ok(h) => crate::reply::client(a, h),
+        Err(e) => Err(crate::reply::PostError::Refused {
+            status: None,
+            why: format!("no HTTP client: {e}"),
+        }),
+    })
+}
+
 pub(super) fn build_live(
     config: &Config,
     store: &Store,
@@ -190,6 +206,7 @@ pub(super) async fn reload(
         Err(p) => *p.into_inner() = live,
     }
     *gen.sender = spawn_sender(sender);
+    shared.replies.replace(build_replies(&new, &shared.store));
     gen.sources_cancel.cancel();
     let mut old = Vec::new();
     while let Some(done) = gen.sources.join_next().await {

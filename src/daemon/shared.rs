@@ -85,6 +85,8 @@ pub(super) struct Shared {
     /// (source, brand) pairs whose first poll is recorded in the store: spares the
     /// store a lookup per brand on every poll.
     pub(super) polled: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// Replies from the inbox, the CLI and the API, and their sender.
+    pub(super) replies: Arc<crate::reply::Desk>,
 }
 
 impl Shared {

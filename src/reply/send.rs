@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio_util::sync::CancellationToken;
 
 use super::network::{Outgoing, PostError, Posted};
 use super::service::Replies;
@@ -174,29 +173,26 @@ impl Replies {
         Outcome::Posted(p)
     }
 
-    /// Sends replies as they fall due until `cancel`: woken by a new or approved
-    /// reply, else at the next one's time (at most [`IDLE`] apart).
-    pub async fn run(&self, cancel: CancellationToken) {
-        loop {
-            self.send_due(Utc::now()).await;
-            let next = self
-                .store
-                .replies()
-                .ok()
-                .and_then(|all| {
-                    all.into_iter()
-                        .filter(|r| r.is_pending())
-                        .map(|r| r.next_try)
-                        .min()
-                })
-                .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(IDLE)
-                .min(IDLE);
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(next) => {}
-            }
+    /// Sends what is due, then waits until the next reply's time, a new or
+    /// approved reply, or [`IDLE`], whichever comes first.
+    pub async fn run_round(&self) {
+        self.send_due(Utc::now()).await;
+        let next = self
+            .store
+            .replies()
+            .ok()
+            .and_then(|all| {
+                all.into_iter()
+                    .filter(|r| r.is_pending())
+                    .map(|r| r.next_try)
+                    .min()
+            })
+            .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(IDLE)
+            .min(IDLE);
+        tokio::select! {
+            _ = self.wake.notified() => {}
+            _ = tokio::time::sleep(next) => {}
         }
     }
 }

@@ -242,6 +242,14 @@ pub async fn show(
             ..MentionView::of(m, now, false)
         })
         .collect();
+    let mut replies = super::reply::by_mention(&state);
+    let reply_boxes: Vec<Option<super::reply::ReplyBox>> = found
+        .iter()
+        .map(|m| {
+            let mine = replies.remove(&m.id).unwrap_or_default();
+            super::reply::reply_box(state.replies.as_ref(), m, &mine, authed.user())
+        })
+        .collect();
     let here = {
         let qs = query_string(&q, q.before.as_deref());
         if qs.is_empty() {
@@ -254,7 +262,7 @@ pub async fn show(
         "inbox.html",
         minijinja::context! {
             user => authed.user(), csrf => &authed.session.csrf,
-            rows => views, counts => counts, brands => &*state.brands,
+            rows => views, replies => reply_boxes, counts => counts, brands => &*state.brands,
             q => &q, older => older, back => here, reasons => REASONS, problem => problem,
             statuses => ["open", "new", "acknowledged", "resolved", "dismissed", "all"],
             sentiments => ["negative", "neutral", "positive", "all"],

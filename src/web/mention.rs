@@ -36,11 +36,18 @@ pub async fn show(
                 overdue: (state.overdue)(&m, now),
                 ..MentionView::of(&m, now, true)
             };
+            let mut replies = super::reply::by_mention(&state);
+            let reply = super::reply::reply_box(
+                state.replies.as_ref(),
+                &m,
+                &replies.remove(&m.id).unwrap_or_default(),
+                authed.user(),
+            );
             state.pages.render(
                 "mention.html",
                 minijinja::context! {
                     user => authed.user(), csrf => &authed.session.csrf, m => view,
-                    back => format!("/m/{}", m.id), reasons => REASONS,
+                    back => format!("/m/{}", m.id), reasons => REASONS, reply => reply,
                 },
             )
         }

@@ -29,6 +29,7 @@ pub mod limits;
 pub mod links;
 mod mention;
 mod page;
+mod reply;
 pub mod users;
 mod view;
 
@@ -60,6 +61,8 @@ pub struct WebState {
     pub destination: Destination,
     /// `[daemon] trusted_proxies`: whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<Vec<crate::util::cidr::Cidr>>,
+    /// Replying from the inbox (none without `[[reply_account]]`s).
+    pub replies: Option<Arc<crate::reply::Desk>>,
     pages: Arc<page::Pages>,
 }
 
@@ -83,6 +86,7 @@ impl WebState {
             overdue: Arc::new(|_, _| false),
             destination: Arc::new(|_| true),
             trusted_proxies: Arc::new(Vec::new()),
+            replies: None,
             secure_cookies: public_url.is_some_and(|u| u.starts_with("https://")),
             limiter: Arc::new(LoginLimiter::default()),
             pages: Arc::new(page::Pages::new()),
@@ -110,6 +114,11 @@ impl WebState {
     }
 
     /// Marks mentions overdue with `f`.
+    pub fn with_replies(mut self, desk: Option<Arc<crate::reply::Desk>>) -> WebState {
+        self.replies = desk;
+        self
+    }
+
     pub fn with_overdue(mut self, f: Overdue) -> WebState {
         self.overdue = f;
         self
@@ -124,6 +133,8 @@ pub fn router(state: WebState) -> Router {
         .route("/bulk", post(inbox::bulk))
         .route("/m/:id", get(mention::show))
         .route("/m/:id/:action", post(mention::change))
+        .route("/r/new/:mention", post(reply::write))
+        .route("/r/:id/:action", post(reply::act))
         .route("/a/:token", get(act::confirm).post(act::act))
         .route("/dashboard", get(dashboard::show))
         .route("/login", get(auth::login_page).post(auth::login))

@@ -32,6 +32,7 @@ impl Pages {
             ("mention.html", include_str!("mention.html")),
             ("error.html", include_str!("error.html")),
             ("dashboard.html", include_str!("dashboard.html")),
+            ("reply_form.html", include_str!("reply_form.html")),
         ] {
             // compiled in: a syntax error is caught by the tests
             let _ = env.add_template(name, src);
@@ -165,6 +166,7 @@ mod tests {
             "mention.html",
             "error.html",
             "dashboard.html",
+            "reply_form.html",
         ] {
             assert!(p.env.get_template(name).is_ok(), "{name}");
         }

@@ -161,7 +161,7 @@ impl MentionView {
                 .unwrap_or_default(),
             text: segments(&p.text[..cut], &spans(Field::Text)),
             cut: cut < p.text.len(),
-            url: http(&p.url),
+            url: http(&p.reply_page()),
             reply_label: reply_label(&p.source, &p.site),
             answer_elsewhere: crate::post::answer_elsewhere(&p.source),
             rating: p.stars(),

@@ -48,7 +48,6 @@ pub fn acme() -> BrandWatch {
         watch_for: Duration::from_secs(3600),
         schedule: vec![Duration::from_secs(60)],
         resolve_when_answered: false,
-        reply_as: Vec::new(),
     }
 }
 

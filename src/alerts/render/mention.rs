@@ -91,7 +91,7 @@ fn mention_view(a: &MentionAlert, links: &LinksOf<'_>) -> MentionView {
     MentionView {
         reply: safe_url.then(|| Link {
             label: reply_label(&p.source, &p.site),
-            url: p.url.clone(),
+            url: p.reply_page(),
         }),
         rating: p
             .stars()

@@ -33,7 +33,11 @@ fn shared_for(config: &Config) -> (Arc<Shared>, crate::alerts::Sender) {
     let store = crate::store::Store::open(&config.daemon.data_dir).unwrap();
     let metrics = Arc::new(Metrics::new());
     let (live, sender) = build_live(config, &store, &metrics).unwrap();
+    let replies = Arc::new(crate::reply::Desk::new(
+        super::super::reload::build_replies(config, &store),
+    ));
     let shared = Arc::new(Shared {
+        replies,
         store,
         metrics,
         live: RwLock::new(live),

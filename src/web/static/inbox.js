@@ -65,3 +65,38 @@
   });
   restore();
 })();
+// reply forms: a saved reply fills the text; the count follows the chosen account's
+// network (Bluesky counts graphemes, the others characters)
+(function () {
+  "use strict";
+  const seg = (typeof Intl !== "undefined" && Intl.Segmenter) ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
+  function length(text, unit) {
+    if (unit === "graphemes" && seg) return Array.from(seg.segment(text)).length;
+    return Array.from(text).length;
+  }
+  document.querySelectorAll("form.reply-form").forEach(function (f) {
+    const text = f.querySelector("textarea[name=text]");
+    const account = f.querySelector("select.reply-account");
+    const template = f.querySelector("select.reply-template");
+    const count = f.querySelector(".reply-count");
+    const button = f.querySelector("button.post-reply");
+    function update() {
+      const o = account && account.selectedOptions[0];
+      if (!o || !o.dataset.max || !count) return;
+      const n = length(text.value, o.dataset.unit);
+      const max = Number(o.dataset.max), min = Number(o.dataset.min || "1");
+      count.textContent = n + " / " + max + " " + (o.dataset.unit || "characters");
+      const bad = n > max || (n > 0 && n < min);
+      count.classList.toggle("over", bad);
+      if (button) button.disabled = bad;
+    }
+    if (template) template.addEventListener("change", function () {
+      const o = template.selectedOptions[0];
+      if (o && o.dataset.text !== undefined && o.value) text.value = o.dataset.text;
+      update();
+    });
+    if (account) account.addEventListener("change", update);
+    text.addEventListener("input", update);
+    update();
+  });
+})();
