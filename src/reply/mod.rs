@@ -11,7 +11,10 @@
 //! - `config.rs`: `[[reply_account]]`, `[[reply_template]]`, `[reply]`.
 //! - `network.rs`: the [`Network`] trait every network implements, what it is given
 //!   ([`Outgoing`]) and what it answers ([`Posted`], [`PostError`]).
-//! - `mastodon.rs`, `bluesky.rs`, `stackexchange.rs`: one file per network.
+//! - `mastodon.rs`, `bluesky.rs`, `stackexchange.rs`: one file per network, built
+//!   from a `[[reply_account]]` by [`client`].
+//! - `request.rs`: the one request helper they share (the answer whatever its
+//!   status, errors as [`PostError`], no secret in a message).
 //! - `text.rs`: a reply's text: templates, the author mention, each network's limit.
 //!
 //! # Exactly once
@@ -23,8 +26,69 @@
 //! Retries follow 408, 429 (after `Retry-After`), 5xx and network errors with
 //! backoff; any other 4xx is final and shown on the mention.
 
+pub mod bluesky;
 pub mod config;
+pub mod mastodon;
 mod network;
+mod request;
+pub mod stackexchange;
 
+use std::sync::Arc;
+
+pub use bluesky::graphemes;
 pub use config::{ReplyAccountConfig, ReplyConfig, ReplyTemplate};
-pub use network::{Limit, Network, Outgoing, PostError, Posted};
+pub use network::{Limit, NetFuture, Network, Outgoing, PostError, Posted};
+
+/// The client of one `[[reply_account]]`, its secrets read from their variables or
+/// files. A missing secret is [`PostError::Refused`] naming the variable or the file
+/// (never a value).
+pub fn client(
+    cfg: &ReplyAccountConfig,
+    http: &crate::sources::Http,
+) -> Result<Arc<dyn Network>, PostError> {
+    Ok(match cfg {
+        ReplyAccountConfig::Mastodon(a) => {
+            let token = secret(cfg.name(), "token", a.token_env.as_ref(), a.token_file.as_ref())?;
+            Arc::new(mastodon::Mastodon::new(a, token, http)?)
+        }
+        ReplyAccountConfig::Bluesky(a) => {
+            let password = secret(
+                cfg.name(),
+                "app_password",
+                a.app_password_env.as_ref(),
+                a.app_password_file.as_ref(),
+            )?;
+            Arc::new(bluesky::Bluesky::new(a, password, http)?)
+        }
+        ReplyAccountConfig::Stackexchange(a) => {
+            let key = secret(cfg.name(), "key", a.key_env.as_ref(), a.key_file.as_ref())?;
+            let token = secret(
+                cfg.name(),
+                "access_token",
+                a.access_token_env.as_ref(),
+                a.access_token_file.as_ref(),
+            )?;
+            Arc::new(stackexchange::StackExchange::new(a, key, token, http)?)
+        }
+    })
+}
+
+/// One secret of the account `name`: `{stem}_env` or `{stem}_file`.
+fn secret(
+    name: &str,
+    stem: &str,
+    env: Option<&String>,
+    file: Option<&std::path::PathBuf>,
+) -> Result<String, PostError> {
+    let refused = |why: String| PostError::Refused { status: None, why };
+    match crate::sources::secret(env, file) {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(refused(format!(
+            "reply account {name:?}: set {stem}_env (or {stem}_file): it cannot post without it"
+        ))),
+        Err(crate::sources::SourceError::Config(e)) => {
+            Err(refused(format!("reply account {name:?}: {e}")))
+        }
+        Err(e) => Err(refused(format!("reply account {name:?}: {e}"))),
+    }
+}
