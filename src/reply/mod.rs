@@ -32,6 +32,8 @@ pub mod mastodon;
 mod network;
 mod request;
 pub mod stackexchange;
+#[cfg(test)]
+mod test_support;
 
 use std::sync::Arc;
 
@@ -90,5 +92,49 @@ fn secret(
             Err(refused(format!("reply account {name:?}: {e}")))
         }
         Err(e) => Err(refused(format!("reply account {name:?}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config::{MastodonAccount, StackExchangeAccount};
+    use super::*;
+
+    #[test]
+    fn a_missing_secret_is_refused_naming_the_variable_or_the_file() {
+        let http = test_support::http();
+        let cfg = ReplyAccountConfig::Mastodon(MastodonAccount {
+            name: "acme-social".into(),
+            instance: "https://acme.social".into(),
+            token_env: Some("OVERHEAR_TEST_REPLY_TOKEN_NEVER_SET".into()),
+            token_file: None,
+        });
+        let Err(PostError::Refused { status: None, why }) = client(&cfg, &http) else {
+            panic!("a client without its token")
+        };
+        assert!(why.contains("OVERHEAR_TEST_REPLY_TOKEN_NEVER_SET"), "{why}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("se-token");
+        let key = dir.path().join("se-key");
+        std::fs::write(&key, "k3y-value\n").unwrap();
+        let cfg = ReplyAccountConfig::Stackexchange(StackExchangeAccount {
+            name: "acme-so".into(),
+            site: "stackoverflow".into(),
+            key_env: None,
+            key_file: Some(key.clone()),
+            access_token_env: None,
+            access_token_file: Some(missing.clone()),
+            base_url: None,
+        });
+        let Err(PostError::Refused { why, .. }) = client(&cfg, &http) else {
+            panic!("a client without its access token")
+        };
+        assert!(why.contains(&missing.display().to_string()), "{why}");
+        assert!(!why.contains("k3y-value"), "{why}");
+
+        std::fs::write(&missing, "t0ken").unwrap();
+        let net = client(&cfg, &http).unwrap();
+        assert_eq!(net.kind(), "stackexchange");
     }
 }

@@ -264,7 +264,7 @@ fn not_read(a: &Answer, what: &str) -> PostError {
 
 /// The API's error object: a throttle violation (502) or the API's own trouble
 /// (500, 503) is worth another attempt, after the wait it names; anything else
-/// (`bad_parameter`, `access_token_*`, `write_failed`) is final.
+/// (`bad_parameter`, `access_token_*`, `write_failed`) is final, with the HTTP status.
 fn api_error<T>(w: &Wrapper<T>, status: u16, what: &str, secrets: &[&str]) -> PostError {
     let why = super::request::scrub(
         &format!(
@@ -290,11 +290,6 @@ fn api_error<T>(w: &Wrapper<T>, status: u16, what: &str, secrets: &[&str]) -> Po
         let after: Option<Duration> = said.or(w.backoff.map(server_wait_secs));
         return PostError::Retry { why, after };
     }
-    let status = w
-        .error_id
-        .and_then(|i| u16::try_from(i).ok())
-        .filter(|i| (400..500).contains(i))
-        .unwrap_or(status);
     PostError::Refused {
         status: Some(status),
         why,
