@@ -130,7 +130,11 @@ impl Bluesky {
         let what = "Bluesky com.atproto.server.createSession";
         let req = self
             .client
-            .post(endpoint(&self.pds, "xrpc/com.atproto.server.createSession", &[]))
+            .post(endpoint(
+                &self.pds,
+                "xrpc/com.atproto.server.createSession",
+                &[],
+            ))
             .json(&json!({"identifier": self.handle, "password": self.password}));
         let answer = self.xrpc(req, what, None).await?;
         if !answer.is_ok() {
@@ -160,7 +164,11 @@ impl Bluesky {
         let what = "Bluesky com.atproto.server.refreshSession";
         let req = self
             .client
-            .post(endpoint(&self.pds, "xrpc/com.atproto.server.refreshSession", &[]))
+            .post(endpoint(
+                &self.pds,
+                "xrpc/com.atproto.server.refreshSession",
+                &[],
+            ))
             .bearer_auth(&stale.refresh);
         let answer = self.xrpc(req, what, Some(stale)).await?;
         let fresh = if answer.is_ok() {
@@ -199,7 +207,9 @@ impl Bluesky {
         let query = [("repo", repo), ("collection", POST), ("rkey", rkey)];
         let url = endpoint(&self.pds, "xrpc/com.atproto.repo.getRecord", &query);
         let (answer, s) = self
-            .call(what, |s| self.client.get(url.clone()).bearer_auth(&s.access))
+            .call(what, |s| {
+                self.client.get(url.clone()).bearer_auth(&s.access)
+            })
             .await?;
         if answer.is_ok() {
             return answer.json(what).map(Some);
@@ -275,7 +285,9 @@ impl Bluesky {
         let what = "Bluesky com.atproto.server.getSession";
         let url = endpoint(&self.pds, "xrpc/com.atproto.server.getSession", &[]);
         let (answer, s) = self
-            .call(what, |s| self.client.get(url.clone()).bearer_auth(&s.access))
+            .call(what, |s| {
+                self.client.get(url.clone()).bearer_auth(&s.access)
+            })
             .await?;
         if !answer.is_ok() {
             return Err(self.fail(answer, what, Some(&s)));
@@ -375,7 +387,11 @@ fn record_time(r: &Record) -> DateTime<Utc> {
 }
 
 fn posted(uri: &str, rkey: &str, s: &Session, at: DateTime<Utc>) -> Posted {
-    let rkey = uri.rsplit('/').next().filter(|k| !k.is_empty()).unwrap_or(rkey);
+    let rkey = uri
+        .rsplit('/')
+        .next()
+        .filter(|k| !k.is_empty())
+        .unwrap_or(rkey);
     Posted {
         url: format!("https://bsky.app/profile/{}/post/{rkey}", s.handle),
         remote_id: uri.to_string(),

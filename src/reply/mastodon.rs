@@ -67,16 +67,17 @@ impl Mastodon {
                 why: format!("reply account {:?}: {e}", account.name),
             }
         })?;
-        let host = instance
-            .host_str()
-            .map(str::to_lowercase)
-            .ok_or_else(|| PostError::Refused {
-                status: None,
-                why: format!(
-                    "reply account {:?}: {:?} has no host",
-                    account.name, account.instance
-                ),
-            })?;
+        let host =
+            instance
+                .host_str()
+                .map(str::to_lowercase)
+                .ok_or_else(|| PostError::Refused {
+                    status: None,
+                    why: format!(
+                        "reply account {:?}: {:?} has no host",
+                        account.name, account.instance
+                    ),
+                })?;
         Ok(Mastodon {
             instance,
             host,
@@ -90,7 +91,12 @@ impl Mastodon {
         [self.token.as_str()]
     }
 
-    async fn get(&self, path: &str, query: &[(&str, &str)], what: &str) -> Result<Answer, PostError> {
+    async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        what: &str,
+    ) -> Result<Answer, PostError> {
         let url = endpoint(&self.instance, path, query);
         let req = self.client.get(url).bearer_auth(&self.token);
         send(req, what, &self.secrets())
@@ -131,10 +137,12 @@ impl Mastodon {
     /// The id of `post` on this instance, and its visibility where known: its own
     /// id when it was polled here, else what a resolving search finds.
     async fn local_id(&self, post: &Post) -> Result<(String, Option<String>), PostError> {
-        let (host, id) = id_parts(&post.id).ok_or_else(|| refused(format!(
-            "{:?} is not a Mastodon id (mastodon:HOST:STATUS_ID)",
-            post.id
-        )))?;
+        let (host, id) = id_parts(&post.id).ok_or_else(|| {
+            refused(format!(
+                "{:?} is not a Mastodon id (mastodon:HOST:STATUS_ID)",
+                post.id
+            ))
+        })?;
         if host.eq_ignore_ascii_case(&self.host) {
             return Ok((id.to_string(), None));
         }
@@ -190,10 +198,9 @@ impl Mastodon {
             Some(a) => format!("{KIND}:{}", full_acct(&a.acct, &self.host)),
             None => format!("{KIND}:@{}", self.host),
         };
-        let url = status
-            .url
-            .or(status.uri)
-            .unwrap_or_else(|| endpoint(&self.instance, &format!("statuses/{}", status.id), &[]).to_string());
+        let url = status.url.or(status.uri).unwrap_or_else(|| {
+            endpoint(&self.instance, &format!("statuses/{}", status.id), &[]).to_string()
+        });
         Ok(Posted {
             url,
             remote_id: status.id,
@@ -283,7 +290,10 @@ fn with_mention(text: &str, post: &Post, account_host: &str) -> String {
     let word = |c: char| c.is_alphanumeric() || c == '_';
     let mentions = |needle: &str, domain_follows_ok: bool| {
         lower.match_indices(needle).any(|(i, m)| {
-            let before_ok = lower[..i].chars().next_back().map_or(true, |c| !word(c) && c != '@');
+            let before_ok = lower[..i]
+                .chars()
+                .next_back()
+                .map_or(true, |c| !word(c) && c != '@');
             let mut after = lower[i + m.len()..].chars();
             let after_ok = match after.next() {
                 None => true,
@@ -295,7 +305,9 @@ fn with_mention(text: &str, post: &Post, account_host: &str) -> String {
         })
     };
     let local = domain.eq_ignore_ascii_case(account_host);
-    if mentions(&format!("@{user}@{domain}"), false) || (local && mentions(&format!("@{user}"), false)) {
+    if mentions(&format!("@{user}@{domain}"), false)
+        || (local && mentions(&format!("@{user}"), false))
+    {
         return text.to_string();
     }
     format!("@{user}@{domain} {text}")

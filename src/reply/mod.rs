@@ -50,7 +50,12 @@ pub fn client(
 ) -> Result<Arc<dyn Network>, PostError> {
     Ok(match cfg {
         ReplyAccountConfig::Mastodon(a) => {
-            let token = secret(cfg.name(), "token", a.token_env.as_ref(), a.token_file.as_ref())?;
+            let token = secret(
+                cfg.name(),
+                "token",
+                a.token_env.as_ref(),
+                a.token_file.as_ref(),
+            )?;
             Arc::new(mastodon::Mastodon::new(a, token, http)?)
         }
         ReplyAccountConfig::Bluesky(a) => {

@@ -135,7 +135,9 @@ impl StackExchange {
         if let Some(id) = self.me.get() {
             return Ok(*id);
         }
-        let users: Vec<User> = self.call(self.get("me", &[]), "Stack Exchange GET /me").await?;
+        let users: Vec<User> = self
+            .call(self.get("me", &[]), "Stack Exchange GET /me")
+            .await?;
         let id = users
             .into_iter()
             .find_map(|u| u.user_id)
@@ -312,7 +314,9 @@ fn id_parts(id: &str) -> Option<(&str, &str)> {
 fn site_key(site: &str) -> String {
     let site = site.trim().to_lowercase();
     let site = site.strip_suffix(".com").unwrap_or(&site);
-    site.strip_suffix(".stackexchange").unwrap_or(site).to_string()
+    site.strip_suffix(".stackexchange")
+        .unwrap_or(site)
+        .to_string()
 }
 
 /// The site's web host: `stackoverflow.com`, `unix.stackexchange.com`.
@@ -343,9 +347,9 @@ fn plain(text: &str) -> String {
     // [text](url) shows as text
     while let Some(open) = rest.find('[') {
         let tail = &rest[open..];
-        let link = tail.find("](").and_then(|mid| {
-            tail[mid..].find(')').map(|end| (mid, mid + end))
-        });
+        let link = tail
+            .find("](")
+            .and_then(|mid| tail[mid..].find(')').map(|end| (mid, mid + end)));
         match link {
             Some((mid, end)) => {
                 out.push_str(&rest[..open]);

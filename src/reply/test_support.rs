@@ -74,7 +74,5 @@ pub fn form(body: &[u8]) -> Vec<(String, String)> {
 
 /// The value of `key` in a form.
 pub fn field<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }

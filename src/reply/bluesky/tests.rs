@@ -42,7 +42,10 @@ fn answer(status: u16, body: &str) -> ResponseTemplate {
 fn session_answer(n: u32) -> ResponseTemplate {
     let body = fixture!("bluesky", "createSession_bskyr.json")
         .replace(r#""accessJwt":"""#, &format!(r#""accessJwt":"access-{n}""#))
-        .replace(r#""refreshJwt":"""#, &format!(r#""refreshJwt":"refresh-{n}""#));
+        .replace(
+            r#""refreshJwt":"""#,
+            &format!(r#""refreshJwt":"refresh-{n}""#),
+        );
     answer(200, &body)
 }
 
@@ -94,11 +97,18 @@ fn bluesky_mention(rkey: &str) -> Post {
 
 #[tokio::test]
 async fn a_reply_names_root_and_parent_by_uri_and_cid_under_a_fixed_record_key() {
-    let server = pds(PARENT_RKEY, fixture!("bluesky", "getRecord_post_bskyr.json")).await;
+    let server = pds(
+        PARENT_RKEY,
+        fixture!("bluesky", "getRecord_post_bskyr.json"),
+    )
+    .await;
     Mock::given(method("POST"))
         .and(path("/xrpc/com.atproto.repo.createRecord"))
         .and(header("authorization", "Bearer access-1"))
-        .respond_with(answer(200, fixture!("bluesky", "createRecord_reply_bskyr.json")))
+        .respond_with(answer(
+            200,
+            fixture!("bluesky", "createRecord_reply_bskyr.json"),
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -130,7 +140,11 @@ async fn a_reply_names_root_and_parent_by_uri_and_cid_under_a_fixed_record_key()
 #[tokio::test]
 async fn the_root_of_a_reply_to_a_reply_is_the_threads_first_post() {
     let server = pds(REPLY_RKEY, fixture!("bluesky", "getRecord_reply.json")).await;
-    creates_answer(&server, answer(200, fixture!("bluesky", "createRecord_reply_bskyr.json"))).await;
+    creates_answer(
+        &server,
+        answer(200, fixture!("bluesky", "createRecord_reply_bskyr.json")),
+    )
+    .await;
     let post = bluesky_mention(REPLY_RKEY);
     client(&server)
         .post(reply(&post, "reply-2", "Sorry", 1))
@@ -149,19 +163,41 @@ async fn the_root_of_a_reply_to_a_reply_is_the_threads_first_post() {
 
 #[tokio::test]
 async fn two_replies_log_in_once() {
-    let server = pds(PARENT_RKEY, fixture!("bluesky", "getRecord_post_bskyr.json")).await;
-    creates_answer(&server, answer(200, fixture!("bluesky", "createRecord_reply_bskyr.json"))).await;
+    let server = pds(
+        PARENT_RKEY,
+        fixture!("bluesky", "getRecord_post_bskyr.json"),
+    )
+    .await;
+    creates_answer(
+        &server,
+        answer(200, fixture!("bluesky", "createRecord_reply_bskyr.json")),
+    )
+    .await;
     let c = client(&server);
     let post = bluesky_mention(PARENT_RKEY);
     c.post(reply(&post, "reply-a", "Sorry", 1)).await.unwrap();
-    c.post(reply(&post, "reply-b", "Sorry again", 1)).await.unwrap();
-    assert_eq!(calls(&server, "com.atproto.server.createSession").await.len(), 1);
-    assert_eq!(calls(&server, "com.atproto.repo.createRecord").await.len(), 2);
+    c.post(reply(&post, "reply-b", "Sorry again", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        calls(&server, "com.atproto.server.createSession")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        calls(&server, "com.atproto.repo.createRecord").await.len(),
+        2
+    );
 }
 
 #[tokio::test]
 async fn an_expired_token_is_refreshed_and_the_call_sent_again() {
-    let server = pds(PARENT_RKEY, fixture!("bluesky", "getRecord_post_bskyr.json")).await;
+    let server = pds(
+        PARENT_RKEY,
+        fixture!("bluesky", "getRecord_post_bskyr.json"),
+    )
+    .await;
     Mock::given(method("POST"))
         .and(path("/xrpc/com.atproto.server.refreshSession"))
         .and(header("authorization", "Bearer refresh-1"))
@@ -178,7 +214,10 @@ async fn an_expired_token_is_refreshed_and_the_call_sent_again() {
     Mock::given(method("POST"))
         .and(path("/xrpc/com.atproto.repo.createRecord"))
         .and(header("authorization", "Bearer access-2"))
-        .respond_with(answer(200, fixture!("bluesky", "createRecord_reply_bskyr.json")))
+        .respond_with(answer(
+            200,
+            fixture!("bluesky", "createRecord_reply_bskyr.json"),
+        ))
         .mount(&server)
         .await;
     let c = client(&server);
@@ -188,25 +227,49 @@ async fn an_expired_token_is_refreshed_and_the_call_sent_again() {
     let creates = calls(&server, "com.atproto.repo.createRecord").await;
     assert_eq!(creates.len(), 2);
     assert_eq!(creates[0]["rkey"], creates[1]["rkey"]);
-    assert_eq!(calls(&server, "com.atproto.server.createSession").await.len(), 1);
+    assert_eq!(
+        calls(&server, "com.atproto.server.createSession")
+            .await
+            .len(),
+        1
+    );
     // the next reply uses the refreshed session
     c.post(reply(&post, "reply-4", "Sorry", 1)).await.unwrap();
-    assert_eq!(calls(&server, "com.atproto.server.createSession").await.len(), 1);
-    assert_eq!(calls(&server, "com.atproto.repo.createRecord").await.len(), 3);
+    assert_eq!(
+        calls(&server, "com.atproto.server.createSession")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        calls(&server, "com.atproto.repo.createRecord").await.len(),
+        3
+    );
 }
 
 #[tokio::test]
 async fn every_attempt_uses_the_same_record_key() {
-    let server = pds(PARENT_RKEY, fixture!("bluesky", "getRecord_post_bskyr.json")).await;
+    let server = pds(
+        PARENT_RKEY,
+        fixture!("bluesky", "getRecord_post_bskyr.json"),
+    )
+    .await;
     let rkey = tid(queued(), "reply-5");
     Mock::given(method("GET"))
         .and(path("/xrpc/com.atproto.repo.getRecord"))
         .and(query_param("rkey", rkey.as_str()))
-        .respond_with(answer(400, fixture!("bluesky", "error_record_not_found.json")))
+        .respond_with(answer(
+            400,
+            fixture!("bluesky", "error_record_not_found.json"),
+        ))
         .expect(1)
         .mount(&server)
         .await;
-    creates_answer(&server, answer(200, fixture!("bluesky", "createRecord_reply_bskyr.json"))).await;
+    creates_answer(
+        &server,
+        answer(200, fixture!("bluesky", "createRecord_reply_bskyr.json")),
+    )
+    .await;
     let c = client(&server);
     let post = bluesky_mention(PARENT_RKEY);
     c.post(reply(&post, "reply-5", "Sorry", 1)).await.unwrap();
@@ -220,7 +283,11 @@ async fn every_attempt_uses_the_same_record_key() {
 
 #[tokio::test]
 async fn a_record_that_already_exists_is_returned_as_posted() {
-    let server = pds(PARENT_RKEY, fixture!("bluesky", "getRecord_post_bskyr.json")).await;
+    let server = pds(
+        PARENT_RKEY,
+        fixture!("bluesky", "getRecord_post_bskyr.json"),
+    )
+    .await;
     let rkey = tid(queued(), "reply-6");
     Mock::given(method("GET"))
         .and(path("/xrpc/com.atproto.repo.getRecord"))
@@ -229,7 +296,11 @@ async fn a_record_that_already_exists_is_returned_as_posted() {
         .respond_with(answer(200, fixture!("bluesky", "getRecord_reply.json")))
         .mount(&server)
         .await;
-    creates_answer(&server, answer(409, fixture!("bluesky", "error_record_exists.json"))).await;
+    creates_answer(
+        &server,
+        answer(409, fixture!("bluesky", "error_record_exists.json")),
+    )
+    .await;
     let post = bluesky_mention(PARENT_RKEY);
     let got = client(&server)
         .post(reply(&post, "reply-6", "Sorry", 1))
@@ -241,7 +312,11 @@ async fn a_record_that_already_exists_is_returned_as_posted() {
 
 #[tokio::test]
 async fn a_retry_finds_the_record_an_earlier_attempt_made_and_creates_nothing() {
-    let server = pds(PARENT_RKEY, fixture!("bluesky", "getRecord_post_bskyr.json")).await;
+    let server = pds(
+        PARENT_RKEY,
+        fixture!("bluesky", "getRecord_post_bskyr.json"),
+    )
+    .await;
     let rkey = tid(queued(), "reply-7");
     Mock::given(method("GET"))
         .and(path("/xrpc/com.atproto.repo.getRecord"))
@@ -251,7 +326,10 @@ async fn a_retry_finds_the_record_an_earlier_attempt_made_and_creates_nothing() 
         .await;
     Mock::given(method("POST"))
         .and(path("/xrpc/com.atproto.repo.createRecord"))
-        .respond_with(answer(200, fixture!("bluesky", "createRecord_reply_bskyr.json")))
+        .respond_with(answer(
+            200,
+            fixture!("bluesky", "createRecord_reply_bskyr.json"),
+        ))
         .expect(0)
         .mount(&server)
         .await;
@@ -276,7 +354,9 @@ async fn a_wrong_app_password_is_refused_with_blueskys_message_and_no_password()
         .post(reply(&post, "reply-8", "Sorry", 1))
         .await
         .unwrap_err();
-    let PostError::Refused { status, why } = err else { panic!("{err:?}") };
+    let PostError::Refused { status, why } = err else {
+        panic!("{err:?}")
+    };
     assert_eq!(status, Some(401));
     assert!(why.contains("Invalid identifier or password"), "{why}");
     assert!(!why.contains(PASSWORD), "{why}");
@@ -284,11 +364,18 @@ async fn a_wrong_app_password_is_refused_with_blueskys_message_and_no_password()
 
 #[tokio::test]
 async fn a_429_with_retry_after_is_retried_after_that_wait() {
-    let server = pds(PARENT_RKEY, fixture!("bluesky", "getRecord_post_bskyr.json")).await;
+    let server = pds(
+        PARENT_RKEY,
+        fixture!("bluesky", "getRecord_post_bskyr.json"),
+    )
+    .await;
     creates_answer(
         &server,
-        answer(429, r#"{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}"#)
-            .insert_header("retry-after", "120"),
+        answer(
+            429,
+            r#"{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}"#,
+        )
+        .insert_header("retry-after", "120"),
     )
     .await;
     let post = bluesky_mention(PARENT_RKEY);
@@ -296,14 +383,20 @@ async fn a_429_with_retry_after_is_retried_after_that_wait() {
         .post(reply(&post, "reply-9", "Sorry", 1))
         .await
         .unwrap_err();
-    let PostError::Retry { why, after } = err else { panic!("{err:?}") };
+    let PostError::Retry { why, after } = err else {
+        panic!("{err:?}")
+    };
     assert_eq!(after, Some(Duration::from_secs(120)));
     assert!(why.contains("RateLimitExceeded"), "{why}");
 }
 
 #[tokio::test]
 async fn a_503_is_retried() {
-    let server = pds(PARENT_RKEY, fixture!("bluesky", "getRecord_post_bskyr.json")).await;
+    let server = pds(
+        PARENT_RKEY,
+        fixture!("bluesky", "getRecord_post_bskyr.json"),
+    )
+    .await;
     creates_answer(&server, ResponseTemplate::new(503)).await;
     let post = bluesky_mention(PARENT_RKEY);
     let err = client(&server)
@@ -315,14 +408,21 @@ async fn a_503_is_retried() {
 
 #[tokio::test]
 async fn verify_names_the_account_by_its_handle() {
-    let server = pds(PARENT_RKEY, fixture!("bluesky", "getRecord_post_bskyr.json")).await;
+    let server = pds(
+        PARENT_RKEY,
+        fixture!("bluesky", "getRecord_post_bskyr.json"),
+    )
+    .await;
     Mock::given(method("GET"))
         .and(path("/xrpc/com.atproto.server.getSession"))
         .and(header("authorization", "Bearer access-1"))
         .respond_with(answer(200, fixture!("bluesky", "getSession.json")))
         .mount(&server)
         .await;
-    assert_eq!(client(&server).verify().await.unwrap(), "bluesky:bskyr.bsky.social");
+    assert_eq!(
+        client(&server).verify().await.unwrap(),
+        "bluesky:bskyr.bsky.social"
+    );
 }
 
 #[test]
@@ -340,7 +440,9 @@ fn the_record_key_is_a_tid_fixed_by_the_queue_time_and_the_key() {
     assert_eq!(a, tid(queued(), "reply-1"));
     assert_ne!(a, tid(queued(), "reply-2"));
     assert_eq!(a.len(), 13);
-    assert!(a.bytes().all(|b| b"234567abcdefghijklmnopqrstuvwxyz".contains(&b)));
+    assert!(a
+        .bytes()
+        .all(|b| b"234567abcdefghijklmnopqrstuvwxyz".contains(&b)));
     // sortable: a later reply has a larger key
     let later = tid(queued() + chrono::Duration::seconds(1), "reply-1");
     assert!(later > a);

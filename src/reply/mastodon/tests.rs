@@ -28,7 +28,11 @@ fn client(server: &MockServer) -> Mastodon {
 
 /// A mention polled from the account's own instance (the server's host).
 fn local_mention(server: &MockServer) -> Post {
-    let host = Url::parse(&server.uri()).unwrap().host_str().unwrap().to_string();
+    let host = Url::parse(&server.uri())
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_string();
     mention(
         KIND,
         &format!("mastodon:{host}:{PARENT}"),
@@ -75,7 +79,10 @@ async fn a_reply_carries_in_reply_to_id_the_token_and_the_idempotency_key() {
         .and(path("/api/v1/statuses"))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
         .and(header("idempotency-key", "reply-1"))
-        .respond_with(json(200, fixture!("mastodon", "status_reply_mastodonpy.json")))
+        .respond_with(json(
+            200,
+            fixture!("mastodon", "status_reply_mastodonpy.json"),
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -85,14 +92,22 @@ async fn a_reply_carries_in_reply_to_id_the_token_and_the_idempotency_key() {
         .mount(&server)
         .await;
     let c = client(&server);
-    assert_eq!(c.limit().max, 500, "Mastodon's own limit until the instance says");
+    assert_eq!(
+        c.limit().max,
+        500,
+        "Mastodon's own limit until the instance says"
+    );
     let post = local_mention(&server);
     let got = c.post(reply(&post, "reply-1", "same!", 1)).await.unwrap();
 
     let forms = posted_forms(&server).await;
     assert_eq!(forms.len(), 1);
     let (f, _) = &forms[0];
-    let host = Url::parse(&server.uri()).unwrap().host_str().unwrap().to_string();
+    let host = Url::parse(&server.uri())
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_string();
     assert_eq!(field(f, "in_reply_to_id"), Some(PARENT));
     assert_eq!(
         field(f, "status"),
@@ -111,19 +126,34 @@ async fn a_reply_carries_in_reply_to_id_the_token_and_the_idempotency_key() {
             by: format!("mastodon:admin@{host}"),
         }
     );
-    assert_eq!(c.limit().max, 1000, "the instance's own limit, once fetched");
+    assert_eq!(
+        c.limit().max,
+        1000,
+        "the instance's own limit, once fetched"
+    );
 }
 
 #[tokio::test]
 async fn every_attempt_sends_the_same_idempotency_key() {
     let server = MockServer::start().await;
-    statuses_answer(&server, json(200, fixture!("mastodon", "status_reply_mastodonpy.json"))).await;
+    statuses_answer(
+        &server,
+        json(200, fixture!("mastodon", "status_reply_mastodonpy.json")),
+    )
+    .await;
     let c = client(&server);
     let post = local_mention(&server);
     c.post(reply(&post, "reply-7", "Sorry!", 1)).await.unwrap();
     c.post(reply(&post, "reply-7", "Sorry!", 2)).await.unwrap();
-    let keys: Vec<Option<String>> = posted_forms(&server).await.into_iter().map(|(_, k)| k).collect();
-    assert_eq!(keys, vec![Some("reply-7".to_string()), Some("reply-7".to_string())]);
+    let keys: Vec<Option<String>> = posted_forms(&server)
+        .await
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    assert_eq!(
+        keys,
+        vec![Some("reply-7".to_string()), Some("reply-7".to_string())]
+    );
 }
 
 #[tokio::test]
@@ -140,8 +170,17 @@ async fn a_status_from_another_instance_is_resolved_there_first() {
         .expect(1)
         .mount(&server)
         .await;
-    statuses_answer(&server, json(200, fixture!("mastodon", "status_reply_mastodonpy.json"))).await;
-    let post = mention(KIND, "mastodon:mastodon.social:109294719267373593", url, "alice");
+    statuses_answer(
+        &server,
+        json(200, fixture!("mastodon", "status_reply_mastodonpy.json")),
+    )
+    .await;
+    let post = mention(
+        KIND,
+        "mastodon:mastodon.social:109294719267373593",
+        url,
+        "alice",
+    );
     client(&server)
         .post(reply(&post, "reply-2", "Sorry about this", 1))
         .await
@@ -159,8 +198,15 @@ async fn a_status_from_another_instance_is_resolved_there_first() {
     let (f, _) = &posted_forms(&server).await[0];
     // the resolved status's id on this instance, not mastodon.social's
     assert_eq!(field(f, "in_reply_to_id"), Some("114869919130670547"));
-    assert_eq!(field(f, "visibility"), Some("unlisted"), "as private as the mention");
-    assert_eq!(field(f, "status"), Some("@alice@mastodon.social Sorry about this"));
+    assert_eq!(
+        field(f, "visibility"),
+        Some("unlisted"),
+        "as private as the mention"
+    );
+    assert_eq!(
+        field(f, "status"),
+        Some("@alice@mastodon.social Sorry about this")
+    );
 }
 
 #[tokio::test]
@@ -173,18 +219,31 @@ async fn a_status_the_instance_cannot_find_is_refused_and_nothing_is_posted() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/v1/statuses"))
-        .respond_with(json(200, fixture!("mastodon", "status_reply_mastodonpy.json")))
+        .respond_with(json(
+            200,
+            fixture!("mastodon", "status_reply_mastodonpy.json"),
+        ))
         .expect(0)
         .mount(&server)
         .await;
     let url = "https://mastodon.social/@alice/109294719267373593";
-    let post = mention(KIND, "mastodon:mastodon.social:109294719267373593", url, "alice");
+    let post = mention(
+        KIND,
+        "mastodon:mastodon.social:109294719267373593",
+        url,
+        "alice",
+    );
     let err = client(&server)
         .post(reply(&post, "reply-3", "Sorry", 1))
         .await
         .unwrap_err();
-    let PostError::Refused { why, .. } = err else { panic!("{err:?}") };
-    assert!(why.contains("cannot find the post") && why.contains(url), "{why}");
+    let PostError::Refused { why, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        why.contains("cannot find the post") && why.contains(url),
+        "{why}"
+    );
 }
 
 #[tokio::test]
@@ -196,7 +255,9 @@ async fn a_401_is_refused_with_mastodons_message_and_no_token() {
         .post(reply(&post, "reply-4", "Sorry", 1))
         .await
         .unwrap_err();
-    let PostError::Refused { status, why } = err else { panic!("{err:?}") };
+    let PostError::Refused { status, why } = err else {
+        panic!("{err:?}")
+    };
     assert_eq!(status, Some(401));
     assert!(why.contains("The access token is invalid"), "{why}");
     assert!(!why.contains(TOKEN), "{why}");
@@ -215,7 +276,9 @@ async fn a_429_with_retry_after_is_retried_after_that_wait() {
         .post(reply(&post, "reply-5", "Sorry", 1))
         .await
         .unwrap_err();
-    let PostError::Retry { why, after } = err else { panic!("{err:?}") };
+    let PostError::Retry { why, after } = err else {
+        panic!("{err:?}")
+    };
     assert_eq!(after, Some(Duration::from_secs(30)));
     assert!(why.contains("Too many requests"), "{why}");
 }
@@ -229,7 +292,10 @@ async fn a_503_is_retried() {
         .post(reply(&post, "reply-6", "Sorry", 1))
         .await
         .unwrap_err();
-    assert!(matches!(err, PostError::Retry { after: None, .. }), "{err:?}");
+    assert!(
+        matches!(err, PostError::Retry { after: None, .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -241,20 +307,43 @@ async fn verify_names_the_account_as_the_thread_watch_does() {
         .respond_with(json(200, fixture!("mastodon", "verify_credentials.json")))
         .mount(&server)
         .await;
-    let host = Url::parse(&server.uri()).unwrap().host_str().unwrap().to_string();
-    assert_eq!(client(&server).verify().await.unwrap(), format!("mastodon:admin@{host}"));
+    let host = Url::parse(&server.uri())
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        client(&server).verify().await.unwrap(),
+        format!("mastodon:admin@{host}")
+    );
 }
 
 #[test]
 fn the_author_is_mentioned_once() {
-    let post = mention(KIND, "mastodon:mastodon.social:1", "https://mastodon.social/@alice/1", "alice");
+    let post = mention(
+        KIND,
+        "mastodon:mastodon.social:1",
+        "https://mastodon.social/@alice/1",
+        "alice",
+    );
     let m = |text: &str| with_mention(text, &post, "acme.social");
     assert_eq!(m("Sorry!"), "@alice@mastodon.social Sorry!");
-    assert_eq!(m("Hi @Alice@Mastodon.social, sorry!"), "Hi @Alice@Mastodon.social, sorry!");
-    assert_eq!(m("@alicex@mastodon.social hi"), "@alice@mastodon.social @alicex@mastodon.social hi");
+    assert_eq!(
+        m("Hi @Alice@Mastodon.social, sorry!"),
+        "Hi @Alice@Mastodon.social, sorry!"
+    );
+    assert_eq!(
+        m("@alicex@mastodon.social hi"),
+        "@alice@mastodon.social @alicex@mastodon.social hi"
+    );
     // `@alice` alone is someone on the account's own instance
     assert_eq!(m("@alice hi"), "@alice@mastodon.social @alice hi");
-    let remote = mention(KIND, "mastodon:mastodon.social:1", "https://x/1", "bob@acme.social");
+    let remote = mention(
+        KIND,
+        "mastodon:mastodon.social:1",
+        "https://x/1",
+        "bob@acme.social",
+    );
     assert_eq!(with_mention("Hi @bob.", &remote, "acme.social"), "Hi @bob.");
 }
 
@@ -271,9 +360,26 @@ fn fits_mastodon_posts_only() {
         &http(),
     )
     .unwrap();
-    let ok = mention(KIND, "mastodon:mastodon.social:1", "https://mastodon.social/@a/1", "a");
+    let ok = mention(
+        KIND,
+        "mastodon:mastodon.social:1",
+        "https://mastodon.social/@a/1",
+        "a",
+    );
     assert_eq!(c.fits(&ok), Ok(()));
-    let bsky = mention("bluesky", "bluesky:at://did:plc:x/app.bsky.feed.post/1", "https://bsky.app/x", "a");
+    let bsky = mention(
+        "bluesky",
+        "bluesky:at://did:plc:x/app.bsky.feed.post/1",
+        "https://bsky.app/x",
+        "a",
+    );
     assert!(c.fits(&bsky).is_err());
-    assert_eq!(c.limit(), Limit { unit: "characters", max: 500, min: 0 });
+    assert_eq!(
+        c.limit(),
+        Limit {
+            unit: "characters",
+            max: 500,
+            min: 0
+        }
+    );
 }

@@ -94,7 +94,12 @@ async fn count(server: &MockServer, p: &str) -> usize {
 #[tokio::test]
 async fn a_comment_is_added_to_the_question_with_the_key_the_token_and_the_site() {
     let server = api().await;
-    adds_answer(&server, answer(200, fixture!("stackexchange", "comments_add.json")), 1).await;
+    adds_answer(
+        &server,
+        answer(200, fixture!("stackexchange", "comments_add.json")),
+        1,
+    )
+    .await;
     let post = question();
     let got = client_at(&server.uri())
         .post(reply(&post, "reply-1", TEXT, 1))
@@ -112,7 +117,11 @@ async fn a_comment_is_added_to_the_question_with_the_key_the_token_and_the_site(
     assert_eq!(field(&f, "key"), Some(KEY));
     assert_eq!(field(&f, "access_token"), Some(TOKEN));
     assert_eq!(field(&f, "preview"), Some("false"));
-    assert_eq!(add.url.query(), None, "the secrets go in the body, not the URL");
+    assert_eq!(
+        add.url.query(),
+        None,
+        "the secrets go in the body, not the URL"
+    );
     assert_eq!(
         got,
         Posted {
@@ -130,7 +139,12 @@ async fn a_comment_is_added_to_the_question_with_the_key_the_token_and_the_site(
 async fn a_retry_looks_for_its_comment_first_and_does_not_post_again() {
     let server = api().await;
     comments_answer(&server, fixture!("stackexchange", "comments_withbody.json")).await;
-    adds_answer(&server, answer(200, fixture!("stackexchange", "comments_add.json")), 0).await;
+    adds_answer(
+        &server,
+        answer(200, fixture!("stackexchange", "comments_add.json")),
+        0,
+    )
+    .await;
     let post = question();
     let got = client_at(&server.uri())
         .post(reply(&post, "reply-2", TEXT, 2))
@@ -149,7 +163,12 @@ async fn a_retry_posts_when_its_comment_is_not_there() {
     let server = api().await;
     // the same text by another user is not this reply's comment
     comments_answer(&server, fixture!("stackexchange", "comments_other.json")).await;
-    adds_answer(&server, answer(200, fixture!("stackexchange", "comments_add.json")), 1).await;
+    adds_answer(
+        &server,
+        answer(200, fixture!("stackexchange", "comments_add.json")),
+        1,
+    )
+    .await;
     let post = question();
     client_at(&server.uri())
         .post(reply(&post, "reply-3", TEXT, 2))
@@ -160,68 +179,110 @@ async fn a_retry_posts_when_its_comment_is_not_there() {
 #[tokio::test]
 async fn the_user_is_looked_up_once() {
     let server = api().await;
-    adds_answer(&server, answer(200, fixture!("stackexchange", "comments_add.json")), 2).await;
+    adds_answer(
+        &server,
+        answer(200, fixture!("stackexchange", "comments_add.json")),
+        2,
+    )
+    .await;
     let c = client_at(&server.uri());
     let post = question();
     c.post(reply(&post, "reply-4", TEXT, 1)).await.unwrap();
     c.post(reply(&post, "reply-5", TEXT, 1)).await.unwrap();
     assert_eq!(count(&server, "/me").await, 1);
-    assert_eq!(c.verify().await.unwrap(), format!("stackexchange:stackoverflow/{ME}"));
+    assert_eq!(
+        c.verify().await.unwrap(),
+        format!("stackexchange:stackoverflow/{ME}")
+    );
     assert_eq!(count(&server, "/me").await, 1);
 }
 
 #[tokio::test]
 async fn a_401_is_refused_with_the_apis_message_and_no_key_or_token() {
     let server = api().await;
-    adds_answer(&server, answer(401, fixture!("stackexchange", "error_access_token.json")), 1).await;
+    adds_answer(
+        &server,
+        answer(401, fixture!("stackexchange", "error_access_token.json")),
+        1,
+    )
+    .await;
     let post = question();
     let err = client_at(&server.uri())
         .post(reply(&post, "reply-6", TEXT, 1))
         .await
         .unwrap_err();
-    let PostError::Refused { status, why } = err else { panic!("{err:?}") };
+    let PostError::Refused { status, why } = err else {
+        panic!("{err:?}")
+    };
     assert_eq!(status, Some(401));
-    assert!(why.contains("access_token_required") && why.contains("No access_token was passed"), "{why}");
+    assert!(
+        why.contains("access_token_required") && why.contains("No access_token was passed"),
+        "{why}"
+    );
     assert!(!why.contains(KEY) && !why.contains(TOKEN), "{why}");
 }
 
 #[tokio::test]
 async fn an_invalid_token_answered_with_400_is_refused() {
     let server = api().await;
-    adds_answer(&server, answer(400, fixture!("stackexchange", "error_invalid_token.json")), 1).await;
+    adds_answer(
+        &server,
+        answer(400, fixture!("stackexchange", "error_invalid_token.json")),
+        1,
+    )
+    .await;
     let post = question();
     let err = client_at(&server.uri())
         .post(reply(&post, "reply-7", TEXT, 1))
         .await
         .unwrap_err();
-    let PostError::Refused { status, why } = err else { panic!("{err:?}") };
+    let PostError::Refused { status, why } = err else {
+        panic!("{err:?}")
+    };
     assert_eq!(status, Some(400));
-    assert!(why.contains("access_token is invalid, expired, or revoked"), "{why}");
+    assert!(
+        why.contains("access_token is invalid, expired, or revoked"),
+        "{why}"
+    );
 }
 
 #[tokio::test]
 async fn a_throttle_violation_is_retried_after_the_wait_it_names() {
     let server = api().await;
-    adds_answer(&server, answer(400, fixture!("stackexchange", "error_throttle.json")), 1).await;
+    adds_answer(
+        &server,
+        answer(400, fixture!("stackexchange", "error_throttle.json")),
+        1,
+    )
+    .await;
     let post = question();
     let err = client_at(&server.uri())
         .post(reply(&post, "reply-8", TEXT, 1))
         .await
         .unwrap_err();
-    let PostError::Retry { after, .. } = err else { panic!("{err:?}") };
+    let PostError::Retry { after, .. } = err else {
+        panic!("{err:?}")
+    };
     assert_eq!(after, Some(Duration::from_secs(35)));
 }
 
 #[tokio::test]
 async fn a_429_with_retry_after_is_retried_after_that_wait() {
     let server = api().await;
-    adds_answer(&server, ResponseTemplate::new(429).insert_header("retry-after", "60"), 1).await;
+    adds_answer(
+        &server,
+        ResponseTemplate::new(429).insert_header("retry-after", "60"),
+        1,
+    )
+    .await;
     let post = question();
     let err = client_at(&server.uri())
         .post(reply(&post, "reply-9", TEXT, 1))
         .await
         .unwrap_err();
-    let PostError::Retry { after, .. } = err else { panic!("{err:?}") };
+    let PostError::Retry { after, .. } = err else {
+        panic!("{err:?}")
+    };
     assert_eq!(after, Some(Duration::from_secs(60)));
 }
 
@@ -242,7 +303,9 @@ async fn a_network_error_is_retried_and_names_no_secret() {
     // nothing listens on port 9 of the loopback address
     let c = client_at("http://127.0.0.1:9/2.3");
     let err = c.verify().await.unwrap_err();
-    let PostError::Retry { why, .. } = err else { panic!("{err:?}") };
+    let PostError::Retry { why, .. } = err else {
+        panic!("{err:?}")
+    };
     assert!(why.contains("127.0.0.1"), "{why}");
     assert!(!why.contains(KEY) && !why.contains(TOKEN), "{why}");
 }
@@ -251,13 +314,35 @@ async fn a_network_error_is_retried_and_names_no_secret() {
 fn fits_questions_of_its_own_site_only() {
     let c = client_at("https://api.stackexchange.com/2.3");
     assert_eq!(c.fits(&question()), Ok(()));
-    let dotcom = mention(KIND, "stackexchange:stackoverflow.com:1", "https://stackoverflow.com/q/1", "a");
+    let dotcom = mention(
+        KIND,
+        "stackexchange:stackoverflow.com:1",
+        "https://stackoverflow.com/q/1",
+        "a",
+    );
     assert_eq!(c.fits(&dotcom), Ok(()));
-    let unix = mention(KIND, "stackexchange:unix:1", "https://unix.stackexchange.com/q/1", "a");
+    let unix = mention(
+        KIND,
+        "stackexchange:unix:1",
+        "https://unix.stackexchange.com/q/1",
+        "a",
+    );
     assert!(c.fits(&unix).unwrap_err().contains("unix"));
-    let toot = mention("mastodon", "mastodon:m.example:1", "https://m.example/@a/1", "a");
+    let toot = mention(
+        "mastodon",
+        "mastodon:m.example:1",
+        "https://m.example/@a/1",
+        "a",
+    );
     assert!(c.fits(&toot).is_err());
-    assert_eq!(c.limit(), Limit { unit: "characters", max: 600, min: 15 });
+    assert_eq!(
+        c.limit(),
+        Limit {
+            unit: "characters",
+            max: 600,
+            min: 15
+        }
+    );
 }
 
 #[test]
