@@ -104,8 +104,9 @@ impl Mastodon {
             .into_ok(what, &self.secrets())
     }
 
-    /// The instance's status length limit, fetched once; a failure leaves the
-    /// default and is tried again next time.
+    /// The instance's status length limit, fetched once. An instance that answers
+    /// without one (an older or another server) keeps Mastodon's 500; one that does
+    /// not answer is asked again next time.
     async fn learn_limit(&self) {
         if self.max.get().is_some() {
             return;
@@ -123,15 +124,22 @@ impl Mastodon {
             max_characters: usize,
         }
         let what = "Mastodon GET /api/v2/instance";
-        let Ok(answer) = self.get("api/v2/instance", &[], what).await else {
+        let url = endpoint(&self.instance, "api/v2/instance", &[]);
+        let req = self.client.get(url).bearer_auth(&self.token);
+        let Ok(answer) = send(req, what, &self.secrets()).await else {
             return;
         };
-        if let Ok(i) = answer.json::<Instance>(what) {
-            let max = i.configuration.statuses.max_characters;
-            if (1..=1_000_000).contains(&max) {
-                let _ = self.max.set(max);
-            }
+        if answer.status >= 500 || matches!(answer.status, 408 | 429) {
+            return;
         }
+        let max = answer
+            .json::<Instance>(what)
+            .ok()
+            .filter(|_| answer.is_ok())
+            .map(|i| i.configuration.statuses.max_characters)
+            .filter(|m| (1..=1_000_000).contains(m))
+            .unwrap_or(DEFAULT_MAX);
+        let _ = self.max.set(max);
     }
 
     /// The id of `post` on this instance, and its visibility where known: its own

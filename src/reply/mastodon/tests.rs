@@ -157,6 +157,27 @@ async fn every_attempt_sends_the_same_idempotency_key() {
 }
 
 #[tokio::test]
+async fn an_instance_without_a_limit_keeps_500_and_is_asked_once() {
+    let server = MockServer::start().await;
+    statuses_answer(
+        &server,
+        json(200, fixture!("mastodon", "status_reply_mastodonpy.json")),
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/instance"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    let post = local_mention(&server);
+    c.post(reply(&post, "reply-8", "Sorry!", 1)).await.unwrap();
+    c.post(reply(&post, "reply-9", "Sorry!", 1)).await.unwrap();
+    assert_eq!(c.limit().max, 500);
+}
+
+#[tokio::test]
 async fn a_status_from_another_instance_is_resolved_there_first() {
     let server = MockServer::start().await;
     let url = "https://mastodon.social/@alice/109294719267373593";
