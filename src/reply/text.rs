@@ -2,15 +2,9 @@
 //! network's length limit (Mastodon and Stack Exchange count characters, Bluesky
 //! graphemes: "👍🏽" and "é" written as e + U+0301 are one each).
 
-use unicode_segmentation::UnicodeSegmentation;
-
+use super::bluesky::graphemes;
 use super::network::Limit;
 use crate::store::StoredMention;
-
-/// What a person sees as characters: extended grapheme clusters.
-pub fn graphemes(text: &str) -> usize {
-    text.graphemes(true).count()
-}
 
 /// The length of `text` as `limit` counts it.
 pub fn length(text: &str, limit: Limit) -> usize {

@@ -185,8 +185,16 @@ pub async fn write(
     };
     let store = state.store.clone();
     let done = tokio::task::spawn_blocking(move || {
-        let id = store.resolve(&w.mention_id)?.unwrap_or(w.mention_id.clone());
-        desk.get().write(Write { mention_id: id, ..w }, chrono::Utc::now())
+        let id = store
+            .resolve(&w.mention_id)?
+            .unwrap_or(w.mention_id.clone());
+        desk.get().write(
+            Write {
+                mention_id: id,
+                ..w
+            },
+            chrono::Utc::now(),
+        )
     })
     .await;
     match done {
