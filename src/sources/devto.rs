@@ -362,7 +362,15 @@ impl DevTo {
             let tree = match self.get::<Vec<Comment>>(&url, "comments", got).await {
                 Ok(t) => t,
                 Err(SourceError::NotFound(_)) => {
-                    got.next.watch.remove(&id);
+                    // deleted: never asked again while listings still show it
+                    got.next.watch.insert(
+                        id,
+                        Watch {
+                            read: i64::MAX,
+                            checked: now,
+                            ..w
+                        },
+                    );
                     continue;
                 }
                 Err(e) => return Err(e),
