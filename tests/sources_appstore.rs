@@ -91,8 +91,9 @@ async fn chinese_reviews_keep_their_text_and_one_star() {
         "cn",
         "497799835",
         1,
-        ResponseTemplate::new(200)
-            .set_body_bytes(fixture("appstore/itunes_customerreviews_497799835_cn_10.json")),
+        ResponseTemplate::new(200).set_body_bytes(fixture(
+            "appstore/itunes_customerreviews_497799835_cn_10.json",
+        )),
     )
     .await;
     let (mut s, _) = fresh_source(&config(&server, "497799835", "cn"), &[]);
@@ -163,8 +164,9 @@ async fn the_empty_page_and_the_page_depth_error_end_the_paging() {
 
     let depth = fixture("appstore/itunes_customerreviews_555731861_us_11.error.txt");
     for page_two in [
-        ResponseTemplate::new(200)
-            .set_body_bytes(fixture("appstore/itunes_customerreviews_1510826067_gb_2.json")),
+        ResponseTemplate::new(200).set_body_bytes(fixture(
+            "appstore/itunes_customerreviews_1510826067_gb_2.json",
+        )),
         ResponseTemplate::new(200)
             .insert_header("content-type", "text/plain")
             .set_body_bytes(depth.clone()),
@@ -247,11 +249,18 @@ async fn hostile_pages_give_clean_text_or_a_clear_error() {
 #[test]
 fn bad_app_ids_and_countries_are_refused_at_start() {
     let state = Arc::new(MemoryState::default());
-    for (apps, countries) in [("[\"acme\"]", "[\"us\"]"), ("[\"1\"]", "[\"usa\"]"), ("[]", "[\"us\"]")] {
+    for (apps, countries) in [
+        ("[\"acme\"]", "[\"us\"]"),
+        ("[\"1\"]", "[\"usa\"]"),
+        ("[]", "[\"us\"]"),
+    ] {
         let cfg = source_config(&format!(
             "[[source]]\nkind = \"appstore\"\napps = {apps}\ncountries = {countries}\n"
         ));
         let e = overhear::sources::build(&cfg, &ctx(state.clone(), &[])).err();
-        assert!(matches!(e, Some(SourceError::Config(_))), "{apps} {countries}");
+        assert!(
+            matches!(e, Some(SourceError::Config(_))),
+            "{apps} {countries}"
+        );
     }
 }

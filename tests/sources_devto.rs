@@ -107,7 +107,10 @@ async fn the_latest_articles_and_a_comment_tree_are_posts() {
         format!("{}/nazar-boyko/comment/3bbkn", server.uri())
     );
     // oldest first
-    assert!(b.posts.windows(2).all(|w| w[0].created_at <= w[1].created_at));
+    assert!(b
+        .posts
+        .windows(2)
+        .all(|w| w[0].created_at <= w[1].created_at));
 }
 
 /// One state, two instances (a restart): the second emits only the articles the

@@ -58,7 +58,10 @@ async fn a_search_gives_posts_and_comments_for_the_brands_terms() {
         ["lemmy:127.0.0.1:post/180", "lemmy:127.0.0.1:comment/501"]
     );
     let c = &b.posts[1];
-    assert_eq!(c.author.as_deref(), Some("seed_mod1@test1.lemmy.ddenis.info"));
+    assert_eq!(
+        c.author.as_deref(),
+        Some("seed_mod1@test1.lemmy.ddenis.info")
+    );
     assert_eq!(c.url, "https://test1.lemmy.ddenis.info/comment/501");
     assert_eq!(c.thread_id.as_deref(), Some("lemmy:127.0.0.1:post/180"));
     assert_eq!(c.source_name, "lemmy");

@@ -248,9 +248,15 @@ impl AppStore {
         n: u32,
         got: &mut Gather<State>,
     ) -> Result<Option<Vec<Review>>, SourceError> {
-        let path = format!("{country}/rss/customerreviews/page={n}/id={app}/sortby=mostrecent/json");
+        let path =
+            format!("{country}/rss/customerreviews/page={n}/id={app}/sortby=mostrecent/json");
         let url = self.api.url(&path, &[]);
-        let resp = match self.api.http.get(&url, Expect::Json, GetOpts::default()).await {
+        let resp = match self
+            .api
+            .http
+            .get(&url, Expect::Json, GetOpts::default())
+            .await
+        {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(None),
             Err(SourceError::Status { detail, .. }) if depth_error(&detail) => return Ok(None),

@@ -124,7 +124,11 @@ fn the_app_entry_is_skipped_and_a_lone_review_is_an_object() {
         {"id":{"label":"43"},"im:rating":{"label":"9"},"title":{"label":"x"}},
         {"im:rating":{"label":"5"}}]}}"#;
     let r = reviews(with_app.as_bytes(), "1", "us");
-    assert_eq!(r.len(), 1, "the app and the review without an id are skipped");
+    assert_eq!(
+        r.len(),
+        1,
+        "the app and the review without an id are skipped"
+    );
     assert_eq!(r[0].post.rating, None, "9 stars is no rating");
 }
 

@@ -319,7 +319,8 @@ impl DevTo {
                 if matches!((since, published), (Some(s), Some(p)) if p < s - LOOKBACK_SECS) {
                     continue;
                 }
-                got.posts.push(article_post(a, &self.api.base, &self.api.name));
+                got.posts
+                    .push(article_post(a, &self.api.base, &self.api.name));
             }
             if older || !full {
                 break;

@@ -25,18 +25,28 @@ fn the_latest_articles_are_posts_with_their_author_and_url() {
     let list: Vec<Article> =
         serde_json::from_slice(feed!("devto-client_get_api-articles-latest.body.json")).unwrap();
     assert_eq!(list.len(), 30);
-    let posts: Vec<_> = list.iter().map(|a| article_post(a, &base(), "dev")).collect();
+    let posts: Vec<_> = list
+        .iter()
+        .map(|a| article_post(a, &base(), "dev"))
+        .collect();
     let p = &posts[0];
     assert_eq!(p.id, "devto:4166738");
     assert_eq!(p.url, "https://dev.to/chethanblgs99/from-logprintf-to-trace-context-what-i-learned-debugging-a-go-checkout-service-with-opentelemetry-1nlh");
     assert_eq!(p.author.as_deref(), Some("chethanblgs99"));
     assert!(p.title.as_deref().unwrap().starts_with("From log.Printf"));
-    assert!(p.text.starts_with("The error was easy to create."), "{}", p.text);
+    assert!(
+        p.text.starts_with("The error was easy to create."),
+        "{}",
+        p.text
+    );
     assert_eq!(p.created_at.to_rfc3339(), "2026-07-17T13:10:36+00:00");
     assert_eq!((p.site.as_str(), p.lang.as_deref()), ("dev.to", Some("en")));
     assert_eq!(p.source, "devto");
     let dash = posts.iter().find(|p| p.id == "devto:4166986").unwrap();
-    assert_eq!(dash.title.as_deref(), Some("Drawing Board — Free Online Tool"));
+    assert_eq!(
+        dash.title.as_deref(),
+        Some("Drawing Board — Free Online Tool")
+    );
 }
 
 #[test]
@@ -105,6 +115,9 @@ fn hostile_fields_give_clean_text_and_unsafe_names_are_dropped() {
     .unwrap();
     let posts = comment_posts(&tree, 9, &base(), "dev");
     assert_eq!(posts.len(), 1, "a bad id and a deleted comment are skipped");
-    assert_eq!((posts[0].id.as_str(), posts[0].text.as_str()), ("devto:c/ok2", "fine"));
+    assert_eq!(
+        (posts[0].id.as_str(), posts[0].text.as_str()),
+        ("devto:c/ok2", "fine")
+    );
     assert_eq!(posts[0].parent_id.as_deref(), Some("devto:c/ok1"));
 }

@@ -149,7 +149,9 @@ fn person(p: Option<&Person>) -> Option<String> {
 
 /// A URL from the payload when it is a web URL.
 fn web_url(u: Option<&str>) -> Option<Url> {
-    Url::parse(u?).ok().filter(|u| matches!(u.scheme(), "http" | "https"))
+    Url::parse(u?)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
 }
 
 /// A search response of instance `base` (its host `host`) as posts of source `name`,
@@ -243,13 +245,9 @@ impl Lemmy {
             format!("https://{raw}")
         };
         let api = Api::new(ctx, Some(&instance), &instance, name)?;
-        let host = api
-            .base
-            .host_str()
-            .map(str::to_lowercase)
-            .ok_or_else(|| {
-                SourceError::Config(format!("source {name:?}: {raw:?} names no host"))
-            })?;
+        let host = api.base.host_str().map(str::to_lowercase).ok_or_else(|| {
+            SourceError::Config(format!("source {name:?}: {raw:?} names no host"))
+        })?;
         Ok(Lemmy {
             api,
             queries: Queries::new(&cfg.queries, ctx, name)?,
@@ -287,7 +285,11 @@ impl Lemmy {
                 return Ok(());
             };
             got.wait_at_least(resp.wait_hint);
-            let (base, host, name) = (self.api.base.clone(), self.host.clone(), self.api.name.clone());
+            let (base, host, name) = (
+                self.api.base.clone(),
+                self.host.clone(),
+                self.api.name.clone(),
+            );
             let (full, items) = off_runtime(move || {
                 let s: Search = resp.json()?;
                 let full = s.posts.len() >= LIMIT || s.comments.len() >= LIMIT;

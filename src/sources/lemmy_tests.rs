@@ -26,7 +26,10 @@ fn a_search_gives_its_post_and_its_comment() {
     let p = &got[0];
     assert_eq!(p.id, "lemmy:lemmy.example:post/180");
     assert_eq!(p.url, "https://test1.lemmy.ddenis.info/post/180");
-    assert_eq!(p.author.as_deref(), Some("seed_mod1@test1.lemmy.ddenis.info"));
+    assert_eq!(
+        p.author.as_deref(),
+        Some("seed_mod1@test1.lemmy.ddenis.info")
+    );
     assert_eq!(p.title.as_deref(), Some("Live recording (thread 8)"));
     assert_eq!(p.text, "", "the post has no body");
     assert_eq!(p.links, vec!["https://example.com/live"]);
@@ -57,18 +60,25 @@ fn parents_authors_and_deleted_items() {
     v["comments"].as_array_mut().unwrap().push(removed);
     let got = posts(serde_json::from_value(v).unwrap());
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].parent_id.as_deref(), Some("lemmy:lemmy.example:comment/400"));
+    assert_eq!(
+        got[0].parent_id.as_deref(),
+        Some("lemmy:lemmy.example:comment/400")
+    );
     assert_eq!(got[0].author.as_deref(), Some("acme@lemmy.world"));
 }
 
 #[test]
 fn times_with_and_without_a_zone() {
     assert_eq!(
-        lemmy_time(Some("2023-06-12T23:39:00.123456")).unwrap().to_rfc3339(),
+        lemmy_time(Some("2023-06-12T23:39:00.123456"))
+            .unwrap()
+            .to_rfc3339(),
         "2023-06-12T23:39:00.123456+00:00"
     );
     assert_eq!(
-        lemmy_time(Some("2026-06-12T23:39:00.000000Z")).unwrap().timestamp(),
+        lemmy_time(Some("2026-06-12T23:39:00.000000Z"))
+            .unwrap()
+            .timestamp(),
         1_781_307_540
     );
     assert_eq!(lemmy_time(Some("yesterday")), None);
@@ -90,5 +100,8 @@ fn html_in_every_field_is_clean_text() {
     assert_eq!(p.site, "lemmy.example");
     assert!(p.created_at_is_first_seen);
     assert_eq!(got[1].text, "hi");
-    assert_eq!(got[1].parent_id.as_deref(), Some("lemmy:lemmy.example:post/1"));
+    assert_eq!(
+        got[1].parent_id.as_deref(),
+        Some("lemmy:lemmy.example:post/1")
+    );
 }

@@ -76,7 +76,11 @@ pub(super) fn target(post: &Post, base: &Url) -> Result<Target, ThreadError> {
         ));
     };
     let id = id.to_string();
-    let by = if what == "post" { "post_id" } else { "parent_id" };
+    let by = if what == "post" {
+        "post_id"
+    } else {
+        "parent_id"
+    };
     Ok(Target::Fetch(endpoint(
         base,
         "api/v3/comment/list",
@@ -123,7 +127,10 @@ pub(super) fn parse(post: &Post, status: u16, body: &[u8]) -> Result<Thread, Thr
     }
     ok_status(KIND, status, body)?;
     let Some((host, what, id)) = id_parts(&post.id) else {
-        return Err(super::malformed(KIND, format!("{} is not a Lemmy id", post.id)));
+        return Err(super::malformed(
+            KIND,
+            format!("{} is not a Lemmy id", post.id),
+        ));
     };
     let list: List = json(KIND, body)?;
     let anchor = (what == "comment").then_some(id);

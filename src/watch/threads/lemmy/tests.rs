@@ -77,7 +77,12 @@ fn targets_list_the_posts_comments_or_those_below_a_comment() {
                 .unwrap()
         )
     );
-    for bad in ["lemmy:h:post/x", "lemmy:h:user/1", "lemmy:post/1", "lemmy:a/b:post/1"] {
+    for bad in [
+        "lemmy:h:post/x",
+        "lemmy:h:user/1",
+        "lemmy:post/1",
+        "lemmy:a/b:post/1",
+    ] {
         let mut p = mention("post/1");
         p.id = bad.into();
         assert!(target(&p, &b).is_err(), "{bad}");
@@ -122,7 +127,10 @@ fn depth_comes_from_the_path_below_the_mention() {
     let brand = parse_accounts(&["lemmy:acme@lemmy.world".to_string()]).unwrap();
     let r = replies(&below, &body);
     let a = first_answer(&below, &r, &brand).unwrap();
-    assert_eq!((a.id.as_str(), a.author.as_str()), (id(502).as_str(), "acme@lemmy.world"));
+    assert_eq!(
+        (a.id.as_str(), a.author.as_str()),
+        (id(502).as_str(), "acme@lemmy.world")
+    );
 }
 
 #[test]
@@ -150,7 +158,11 @@ fn hostile_bodies_are_errors_or_inert_never_panics() {
         {"comment":{"id":8,"path":"0.9"}},
         {"comment":{"id":10,"path":"0.10.10.10.10.10.10.10.10.10.10.10"}}]}"#;
     let r = replies(&m, hostile);
-    assert_eq!(r.len(), 2, "a path not ending in the comment's id is skipped");
+    assert_eq!(
+        r.len(),
+        2,
+        "a path not ending in the comment's id is skipped"
+    );
     assert_eq!(r[0].author, "");
     assert_eq!(r[0].url, m.url);
     assert_eq!(r[0].at, m.created_at);
