@@ -93,7 +93,10 @@ pub(super) fn target(post: &Post, base: &Url) -> Result<Target, ThreadError> {
 fn gone(n: &Node) -> bool {
     let text = html_to_text(n.body_html.as_deref().unwrap_or(""));
     let author = n.user.as_ref().and_then(|u| u.username.as_deref());
-    author.is_none_or(str::is_empty) || text == "[deleted]" || text == "[hidden by post author]"
+    author.is_none()
+        || author == Some("")
+        || text == "[deleted]"
+        || text == "[hidden by post author]"
 }
 
 /// Finds the comment `code` in a tree (iteratively: depth is the payload's to choose).
