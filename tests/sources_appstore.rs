@@ -264,3 +264,38 @@ fn bad_app_ids_and_countries_are_refused_at_start() {
         );
     }
 }
+
+/// More than 10 pages of new reviews since the last poll: the 10 pages Apple serves
+/// are read, and the note says the older new ones were not.
+#[tokio::test]
+async fn more_new_reviews_than_ten_pages_are_read_to_the_bound_and_noted() {
+    let server = MockServer::start().await;
+    serve_page(&server, "fr", "497799835", 1, json_body(&fr_slice(49..50))).await;
+    let (mut s, _) = fresh_source(&config(&server, "497799835", "fr"), &[]);
+    poll_commit(&mut s).await.unwrap();
+
+    server.reset().await;
+    for n in 1..=11u32 {
+        let mut page = fr_slice(0..50);
+        for (i, e) in page["feed"]["entry"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .enumerate()
+        {
+            e["id"]["label"] = (9_000_000_000u64 - u64::from(n) * 100 - i as u64)
+                .to_string()
+                .into();
+        }
+        Mock::given(method("GET"))
+            .and(path(page_path("fr", "497799835", n)))
+            .respond_with(json_body(&page))
+            .expect(if n == 11 { 0 } else { 1 })
+            .mount(&server)
+            .await;
+    }
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(b.posts.len(), 500);
+    let note = s.health().note.unwrap_or_default();
+    assert!(note.contains("more than 10 pages"), "{note}");
+}

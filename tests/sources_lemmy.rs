@@ -170,3 +170,38 @@ async fn hostile_responses_are_clean_text_or_clear_errors() {
         assert_eq!(e.kind(), want, "{e:?}");
     }
 }
+
+/// More new results than 3 pages of 50: the poll reads 3 pages and says what it left.
+#[tokio::test]
+async fn more_new_results_than_three_pages_are_read_to_the_bound_and_noted() {
+    let server = MockServer::start().await;
+    serve_search(&server, "acme", &fixture_json(SEARCH)).await;
+    let (mut s, _) = fresh_source(&config(&server, ""), &["acme"]);
+    poll_commit(&mut s).await.unwrap();
+
+    server.reset().await;
+    let real = fixture_json(SEARCH)["comments"][0].clone();
+    for page in 1..=4u32 {
+        let comments: Vec<Value> = (0..50u32)
+            .map(|i| {
+                let id = 10_000 - page * 100 - i;
+                let mut c = real.clone();
+                c["comment"]["id"] = id.into();
+                c["comment"]["path"] = format!("0.{id}").into();
+                c["comment"]["published"] = format!("2026-07-0{}T00:00:00Z", 5 - page).into();
+                c
+            })
+            .collect();
+        Mock::given(method("GET"))
+            .and(path("/api/v3/search"))
+            .and(query_param("page", page.to_string()))
+            .respond_with(json_body(&json!({"posts": [], "comments": comments})))
+            .expect(if page == 4 { 0 } else { 1 })
+            .mount(&server)
+            .await;
+    }
+    let b = poll_commit(&mut s).await.unwrap();
+    assert_eq!(b.posts.len(), 150);
+    let note = s.health().note.unwrap_or_default();
+    assert!(note.contains("more than 3 pages"), "{note}");
+}

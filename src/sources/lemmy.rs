@@ -1,8 +1,9 @@
 //! Lemmy: one instance's search, `/api/v3/search?q=TERM&type_=All&sort=New&limit=50`,
 //! for each query (the source's `queries`, else the brands' search terms): posts and
 //! comments, newest first, resuming per query from the newest `published` read (pages
-//! on down to it, 3 pages at most; a first poll reads page 1, `overhear backfill` pages
-//! down to its start). Deleted and removed items are skipped.
+//! on down to it, 3 pages at most, else the note says what was not read; a first poll
+//! reads page 1, `overhear backfill` pages down to its start). Deleted and removed
+//! items are skipped.
 //!
 //! Ids are the polled instance's (`lemmy:HOST:post/ID`, `lemmy:HOST:comment/ID`, HOST
 //! without a port), even for content federated from elsewhere; URLs are the items'
@@ -255,13 +256,14 @@ impl Lemmy {
         })
     }
 
-    /// Pages through `q`'s newest results down to `since`.
+    /// Pages through `q`'s newest results down to `since`. Returns a note when the
+    /// pages ran out before reaching it (the older new results are not read).
     async fn query(
         &self,
         q: &str,
         since: Option<i64>,
         got: &mut Gather<State>,
-    ) -> Result<(), SourceError> {
+    ) -> Result<Option<String>, SourceError> {
         let pages = if since.is_some() { MAX_PAGES } else { 1 };
         let limit = LIMIT.to_string();
         for page in 1..=pages {
@@ -282,7 +284,7 @@ impl Lemmy {
                 .get(&url, Expect::Json, GetOpts::default())
                 .await?
             else {
-                return Ok(());
+                return Ok(None);
             };
             got.wait_at_least(resp.wait_hint);
             let (base, host, name) = (
@@ -308,10 +310,12 @@ impl Lemmy {
                 got.posts.push(p);
             }
             if older || !full {
-                break;
+                return Ok(None);
             }
         }
-        Ok(())
+        Ok(since.map(|_| {
+            format!("more than {MAX_PAGES} pages of new results for {q:?}: the older ones were not read")
+        }))
     }
 }
 
@@ -321,11 +325,12 @@ impl Kind for Lemmy {
 
     async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
         let mut got = Gather::new(state);
+        let mut notes = Vec::new();
         for q in &self.queries.queries {
             let since = self.queries.since(state, q);
-            self.query(q, since, &mut got).await?;
+            notes.extend(self.query(q, since, &mut got).await?);
         }
-        Ok(got.finish(None))
+        Ok(got.finish((!notes.is_empty()).then(|| notes.join("; "))))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Lemmy: `{instance}/api/v3/comment/list?…&sort=Old&max_depth=8&limit=50&type_=All`,
 //! with `post_id=ID` for a post mention (`lemmy:HOST:post/ID`) and `parent_id=ID` for
 //! a comment mention (`lemmy:HOST:comment/ID`: that comment and those below it). The
-//! instance is the post's `[[source]]` entry's, else the origin of its URL.
+//! instance is the post's `[[source]]` entry's, else `https://HOST` (the ids are
+//! HOST's, even where the post's URL is on the instance it came from).
 //!
 //! Each comment's `path` (`0.501.502`: the ids from the post down to it) gives its
 //! depth below the mention: a post's direct comments are depth 1; for a comment
@@ -69,11 +70,29 @@ fn id_parts(id: &str) -> Option<(&str, &str, i64)> {
 }
 
 pub(super) fn target(post: &Post, base: &Url) -> Result<Target, ThreadError> {
-    let Some((_, what, id)) = id_parts(&post.id) else {
+    let Some((host, what, id)) = id_parts(&post.id) else {
         return Err(no_target(
             post,
             "not a Lemmy id (lemmy:HOST:post/ID or lemmy:HOST:comment/ID)",
         ));
+    };
+    // ID is HOST's: a federated post's URL is on another instance, which knows it by
+    // another id. `base` is the post's entry's instance, else its URL's origin: the
+    // latter is replaced by HOST.
+    let from_url = Url::parse(&post.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string));
+    let remote = base
+        .host_str()
+        .is_some_and(|b| !b.eq_ignore_ascii_case(host))
+        && from_url.as_deref() == base.host_str();
+    let home;
+    let base = match Url::parse(&format!("https://{host}")) {
+        Ok(u) if remote => {
+            home = u;
+            &home
+        }
+        _ => base,
     };
     let id = id.to_string();
     let by = if what == "post" {

@@ -54,7 +54,7 @@ fn depths(m: &Post, body: &[u8]) -> Vec<(String, u32, bool)> {
 }
 
 #[test]
-fn targets_list_the_posts_comments_or_those_below_a_comment() {
+fn targets_ask_the_polled_instance_for_a_posts_comments_or_those_below_a_comment() {
     let base: url::Url = "http://127.0.0.1:9".parse().unwrap();
     let mut b = Bases::default();
     b.sources.insert("lemmy".into(), base);
@@ -73,6 +73,18 @@ fn targets_list_the_posts_comments_or_those_below_a_comment() {
         target(&m, &b).unwrap(),
         Target::Fetch(
             format!("https://{HOST}/api/v3/comment/list?parent_id=501&sort=Old&max_depth=8&limit=50&type_=All")
+                .parse()
+                .unwrap()
+        )
+    );
+    // federated: the URL is on the instance it came from, the id is HOST's
+    let mut fed = mention("post/180");
+    fed.source_name = "gone".into();
+    fed.url = "https://lemmy.ml/post/99".into();
+    assert_eq!(
+        target(&fed, &b).unwrap(),
+        Target::Fetch(
+            format!("https://{HOST}/api/v3/comment/list?post_id=180&sort=Old&max_depth=8&limit=50&type_=All")
                 .parse()
                 .unwrap()
         )
