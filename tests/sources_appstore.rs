@@ -299,3 +299,41 @@ async fn more_new_reviews_than_ten_pages_are_read_to_the_bound_and_noted() {
     let note = s.health().note.unwrap_or_default();
     assert!(note.contains("more than 10 pages"), "{note}");
 }
+
+/// `overhear backfill` pages past page 1 on a first poll: down to the empty page for
+/// undated reviews, down to its start for dated ones.
+#[tokio::test]
+async fn backfill_pages_on_to_the_end_or_to_its_start() {
+    let server = MockServer::start().await;
+    for n in 1..=2 {
+        let name = format!("appstore/itunes_customerreviews_1510826067_gb_{n}.json");
+        let page = ResponseTemplate::new(200).set_body_bytes(fixture(&name));
+        serve_page(&server, "gb", "1510826067", n, page).await;
+    }
+    // the French page, dated two reviews a day from 2024-01-31 down
+    let mut dated = fr_slice(0..50);
+    for (i, e) in dated["feed"]["entry"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        e["updated"] = json!({"label": format!("2024-01-{:02}T12:00:00-07:00", 31 - i / 2)});
+    }
+    serve_page(&server, "fr", "497799835", 1, json_body(&dated)).await;
+    let mut c = ctx(Arc::new(MemoryState::default()), &[]);
+    c.backfill_since = Some("2024-01-25T00:00:00Z".parse().unwrap());
+    let build = |app: &str, cc: &str| {
+        let toml = config(&server, app, cc);
+        overhear::sources::build(&source_config(&toml), &c).unwrap()
+    };
+    let mut gb = build("1510826067", "gb");
+    assert_eq!(gb.poll().await.unwrap().posts.len(), 4);
+    let mut fr = build("497799835", "fr");
+    let b = fr.poll().await.unwrap();
+    // 2024-01-31 down to 2024-01-25: 7 days, two reviews a day
+    assert_eq!(b.posts.len(), 14);
+    assert!(b.posts.iter().all(|p| !p.created_at_is_first_seen));
+    let asked = server.received_requests().await.unwrap().len();
+    assert_eq!(asked, 3, "gb pages 1 and 2, fr page 1");
+}
