@@ -61,6 +61,9 @@ pub enum Command {
     },
     #[command(flatten)]
     Triage(triage::Command),
+    /// Answer a mention in its public thread as a [[reply_account]]:
+    /// --as ACCOUNT and --text, --template NAME or --text-file FILE (- for stdin).
+    Reply(super::reply::Args),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -248,6 +251,10 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Triage(cmd) => return triage::run(cmd, &reader, &mut out),
+        Command::Reply(a) => {
+            let config = global.load_config()?;
+            return super::reply::run(a, &reader, &config, &mut out);
+        }
     };
     finish(result.and_then(|_| out.flush()))
 }

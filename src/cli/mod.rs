@@ -21,6 +21,7 @@ mod match_cmd;
 mod mentions;
 mod outbox;
 mod poll;
+mod reply;
 mod responses;
 mod run;
 mod stats;

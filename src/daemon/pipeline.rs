@@ -103,6 +103,7 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         metrics: metrics.clone(),
         reload: reload_tx,
         senders: crate::alerts::sender_health(&store),
+        replies: shared.replies.clone(),
     };
     let web = crate::web::WebState::new(
         store.clone(),

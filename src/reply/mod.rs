@@ -29,6 +29,7 @@
 //! backoff; any other 4xx is final and shown on the mention.
 
 pub mod bluesky;
+pub mod api;
 pub mod config;
 mod desk;
 pub mod mastodon;

@@ -119,6 +119,11 @@ impl Replies {
         }
     }
 
+    /// The store the replies are kept in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn require_approval(&self) -> bool {
         self.require_approval
     }

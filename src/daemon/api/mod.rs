@@ -5,6 +5,7 @@
 
 mod access;
 mod listen;
+mod replies;
 pub mod token_file;
 
 pub use access::{
@@ -36,6 +37,8 @@ pub struct ApiState {
     pub reload: mpsc::Sender<tokio::sync::oneshot::Sender<Result<(), String>>>,
     /// How the alert destinations (email, webhooks) are doing, for `/healthz`.
     pub senders: Arc<crate::alerts::SenderHealth>,
+    /// Replies written through `/api/replies`.
+    pub replies: Arc<crate::reply::Desk>,
 }
 
 /// One line per alert destination tried since the start: `ok` or why not. Names
@@ -127,6 +130,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/reload", post(reload))
+        .route("/api/replies", post(replies::write))
+        .route("/api/replies/:id", get(replies::show))
+        .route("/api/replies/:id/:action", post(replies::act))
         .with_state(state)
 }
 
