@@ -295,6 +295,9 @@ impl Http {
             return Err(match status {
                 429 => SourceError::RateLimited { retry_after },
                 401 => SourceError::Unauthorized(shown(url)),
+                // a 403 that says when to come back is a rate limit (GitHub's primary
+                // and secondary limits: `x-ratelimit-remaining: 0`, `Retry-After`)
+                403 if retry_after.is_some() => SourceError::RateLimited { retry_after },
                 403 => SourceError::Forbidden(shown(url)),
                 404 | 410 => SourceError::NotFound(shown(url)),
                 500..=599 => SourceError::Server {
