@@ -1,26 +1,447 @@
-//! GitHub: not built yet (the lead's skeleton; the helper writes this file).
+//! GitHub: issues and pull requests from the search API
+//! (`/search/issues?q=TERM created:>=TIME&sort=created&order=desc&per_page=100`), one
+//! search per query (the source's `queries`, else the brands' search terms), narrowed
+//! by `repo:OWNER/NAME` qualifiers when `repos` is set. Each query resumes from the
+//! newest `created_at` it saw; the first poll takes one page; what one poll cannot
+//! page through ([`MAX_PAGES`] a query) is a gap the next polls page back through.
+//!
+//! The search quota is small: 10 requests a minute without a token, 30 with one
+//! (`token_env`/`token_file`, sent as `Authorization: Bearer`). The source keeps the
+//! times of its own requests and never sends more than the quota in any 60 seconds:
+//! when the window is full it stops the poll, keeps the cursors of the queries it did
+//! not ask, asks for the wait until the window has room, and starts the next poll with
+//! the query it stopped at. `x-ratelimit-remaining: 0` (with `x-ratelimit-reset`) stops
+//! it too, and a 403 or 429 saying when to come back is a rate limit (`fetch.rs`).
+//!
+//! Posts: id `github:OWNER/REPO#NUMBER`, URL `html_url`, title the issue's, text its
+//! markdown body less HTML comments (issue templates), site `github.com/OWNER/REPO`.
 
-use super::{Fetched, GitHubConfig, Kind, NewestState, SourceContext, SourceError};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use url::Url;
+
+use super::fetch::{Expect, GetOpts};
+use super::{
+    from_unix, off_runtime, secret, Api, Fetched, Gap, Gather, GitHubConfig, Kind, NewestState,
+    Queries, SourceContext, SourceError,
+};
+use crate::post::Post;
 
 pub(crate) const DEFAULT_BASE: &str = "https://api.github.com";
 
-pub(crate) struct GitHub;
+/// Pages one query reads in one poll at most (new ones and gaps together).
+const MAX_PAGES: u32 = 3;
+const PER_PAGE: usize = 100;
+/// Search requests a minute: without a token, and with one.
+pub(crate) const QUOTA_ANONYMOUS: usize = 10;
+pub(crate) const QUOTA_TOKEN: usize = 30;
+const WINDOW: Duration = Duration::from_secs(60);
+
+pub(crate) struct GitHub {
+    api: Api,
+    queries: Queries,
+    /// `repo:OWNER/NAME` qualifiers, joined.
+    repos: String,
+    token: Option<String>,
+    /// Requests allowed in any [`WINDOW`].
+    quota: usize,
+    /// When this source sent its last requests (at most `quota`).
+    sent: VecDeque<Instant>,
+    /// The query the next poll starts with (where the last one stopped).
+    next_query: usize,
+    /// Responses this poll had so far: a rate limit after the first keeps what they
+    /// brought.
+    answered: u32,
+}
+
+/// Newest `created_at` seen, per query.
+pub(crate) type State = NewestState;
+
+#[derive(Debug, Deserialize)]
+struct SearchPage {
+    #[serde(default)]
+    items: Vec<Issue>,
+    #[serde(default)]
+    total_count: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Issue {
+    #[serde(default)]
+    number: Option<i64>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    html_url: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    repository_url: Option<String>,
+    #[serde(default)]
+    user: Option<User>,
+    #[serde(default)]
+    created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    comments: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct User {
+    #[serde(default)]
+    login: Option<String>,
+}
+
+/// Why paging one query stopped.
+struct Paged {
+    complete: bool,
+    oldest: Option<i64>,
+    pages: u32,
+    /// The quota or the server said: no more requests this poll.
+    stop: bool,
+}
 
 impl GitHub {
-    pub fn new(_cfg: &GitHubConfig, _ctx: &SourceContext, name: &str) -> Result<Self, SourceError> {
-        Err(SourceError::Config(format!(
-            "source {name:?}: the github source is not built yet"
-        )))
+    pub fn new(cfg: &GitHubConfig, ctx: &SourceContext, name: &str) -> Result<Self, SourceError> {
+        let mut repos = Vec::new();
+        for r in &cfg.repos {
+            let r = r.trim().trim_matches('/');
+            let ok = r.split('/').count() == 2
+                && r.split('/').all(|p| {
+                    !p.is_empty()
+                        && p.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                });
+            if !ok {
+                return Err(SourceError::Config(format!(
+                    "source {name:?}: repos entry {r:?} is not OWNER/NAME"
+                )));
+            }
+            repos.push(format!("repo:{r}"));
+        }
+        let token = secret(cfg.token_env.as_ref(), cfg.token_file.as_ref())?;
+        Ok(GitHub {
+            api: Api::new(ctx, cfg.base_url.as_deref(), DEFAULT_BASE, name)?,
+            queries: Queries::new(&cfg.queries, ctx, name)?,
+            repos: repos.join(" "),
+            quota: if token.is_some() {
+                QUOTA_TOKEN
+            } else {
+                QUOTA_ANONYMOUS
+            },
+            token,
+            sent: VecDeque::new(),
+            next_query: 0,
+            answered: 0,
+        })
     }
+
+    /// Takes a request from the quota; `Err(wait)` when the last minute used it up.
+    fn take_quota(&mut self) -> Result<(), Duration> {
+        let now = Instant::now();
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        {
+            self.sent.pop_front();
+        }
+        if self.sent.len() >= self.quota {
+            let oldest = self.sent.front().copied().unwrap_or(now);
+            return Err(WINDOW.saturating_sub(now.duration_since(oldest)));
+        }
+        self.sent.push_back(now);
+        Ok(())
+    }
+
+    /// The `q` of one search: the term (quoted when it has spaces), the repositories,
+    /// the time range.
+    fn q(&self, term: &str, from: Option<i64>, to: Option<i64>) -> String {
+        let term = term.trim();
+        let mut q = if term.contains(char::is_whitespace) && !term.starts_with('"') {
+            format!("\"{}\"", term.replace('"', ""))
+        } else {
+            term.to_string()
+        };
+        if !self.repos.is_empty() {
+            q.push(' ');
+            q.push_str(&self.repos);
+        }
+        let iso = |t: i64| from_unix(t).to_rfc3339_opts(SecondsFormat::Secs, true);
+        match (from, to) {
+            (Some(f), Some(t)) => q.push_str(&format!(" created:{}..{}", iso(f), iso(t))),
+            (Some(f), None) => q.push_str(&format!(" created:>={}", iso(f))),
+            (None, Some(t)) => q.push_str(&format!(" created:<={}", iso(t))),
+            (None, None) => {}
+        }
+        q
+    }
+
+    /// Pages through `term`'s issues created in `from..=to`, newest first, at most
+    /// `max_pages`, within the quota.
+    async fn range(
+        &mut self,
+        got: &mut Gather<State>,
+        term: &str,
+        (from, to): (Option<i64>, Option<i64>),
+        max_pages: u32,
+    ) -> Result<Paged, SourceError> {
+        let q = self.q(term, from, to);
+        let mut paged = Paged {
+            complete: true,
+            oldest: None,
+            pages: 0,
+            stop: false,
+        };
+        while paged.pages < max_pages {
+            if let Err(wait) = self.take_quota() {
+                got.wait_at_least(Some(wait));
+                paged.complete = false;
+                paged.stop = true;
+                break;
+            }
+            let page = (paged.pages + 1).to_string();
+            let url = self.api.url(
+                "search/issues",
+                &[
+                    ("q", q.as_str()),
+                    ("sort", "created"),
+                    ("order", "desc"),
+                    ("per_page", "100"),
+                    ("page", page.as_str()),
+                ],
+            );
+            let opts = GetOpts {
+                bearer: self.token.as_deref(),
+                headers: vec![
+                    ("Accept", "application/vnd.github+json".into()),
+                    ("X-GitHub-Api-Version", "2022-11-28".into()),
+                ],
+                ..GetOpts::default()
+            };
+            let resp = match self.api.http.get(&url, Expect::Json, opts).await {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                // what this poll read so far is kept; the rest waits for the next
+                Err(SourceError::RateLimited { retry_after }) if self.answered > 0 => {
+                    got.wait_at_least(retry_after.or(Some(WINDOW)));
+                    paged.complete = false;
+                    paged.stop = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            paged.pages += 1;
+            self.answered += 1;
+            if resp.wait_hint.is_some() {
+                // x-ratelimit-remaining: 0: the window is used up
+                got.wait_at_least(resp.wait_hint);
+                paged.stop = true;
+            }
+            let name = self.api.name.clone();
+            let (total, items) = off_runtime(move || {
+                let page: SearchPage = resp.json()?;
+                let items: Vec<(Option<i64>, Option<Post>)> = page
+                    .items
+                    .into_iter()
+                    .map(|i| (i.created_at.map(|t| t.timestamp()), post(&name, i)))
+                    .collect();
+                Ok((page.total_count, items))
+            })
+            .await?;
+            let n = items.len();
+            for (t, p) in items {
+                if let Some(t) = t {
+                    got.next.saw(term, t);
+                    paged.oldest = Some(paged.oldest.map_or(t, |o| o.min(t)));
+                }
+                got.posts.extend(p);
+            }
+            let read = u64::from(paged.pages) * PER_PAGE as u64;
+            paged.complete = n < PER_PAGE || total.is_some_and(|t| t <= read);
+            if paged.complete || paged.stop {
+                break;
+            }
+        }
+        Ok(paged)
+    }
+
+    /// One query's poll: new issues, then its gaps, within one budget of pages.
+    /// Returns whether the poll must stop (the quota is used up) and whether this
+    /// query read anything.
+    async fn query(
+        &mut self,
+        got: &mut Gather<State>,
+        state: &State,
+        term: &str,
+    ) -> Result<(bool, bool), SourceError> {
+        let Some(since) = self.queries.since(state, term) else {
+            // the first poll takes the newest page only
+            let r = self.range(got, term, (None, None), 1).await?;
+            return Ok((r.stop, r.pages > 0));
+        };
+        let r = self.range(got, term, (Some(since), None), MAX_PAGES).await?;
+        let mut budget = MAX_PAGES.saturating_sub(r.pages);
+        if let (false, Some(oldest)) = (r.complete, r.oldest) {
+            let gap = Gap {
+                from: since,
+                to: oldest,
+                left: 0,
+            };
+            got.skipped = got.skipped.saturating_add(got.next.open_gap(term, gap));
+        }
+        if r.stop {
+            return Ok((true, r.pages > 0));
+        }
+        for gap in state.gaps_of(term) {
+            if budget == 0 {
+                break;
+            }
+            let r = self
+                .range(got, term, (Some(gap.from), Some(gap.to)), budget)
+                .await?;
+            budget = budget.saturating_sub(r.pages);
+            let rest = if r.pages == 0 {
+                Some(gap)
+            } else {
+                gap.rest(r.complete, r.oldest, 0)
+            };
+            got.next.update_gap(term, gap, rest);
+            if r.stop {
+                return Ok((true, true));
+            }
+        }
+        Ok((false, true))
+    }
+}
+
+/// `(OWNER/REPO, NUMBER)` of an issue: from `repository_url`, else its API `url`,
+/// else its `html_url` (the 2014 schema has no `repository_url`).
+fn repo_and_number(i: &Issue) -> Option<(String, i64)> {
+    let from_api = |u: &str| -> Option<String> {
+        let u = Url::parse(u).ok()?;
+        let mut seg = u.path_segments()?.skip_while(|s| *s != "repos").skip(1);
+        Some(format!("{}/{}", seg.next()?, seg.next()?))
+    };
+    let from_html = |u: &str| -> Option<(String, i64)> {
+        let u = Url::parse(u).ok()?;
+        let seg: Vec<&str> = u.path_segments()?.collect();
+        match seg.as_slice() {
+            [o, r, "issues" | "pull", n, ..] => Some((format!("{o}/{r}"), n.parse().ok()?)),
+            _ => None,
+        }
+    };
+    let repo = i
+        .repository_url
+        .as_deref()
+        .and_then(from_api)
+        .or_else(|| i.url.as_deref().and_then(from_api));
+    let html = i.html_url.as_deref().and_then(from_html);
+    let number = i.number.or(html.as_ref().map(|h| h.1))?;
+    let repo = repo.or(html.map(|h| h.0))?;
+    let plain = repo
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+    plain.then_some((repo, number))
+}
+
+/// An issue or pull request as a post of source `name`; `None` without a repository
+/// and number (nothing to name it by).
+fn post(name: &str, i: Issue) -> Option<Post> {
+    let (repo, number) = repo_and_number(&i)?;
+    let url = i
+        .html_url
+        .clone()
+        .filter(|u| Url::parse(u).is_ok())
+        .unwrap_or_else(|| format!("https://github.com/{repo}/issues/{number}"));
+    let body = i.body.as_deref().unwrap_or("");
+    Some(Post {
+        rating: None,
+        owned_by: None,
+        id: format!("github:{repo}#{number}"),
+        url,
+        author: i.user.and_then(|u| u.login).filter(|l| !l.is_empty()),
+        title: i.title.map(|t| t.trim().to_string()),
+        text: strip_comments(body).trim().to_string(),
+        links: links_in(body),
+        created_at: i.created_at.unwrap_or_else(Utc::now),
+        created_at_is_first_seen: i.created_at.is_none(),
+        source: "github".into(),
+        source_name: name.to_string(),
+        site: format!("github.com/{repo}"),
+        parent_id: None,
+        thread_id: None,
+        engagement: i.comments,
+        lang: None,
+    })
+}
+
+/// Markdown less its HTML comments (`<!-- … -->`, what issue templates leave).
+fn strip_comments(md: &str) -> String {
+    let mut out = String::with_capacity(md.len());
+    let mut rest = md;
+    while let Some(start) = rest.find("<!--") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("-->") {
+            Some(end) => rest = &rest[start + end + 3..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The absolute http(s) URLs written in a markdown body, at most 50.
+fn links_in(md: &str) -> Vec<String> {
+    let mut links: Vec<String> = Vec::new();
+    for word in md.split(|c: char| c.is_whitespace() || "()<>[]\"'`".contains(c)) {
+        if links.len() >= 50 {
+            break;
+        }
+        let word = word.trim_end_matches(['.', ',', ';', ':', '!', '?']);
+        if !(word.starts_with("https://") || word.starts_with("http://")) {
+            continue;
+        }
+        if let Ok(u) = Url::parse(word) {
+            let u = u.to_string();
+            if !links.contains(&u) {
+                links.push(u);
+            }
+        }
+    }
+    links
 }
 
 impl Kind for GitHub {
-    type State = NewestState;
+    type State = State;
     const KIND: &'static str = "github";
 
-    async fn fetch(&mut self, _state: &NewestState) -> Result<Fetched<NewestState>, SourceError> {
-        Err(SourceError::Config(
-            "the github source is not built yet".into(),
-        ))
+    async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
+        let mut got = Gather::new(state);
+        let terms = self.queries.queries.clone();
+        let n = terms.len();
+        let start = self.next_query % n.max(1);
+        self.next_query = 0;
+        self.answered = 0;
+        for k in 0..n {
+            let i = (start + k) % n;
+            let (stop, read) = self.query(&mut got, state, &terms[i]).await?;
+            if stop {
+                // the queries not asked keep their cursors; the next poll starts with
+                // the first of them
+                self.next_query = if read { (i + 1) % n } else { i };
+                let asked = k + usize::from(read);
+                let note = format!("search quota used up: {asked} of {n} queries asked");
+                return Ok(got.finish(Some(note)));
+            }
+        }
+        Ok(got.finish(None))
     }
 }
+
+#[cfg(test)]
+mod tests;
