@@ -71,7 +71,7 @@ struct ForumPost {
     id: i64,
     #[serde(default)]
     username: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_time")]
     created_at: Option<DateTime<Utc>>,
     #[serde(default)]
     cooked: Option<String>,
@@ -115,6 +115,18 @@ struct Category {
     subcategory_ids: Vec<i64>,
     #[serde(default)]
     subcategory_list: Vec<Category>,
+}
+
+/// An RFC 3339 time, or `None` for anything else (absent, null, not a time): one odd
+/// date makes a post first-seen, not the page unreadable.
+pub(super) fn lenient_time<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.as_ref()
+        .and_then(|v| v.as_str())
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc)))
 }
 
 /// Discourse's "small action" posts ("closed this topic") say nothing.

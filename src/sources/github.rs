@@ -84,7 +84,7 @@ struct Issue {
     repository_url: Option<String>,
     #[serde(default)]
     user: Option<User>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::discourse::lenient_time")]
     created_at: Option<DateTime<Utc>>,
     #[serde(default)]
     comments: Option<i64>,
