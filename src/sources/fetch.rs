@@ -264,9 +264,18 @@ impl Http {
         if let Some(token) = opts.bearer {
             req = req.bearer_auth(token);
         }
+        // the caller's headers replace the defaults of the same name (an API's own
+        // `Accept`); a value that cannot be a header is an error naming the header only
+        let mut extra = HeaderMap::new();
         for (k, v) in &opts.headers {
-            req = req.header(*k, v);
+            let name = header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| SourceError::Config(format!("{k:?} is not a header name")));
+            let value = header::HeaderValue::from_str(v).map_err(|_| {
+                SourceError::Config(format!("the {k} header's value cannot be sent"))
+            })?;
+            extra.append(name?, value);
         }
+        req = req.headers(extra);
         self.send(url, req, expect).await
     }
 

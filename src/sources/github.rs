@@ -356,7 +356,7 @@ fn post(name: &str, i: Issue) -> Option<Post> {
     let url = i
         .html_url
         .clone()
-        .filter(|u| Url::parse(u).is_ok())
+        .filter(|u| Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http")))
         .unwrap_or_else(|| format!("https://github.com/{repo}/issues/{number}"));
     let body = i.body.as_deref().unwrap_or("");
     Some(Post {
