@@ -16,22 +16,19 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use url::Url;
 
 use super::fetch::{Expect, GetOpts};
 use super::text::{decode_entities, html_to_text_and_links};
 use super::{
-    has_seen, off_runtime, secret, Api, DiscourseConfig, Fetched, Gap, Gather, Kind, Seen,
+    off_runtime, secret, Api, DiscourseConfig, Fetched, Gap, Gather, Kind, NewestState,
     SourceContext, SourceError,
 };
 use crate::post::Post;
 
 /// Pages of `/posts.json` one poll reads at most (new posts and gaps together).
 pub(crate) const MAX_PAGES: u32 = 5;
-
-/// Gaps kept at most; past that the oldest is given up (and counted).
-const MAX_GAPS: usize = 8;
 
 pub(crate) struct Discourse {
     api: Api,
@@ -45,19 +42,13 @@ pub(crate) struct Discourse {
     key: Option<(String, String)>,
 }
 
-/// The newest post id emitted, the ranges of ids not read yet, the ids emitted last.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub(crate) struct State {
-    #[serde(default)]
-    newest: Option<i64>,
-    /// Post ids `from..=to` still to page back through, newest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    gaps: Vec<Gap>,
-    #[serde(default)]
-    seen: Seen,
-}
+/// The newest post id read (`newest["posts"]`, only ever growing: the cluster's hub
+/// can compare it), the ranges of post ids not read yet (`gaps["posts"]`), the ids
+/// emitted last.
+pub(crate) type State = NewestState;
 
-has_seen!(State);
+/// The one key of [`State`]'s maps.
+const KEY: &str = "posts";
 
 #[derive(Debug, Deserialize)]
 struct Latest {
@@ -258,7 +249,7 @@ impl Discourse {
                 if floor.is_some_and(|f| id <= f) {
                     continue;
                 }
-                got.next.newest = Some(got.next.newest.map_or(id, |n| n.max(id)));
+                got.next.saw(KEY, id);
                 if let Some(p) = post {
                     got.posts.push(p);
                 }
@@ -361,7 +352,7 @@ impl Kind for Discourse {
     async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
         self.category_ids().await?;
         let mut got = Gather::new(state);
-        let Some(newest) = state.newest else {
+        let Some(newest) = state.newest.get(KEY).copied() else {
             // the first poll takes the newest page only
             self.range(&mut got, None, None, 1).await?;
             return Ok(got.finish(None));
@@ -370,33 +361,24 @@ impl Kind for Discourse {
         let mut budget = MAX_PAGES.saturating_sub(pages);
         if let (false, Some(oldest)) = (complete, oldest) {
             // the rest is a gap the next polls page back through
-            got.next.gaps.push(Gap {
-                from: newest + 1,
-                to: oldest - 1,
+            let gap = Gap {
+                from: newest.saturating_add(1),
+                to: oldest.saturating_sub(1),
                 left: 0,
-            });
+            };
+            got.skipped = got.skipped.saturating_add(got.next.open_gap(KEY, gap));
         }
-        for gap in state.gaps.iter().copied() {
+        for gap in state.gaps_of(KEY) {
             if budget == 0 {
                 break;
             }
+            let (from, before) = (gap.from.saturating_sub(1), gap.to.saturating_add(1));
             let (complete, oldest, pages) = self
-                .range(&mut got, Some(gap.from - 1), Some(gap.to + 1), budget)
+                .range(&mut got, Some(from), Some(before), budget)
                 .await?;
             budget = budget.saturating_sub(pages);
-            got.next.gaps.retain(|g| *g != gap);
-            if let Some(rest) = gap.rest(complete, oldest.map(|o| o - 1), 0) {
-                got.next.gaps.push(rest);
-            }
-        }
-        got.next.gaps.retain(|g| g.from <= g.to);
-        got.next.gaps.sort_by_key(|g| std::cmp::Reverse(g.to));
-        while got.next.gaps.len() > MAX_GAPS {
-            if let Some(old) = got.next.gaps.pop() {
-                got.skipped = got
-                    .skipped
-                    .saturating_add(u64::try_from(old.to - old.from + 1).unwrap_or(1));
-            }
+            let rest = gap.rest(complete, oldest.map(|o| o.saturating_sub(1)), 0);
+            got.next.update_gap(KEY, gap, rest);
         }
         Ok(got.finish(None))
     }
