@@ -170,10 +170,11 @@ async fn github_the_search_quota_is_never_exceeded_across_polls_with_many_querie
     let server = search_server(&search).await;
     let queries: Vec<String> = (0..12).map(|i| format!("\"acme{i}\"")).collect();
     let toml = config(&server, &format!("queries = [{}]\n", queries.join(", ")));
-    let (mut s, _) = fresh_source(&toml, &[]);
+    let (mut s, state) = fresh_source(&toml, &[]);
     let b = poll_commit(&mut s).await.unwrap();
     assert!(b.posts.is_empty());
     assert_eq!(search.asked().len(), 10, "10 a minute without a token");
+    assert_eq!(cursor_json(&b)["sent"].as_array().map(Vec::len), Some(10));
     let note = s.health().note.unwrap_or_default();
     assert!(note.contains("10 of 12"), "{note}");
     assert!(s.next_delay() >= Duration::from_secs(55), "{:?}", s.next_delay());
@@ -182,6 +183,10 @@ async fn github_the_search_quota_is_never_exceeded_across_polls_with_many_querie
         poll_commit(&mut s).await.unwrap();
     }
     assert_eq!(search.asked().len(), 10);
+    // another worker taking the host over (a new instance on the same cursor) too
+    let mut other = source(&toml, state.clone(), &[]);
+    let b = poll_commit(&mut other).await.unwrap();
+    assert!(b.posts.is_empty());
     let received = server.received_requests().await.unwrap();
     assert_eq!(received.len(), 10, "counted at the server");
 

@@ -10,23 +10,24 @@
 //! times of its own requests and never sends more than the quota in any 60 seconds:
 //! when the window is full it stops the poll, keeps the cursors of the queries it did
 //! not ask, asks for the wait until the window has room, and starts the next poll with
-//! the query it stopped at. `x-ratelimit-remaining: 0` (with `x-ratelimit-reset`) stops
+//! the query it stopped at. The times go into the cursor too (`sent`), so that a
+//! cluster worker that takes the host's lease over keeps to the same quota.
+//! `x-ratelimit-remaining: 0` (with `x-ratelimit-reset`) stops
 //! it too, and a 403 or 429 saying when to come back is a rate limit (`fetch.rs`).
 //!
 //! Posts: id `github:OWNER/REPO#NUMBER`, URL `html_url`, title the issue's, text its
 //! markdown body less HTML comments (issue templates), site `github.com/OWNER/REPO`.
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::fetch::{Expect, GetOpts};
 use super::{
-    from_unix, off_runtime, secret, Api, Fetched, Gap, Gather, GitHubConfig, Kind, NewestState,
-    Queries, SourceContext, SourceError,
+    from_unix, off_runtime, secret, Api, Fetched, Gap, Gather, GitHubConfig, HasSeen, Kind,
+    NewestState, Queries, Seen, SourceContext, SourceError,
 };
 use crate::post::Post;
 
@@ -38,7 +39,7 @@ const PER_PAGE: usize = 100;
 /// Search requests a minute: without a token, and with one.
 pub(crate) const QUOTA_ANONYMOUS: usize = 10;
 pub(crate) const QUOTA_TOKEN: usize = 30;
-const WINDOW: Duration = Duration::from_secs(60);
+const WINDOW_MS: i64 = 60_000;
 
 pub(crate) struct GitHub {
     api: Api,
@@ -48,8 +49,9 @@ pub(crate) struct GitHub {
     token: Option<String>,
     /// Requests allowed in any [`WINDOW`].
     quota: usize,
-    /// When this source sent its last requests (at most `quota`).
-    sent: VecDeque<Instant>,
+    /// When this source sent its last requests (Unix ms, oldest first, at most
+    /// `quota` of the last minute).
+    sent: Vec<i64>,
     /// The query the next poll starts with (where the last one stopped).
     next_query: usize,
     /// Responses this poll had so far: a rate limit after the first keeps what they
@@ -57,8 +59,22 @@ pub(crate) struct GitHub {
     answered: u32,
 }
 
-/// Newest `created_at` seen, per query.
-pub(crate) type State = NewestState;
+/// Newest `created_at` seen per query (`newest`, `gaps`, `seen`), and the times of
+/// the last minute's searches, so that a worker taking the host over from another
+/// (a cluster's lease) keeps to the same quota.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct State {
+    #[serde(flatten)]
+    search: NewestState,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sent: Vec<i64>,
+}
+
+impl HasSeen for State {
+    fn seen(&mut self) -> &mut Seen {
+        &mut self.search.seen
+    }
+}
 
 #[derive(Debug, Deserialize)]
 struct SearchPage {
@@ -134,27 +150,24 @@ impl GitHub {
                 QUOTA_ANONYMOUS
             },
             token,
-            sent: VecDeque::new(),
+            sent: Vec::new(),
             next_query: 0,
             answered: 0,
         })
     }
 
-    /// Takes a request from the quota; `Err(wait)` when the last minute used it up.
-    fn take_quota(&mut self) -> Result<(), Duration> {
-        let now = Instant::now();
-        while self
-            .sent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-        {
-            self.sent.pop_front();
-        }
+    /// Takes a request from the quota at `now` (Unix ms); `Err(wait)` when the last
+    /// minute used it up. Times a minute or more away (a clock set back) are dropped.
+    fn take_quota(&mut self, now: i64) -> Result<(), Duration> {
+        self.sent
+            .retain(|t| *t > now - WINDOW_MS && *t < now + WINDOW_MS);
+        self.sent.sort_unstable();
         if self.sent.len() >= self.quota {
-            let oldest = self.sent.front().copied().unwrap_or(now);
-            return Err(WINDOW.saturating_sub(now.duration_since(oldest)));
+            let oldest = self.sent.first().copied().unwrap_or(now);
+            let ms = (oldest + WINDOW_MS - now).clamp(0, WINDOW_MS);
+            return Err(Duration::from_millis(ms.unsigned_abs()));
         }
-        self.sent.push_back(now);
+        self.sent.push(now);
         Ok(())
     }
 
@@ -198,7 +211,7 @@ impl GitHub {
             stop: false,
         };
         while paged.pages < max_pages {
-            if let Err(wait) = self.take_quota() {
+            if let Err(wait) = self.take_quota(Utc::now().timestamp_millis()) {
                 got.wait_at_least(Some(wait));
                 paged.complete = false;
                 paged.stop = true;
@@ -228,7 +241,7 @@ impl GitHub {
                 Ok(None) => break,
                 // what this poll read so far is kept; the rest waits for the next
                 Err(SourceError::RateLimited { retry_after }) if self.answered > 0 => {
-                    got.wait_at_least(retry_after.or(Some(WINDOW)));
+                    got.wait_at_least(retry_after.or(Some(Duration::from_secs(60))));
                     paged.complete = false;
                     paged.stop = true;
                     break;
@@ -256,7 +269,7 @@ impl GitHub {
             let n = items.len();
             for (t, p) in items {
                 if let Some(t) = t {
-                    got.next.saw(term, t);
+                    got.next.search.saw(term, t);
                     paged.oldest = Some(paged.oldest.map_or(t, |o| o.min(t)));
                 }
                 got.posts.extend(p);
@@ -279,7 +292,7 @@ impl GitHub {
         state: &State,
         term: &str,
     ) -> Result<(bool, bool), SourceError> {
-        let Some(since) = self.queries.since(state, term) else {
+        let Some(since) = self.queries.since(&state.search, term) else {
             // the first poll takes the newest page only
             let r = self.range(got, term, (None, None), 1).await?;
             return Ok((r.stop, r.pages > 0));
@@ -292,12 +305,14 @@ impl GitHub {
                 to: oldest,
                 left: 0,
             };
-            got.skipped = got.skipped.saturating_add(got.next.open_gap(term, gap));
+            got.skipped = got
+                .skipped
+                .saturating_add(got.next.search.open_gap(term, gap));
         }
         if r.stop {
             return Ok((true, r.pages > 0));
         }
-        for gap in state.gaps_of(term) {
+        for gap in state.search.gaps_of(term) {
             if budget == 0 {
                 break;
             }
@@ -310,13 +325,47 @@ impl GitHub {
             } else {
                 gap.rest(r.complete, r.oldest, 0)
             };
-            got.next.update_gap(term, gap, rest);
+            got.next.search.update_gap(term, gap, rest);
             if r.stop {
                 return Ok((true, true));
             }
         }
         Ok((false, true))
     }
+}
+
+/// The union of two lists of request times where each may hold the other's (the
+/// cursor this instance saved, another worker's): every time as often as the list
+/// that has it most often holds it (two requests may share a millisecond).
+fn merge_sent(a: &[i64], b: &[i64]) -> Vec<i64> {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort_unstable();
+    b.sort_unstable();
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                out.push(*x);
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => {
+                out.push(*x);
+                i += 1;
+            }
+            (Some(_), Some(y)) | (None, Some(y)) => {
+                out.push(*y);
+                j += 1;
+            }
+            (Some(x), None) => {
+                out.push(*x);
+                i += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    out
 }
 
 /// `(OWNER/REPO, NUMBER)` of an issue: from `repository_url`, else its API `url`,
@@ -422,6 +471,8 @@ impl Kind for GitHub {
 
     async fn fetch(&mut self, state: &State) -> Result<Fetched<State>, SourceError> {
         let mut got = Gather::new(state);
+        // the searches another worker sent from this source's cursor count too
+        self.sent = merge_sent(&self.sent, &state.sent);
         let terms = self.queries.queries.clone();
         let n = terms.len();
         let start = self.next_query % n.max(1);
@@ -436,9 +487,11 @@ impl Kind for GitHub {
                 self.next_query = if read { (i + 1) % n } else { i };
                 let asked = k + usize::from(read);
                 let note = format!("search quota used up: {asked} of {n} queries asked");
+                got.next.sent = self.sent.clone();
                 return Ok(got.finish(Some(note)));
             }
         }
+        got.next.sent = self.sent.clone();
         Ok(got.finish(None))
     }
 }

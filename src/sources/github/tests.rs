@@ -113,18 +113,25 @@ fn the_query_quotes_phrases_narrows_to_repos_and_bounds_the_time() {
 fn the_quota_window_allows_ten_requests_a_minute_without_a_token() {
     let mut s = source("");
     assert_eq!(s.quota, QUOTA_ANONYMOUS);
-    for _ in 0..QUOTA_ANONYMOUS {
-        assert!(s.take_quota().is_ok());
+    let t0 = 1_700_000_000_000;
+    for i in 0..QUOTA_ANONYMOUS as i64 {
+        assert!(s.take_quota(t0 + i * 1000).is_ok());
     }
-    let wait = s.take_quota().unwrap_err();
-    assert!(wait > Duration::from_secs(59) && wait <= WINDOW, "{wait:?}");
-    // a minute later there is room again
-    let old = Instant::now()
-        .checked_sub(WINDOW)
-        .expect("the clock is past a minute");
-    for t in s.sent.iter_mut() {
-        *t = old;
-    }
-    assert!(s.take_quota().is_ok());
+    // the first went out 10 s ago: 50 s to wait
+    assert_eq!(s.take_quota(t0 + 10_000), Err(Duration::from_secs(50)));
+    // a minute after the first there is room for one
+    assert!(s.take_quota(t0 + 60_000).is_ok());
+    assert!(s.take_quota(t0 + 60_500).is_err());
+    // a clock set back a day forgets what it cannot place
+    assert!(s.take_quota(t0 - 86_400_000).is_ok());
     assert_eq!(s.sent.len(), 1);
+    let s = source("token_env = \"PATH\"\n");
+    assert_eq!(s.quota, QUOTA_TOKEN);
+}
+
+#[test]
+fn request_times_merge_without_losing_ones_that_share_a_millisecond() {
+    assert_eq!(merge_sent(&[5, 1, 1, 3], &[1, 1, 3, 7]), vec![1, 1, 3, 5, 7]);
+    assert_eq!(merge_sent(&[], &[2, 2]), vec![2, 2]);
+    assert_eq!(merge_sent(&[2, 2, 2], &[2]), vec![2, 2, 2]);
 }
