@@ -106,13 +106,21 @@ async fn discourse_pages_back_to_the_newest_seen_and_resumes_across_restarts_wit
 
     // the first poll takes one page
     let b = poll_commit(&mut s).await.unwrap();
-    assert_eq!(post_ids(&b), (20189..=20198).collect::<Vec<_>>(), "oldest first");
+    assert_eq!(
+        post_ids(&b),
+        (20189..=20198).collect::<Vec<_>>(),
+        "oldest first"
+    );
     assert_eq!(saved(&state, "forum").unwrap()["newest"]["posts"], 20198);
     let p = b.posts.iter().find(|p| p.id.ends_with(":20198")).unwrap();
     assert_eq!(p.source, "discourse");
     assert_eq!(p.source_name, "forum");
     assert_eq!(p.author.as_deref(), Some("anonymous105"));
-    assert!(p.url.ends_with("/t/kpop-demon-hunters/2144/19"), "{}", p.url);
+    assert!(
+        p.url.ends_with("/t/kpop-demon-hunters/2144/19"),
+        "{}",
+        p.url
+    );
 
     // 20 new posts: two pages of them, then the page that reaches 20198
     forum.hold(real[..20].to_vec());
@@ -154,7 +162,10 @@ async fn discourse_a_burst_past_one_polls_pages_is_read_by_the_next_polls() {
     let want: Vec<i64> = (20200..=20218).chain(30_000..=30_030).collect();
     assert_eq!(first, want);
     let gap = &saved(&state, "forum").unwrap()["gaps"]["posts"][0];
-    assert_eq!((gap["from"].as_i64(), gap["to"].as_i64()), (Some(20170), Some(20199)));
+    assert_eq!(
+        (gap["from"].as_i64(), gap["to"].as_i64()),
+        (Some(20170), Some(20199))
+    );
     let second = post_ids(&poll_commit(&mut s).await.unwrap());
     assert_eq!(second, (20170..=20199).collect::<Vec<_>>());
     assert!(saved(&state, "forum").unwrap().get("gaps").is_none());
@@ -190,16 +201,22 @@ async fn discourse_categories_keep_only_their_posts_and_are_looked_up_once() {
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(b.posts.len(), 9);
     assert!(!post_ids(&b).contains(&20218));
-    forum.hold(vec![json!({"id": 40_000, "category_id": 18, "post_number": 3, "topic_id": 1,
-        "username": "sub", "cooked": "<p>in a subcategory</p>"})]);
-    forum.hold(vec![json!({"id": 40_001, "category_id": 14, "post_number": 3, "topic_id": 1})]);
+    forum.hold(vec![
+        json!({"id": 40_000, "category_id": 18, "post_number": 3, "topic_id": 1,
+        "username": "sub", "cooked": "<p>in a subcategory</p>"}),
+    ]);
+    forum.hold(vec![
+        json!({"id": 40_001, "category_id": 14, "post_number": 3, "topic_id": 1}),
+    ]);
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(post_ids(&b), [40_000]);
     server.verify().await;
     server.reset().await;
     Mock::given(method("GET"))
         .and(path("/categories.json"))
-        .respond_with(json_body(&json!({"category_list": {"categories": [{"id": 9, "slug": "learning"}]}})))
+        .respond_with(json_body(
+            &json!({"category_list": {"categories": [{"id": 9, "slug": "learning"}]}}),
+        ))
         .mount(&server)
         .await;
 
@@ -260,7 +277,10 @@ async fn discourse_an_owned_forum_stamps_every_post_with_the_brand() {
     let (mut s, _) = fresh_source(&config(&server, "brand = \"Acme\"\n"), &[]);
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(b.posts.len(), PAGE);
-    assert!(b.posts.iter().all(|p| p.owned_by.as_deref() == Some("Acme")));
+    assert!(b
+        .posts
+        .iter()
+        .all(|p| p.owned_by.as_deref() == Some("Acme")));
 }
 
 #[tokio::test]
@@ -300,17 +320,27 @@ async fn discourse_hostile_payloads_are_clear_errors_or_clean_text() {
     let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>";
     serve_any_get(
         &server,
-        json_body(&json!({"latest_posts": [{"id": 5, "username": evil, "topic_slug": evil,
+        json_body(
+            &json!({"latest_posts": [{"id": 5, "username": evil, "topic_slug": evil,
             "topic_title": format!("Acme {evil}"), "post_number": 1, "topic_id": 2,
             "cooked": format!("<p>Acme &amp; co {evil}<a href=\"javascript:x\">link</a></p>"),
-            "created_at": evil}]})),
+            "created_at": evil}]}),
+        ),
     )
     .await;
     let b = poll_commit(&mut s).await.unwrap();
     let p = &b.posts[0];
     assert_eq!(p.text, "Acme & co link");
-    assert!(p.links.iter().all(|l| !l.starts_with("javascript")), "{:?}", p.links);
-    assert!(p.url.ends_with("/t/2/1"), "an unsafe slug is left out: {}", p.url);
+    assert!(
+        p.links.iter().all(|l| !l.starts_with("javascript")),
+        "{:?}",
+        p.links
+    );
+    assert!(
+        p.url.ends_with("/t/2/1"),
+        "an unsafe slug is left out: {}",
+        p.url
+    );
     assert_eq!(p.title.as_deref(), Some(format!("Acme {evil}").as_str()));
     assert!(p.created_at_is_first_seen);
 }

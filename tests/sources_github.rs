@@ -30,7 +30,9 @@ fn issue(n: i64, at: &str) -> Value {
         .unwrap()
         .clone();
     i["number"] = json!(n);
-    i["html_url"] = json!(format!("https://github.com/EYHN/hexo-helper-live2d/issues/{n}"));
+    i["html_url"] = json!(format!(
+        "https://github.com/EYHN/hexo-helper-live2d/issues/{n}"
+    ));
     i["created_at"] = json!(at);
     i
 }
@@ -143,14 +145,22 @@ async fn github_search_pages_and_resumes_from_the_newest_created_at_across_resta
         .unwrap();
     assert_eq!(p.author.as_deref(), Some("sigmavirus24"));
     assert_eq!(p.site, "github.com/sigmavirus24/github3.py");
-    assert_eq!(b.posts.last().unwrap().id, "github:EYHN/hexo-helper-live2d#33", "oldest first");
+    assert_eq!(
+        b.posts.last().unwrap().id,
+        "github:EYHN/hexo-helper-live2d#33",
+        "oldest first"
+    );
     assert_eq!(
         search.asked()[0].0,
         "github3 repo:sigmavirus24/github3.py repo:EYHN/hexo-helper-live2d"
     );
 
     let b = poll_commit(&mut s).await.unwrap();
-    assert_eq!(b.posts.len(), 120, "the boundary issue is not emitted twice");
+    assert_eq!(
+        b.posts.len(),
+        120,
+        "the boundary issue is not emitted twice"
+    );
     let asked = search.asked();
     assert_eq!(asked.len(), 3);
     assert!(asked[1].0.ends_with(&since) && asked[1].1 == "1");
@@ -161,7 +171,10 @@ async fn github_search_pages_and_resumes_from_the_newest_created_at_across_resta
     let b = poll_commit(&mut again).await.unwrap();
     assert!(b.posts.is_empty(), "{:?}", ids(&b));
     let last = search.asked().pop().unwrap();
-    assert!(last.0.ends_with("created:>=2017-12-24T00:00:00Z"), "{last:?}");
+    assert!(
+        last.0.ends_with("created:>=2017-12-24T00:00:00Z"),
+        "{last:?}"
+    );
 }
 
 #[tokio::test]
@@ -177,7 +190,11 @@ async fn github_the_search_quota_is_never_exceeded_across_polls_with_many_querie
     assert_eq!(cursor_json(&b)["sent"].as_array().map(Vec::len), Some(10));
     let note = s.health().note.unwrap_or_default();
     assert!(note.contains("10 of 12"), "{note}");
-    assert!(s.next_delay() >= Duration::from_secs(55), "{:?}", s.next_delay());
+    assert!(
+        s.next_delay() >= Duration::from_secs(55),
+        "{:?}",
+        s.next_delay()
+    );
     // polled again at once (a restart of the loop, a manual poll): nothing is sent
     for _ in 0..3 {
         poll_commit(&mut s).await.unwrap();
@@ -247,29 +264,47 @@ async fn github_rate_limit_answers_403_remaining_0_and_429_retry_after_are_honou
     // a 200 that used up the window: its issues are kept, the next query waits
     server.reset().await;
     let search = Search::default();
-    search.on("acme", "1", json!({"total_count": 1, "items": [issue(1, "2024-01-01T00:00:00Z")]}));
+    search.on(
+        "acme",
+        "1",
+        json!({"total_count": 1, "items": [issue(1, "2024-01-01T00:00:00Z")]}),
+    );
     Mock::given(method("GET"))
         .and(path("/search/issues"))
         .respond_with(move |req: &Request| {
             search
                 .respond(req)
                 .insert_header("x-ratelimit-remaining", "0")
-                .insert_header("x-ratelimit-reset", (chrono::Utc::now().timestamp() + 120).to_string().as_str())
+                .insert_header(
+                    "x-ratelimit-reset",
+                    (chrono::Utc::now().timestamp() + 120).to_string().as_str(),
+                )
         })
         .mount(&server)
         .await;
     let b = poll_commit(&mut s).await.unwrap();
     assert_eq!(ids(&b), ["github:EYHN/hexo-helper-live2d#1"]);
-    assert_eq!(server.received_requests().await.unwrap().len(), 1, "widget not asked");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "widget not asked"
+    );
     assert!(s.next_delay() > Duration::from_secs(110));
     let cur = saved(&state, "gh").unwrap();
     assert!(cur["newest"].get("acme").is_some());
-    assert!(cur["newest"].get("widget").is_none(), "its cursor is untouched");
+    assert!(
+        cur["newest"].get("widget").is_none(),
+        "its cursor is untouched"
+    );
 
     // a secondary limit (403 + Retry-After) on the second query keeps the first's
     server.reset().await;
     let search = Search::default();
-    search.on("widget", "1", json!({"total_count": 1, "items": [issue(2, "2024-02-01T00:00:00Z")]}));
+    search.on(
+        "widget",
+        "1",
+        json!({"total_count": 1, "items": [issue(2, "2024-02-01T00:00:00Z")]}),
+    );
     Mock::given(method("GET"))
         .and(path("/search/issues"))
         .respond_with(move |req: &Request| {
@@ -326,6 +361,10 @@ async fn github_hostile_payloads_are_clear_errors_or_clean_posts() {
     assert_eq!(ids(&b), ["github:acme/sdk#8"], "no repository, no post");
     let p = &b.posts[0];
     assert_eq!(p.url, "https://github.com/acme/sdk/issues/8");
-    assert_eq!(p.text, format!("{evil} Acme"), "markdown as written, less comments");
+    assert_eq!(
+        p.text,
+        format!("{evil} Acme"),
+        "markdown as written, less comments"
+    );
     assert!(p.created_at_is_first_seen);
 }

@@ -181,7 +181,9 @@ impl Discourse {
         if self.categories.is_empty() || self.category_ids.is_some() {
             return Ok(self.category_ids.clone());
         }
-        let url = self.api.url("categories.json", &[("include_subcategories", "true")]);
+        let url = self
+            .api
+            .url("categories.json", &[("include_subcategories", "true")]);
         let Some(resp) = self.api.http.get(&url, Expect::Json, self.opts()).await? else {
             return Ok(None);
         };
@@ -205,7 +207,11 @@ impl Discourse {
             return Ok(Vec::new());
         };
         got.wait_at_least(resp.wait_hint);
-        let (base, host, name) = (self.api.base.clone(), self.host.clone(), self.api.name.clone());
+        let (base, host, name) = (
+            self.api.base.clone(),
+            self.host.clone(),
+            self.api.name.clone(),
+        );
         let keep = self.category_ids.clone();
         off_runtime(move || {
             let latest: Latest = resp.json()?;
@@ -267,10 +273,7 @@ impl Discourse {
 
 /// The ids of `wanted` (slugs or ids) in `list`, each with its subcategories; a slug
 /// the forum does not have is a configuration error.
-fn resolve_categories(
-    wanted: &[String],
-    list: &[Category],
-) -> Result<BTreeSet<i64>, SourceError> {
+fn resolve_categories(wanted: &[String], list: &[Category]) -> Result<BTreeSet<i64>, SourceError> {
     fn walk<'a>(list: &'a [Category], out: &mut Vec<&'a Category>) {
         for c in list {
             out.push(c);

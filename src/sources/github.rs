@@ -297,7 +297,9 @@ impl GitHub {
             let r = self.range(got, term, (None, None), 1).await?;
             return Ok((r.stop, r.pages > 0));
         };
-        let r = self.range(got, term, (Some(since), None), MAX_PAGES).await?;
+        let r = self
+            .range(got, term, (Some(since), None), MAX_PAGES)
+            .await?;
         let mut budget = MAX_PAGES.saturating_sub(r.pages);
         if let (false, Some(oldest)) = (r.complete, r.oldest) {
             let gap = Gap {

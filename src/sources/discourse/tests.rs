@@ -40,10 +40,17 @@ fn the_real_posts_json_reads_as_posts_with_the_cooked_html_stripped() {
     );
     assert_eq!(reply.site, "discuss.criticalfallibilism.com");
     assert_eq!(reply.title, None, "a reply carries no topic title");
-    assert_eq!(reply.created_at.to_rfc3339(), "2026-01-21T22:40:40.329+00:00");
+    assert_eq!(
+        reply.created_at.to_rfc3339(),
+        "2026-01-21T22:40:40.329+00:00"
+    );
     assert!(reply.text.contains("WTL is 443 pages"), "{}", reply.text);
     for p in &all {
-        assert!(!p.text.contains("<aside") && !p.text.contains("<p>"), "{}", p.id);
+        assert!(
+            !p.text.contains("<aside") && !p.text.contains("<p>"),
+            "{}",
+            p.id
+        );
         assert!(!p.text.contains("&amp;"), "{}", p.id);
     }
     let first = all
@@ -64,8 +71,15 @@ fn emoji_non_latin_text_and_missing_fields_read_cleanly() {
     assert!(all[0].created_at_is_first_seen);
     assert_eq!(all[0].author, None);
     assert_eq!(all[0].text, "");
-    assert_eq!(all[1].url, "https://discuss.criticalfallibilism.com/t/3/2", "an unsafe slug is left out");
-    assert!(all[1].text.starts_with("日本語のサポート"), "{}", all[1].text);
+    assert_eq!(
+        all[1].url, "https://discuss.criticalfallibilism.com/t/3/2",
+        "an unsafe slug is left out"
+    );
+    assert!(
+        all[1].text.starts_with("日本語のサポート"),
+        "{}",
+        all[1].text
+    );
     assert!(all[1].text.contains("🙂 & more"), "{}", all[1].text);
 }
 

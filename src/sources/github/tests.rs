@@ -17,7 +17,10 @@ const PYGITHUB_2014: &[u8] = include_bytes!(concat!(
 
 fn posts(body: &[u8]) -> Vec<Post> {
     let page: SearchPage = serde_json::from_slice(body).unwrap();
-    page.items.into_iter().filter_map(|i| post("gh", i)).collect()
+    page.items
+        .into_iter()
+        .filter_map(|i| post("gh", i))
+        .collect()
 }
 
 fn source(toml: &str) -> GitHub {
@@ -41,15 +44,22 @@ fn the_real_2017_search_reads_as_issue_posts() {
         .iter()
         .find(|p| p.id == "github:sigmavirus24/github3.py#187")
         .unwrap();
-    assert_eq!(i.url, "https://github.com/sigmavirus24/github3.py/issues/187");
+    assert_eq!(
+        i.url,
+        "https://github.com/sigmavirus24/github3.py/issues/187"
+    );
     assert_eq!(i.author.as_deref(), Some("sigmavirus24"));
     assert_eq!(i.site, "github.com/sigmavirus24/github3.py");
     assert_eq!(i.created_at.to_rfc3339(), "2014-01-08T00:05:55+00:00");
     assert!(i.title.as_deref().is_some_and(|t| !t.is_empty()));
     // the same issue number in two repositories is two posts
     assert!(all.iter().any(|p| p.id == "github:PyCQA/pylint#724"));
-    assert!(all.iter().any(|p| p.id == "github:pylint-bot/pylint-unofficial#724"));
-    assert!(all.iter().all(|p| p.source == "github" && p.source_name == "gh"));
+    assert!(all
+        .iter()
+        .any(|p| p.id == "github:pylint-bot/pylint-unofficial#724"));
+    assert!(all
+        .iter()
+        .all(|p| p.source == "github" && p.source_name == "gh"));
 }
 
 #[test]
@@ -81,8 +91,14 @@ fn missing_fields_hostile_urls_and_template_comments() {
     assert_eq!(p.url, "https://github.com/acme/sdk/issues/3");
     assert_eq!(p.author, None);
     assert_eq!(p.title.as_deref(), Some("<b>Acme</b>"));
-    assert_eq!(p.text, "Acme SDK crashes, see https://acme.example/x. and (https://acme.example/y)");
-    assert_eq!(p.links, vec!["https://acme.example/x", "https://acme.example/y"]);
+    assert_eq!(
+        p.text,
+        "Acme SDK crashes, see https://acme.example/x. and (https://acme.example/y)"
+    );
+    assert_eq!(
+        p.links,
+        vec!["https://acme.example/x", "https://acme.example/y"]
+    );
     assert!(p.created_at_is_first_seen);
 }
 
@@ -131,7 +147,10 @@ fn the_quota_window_allows_ten_requests_a_minute_without_a_token() {
 
 #[test]
 fn request_times_merge_without_losing_ones_that_share_a_millisecond() {
-    assert_eq!(merge_sent(&[5, 1, 1, 3], &[1, 1, 3, 7]), vec![1, 1, 3, 5, 7]);
+    assert_eq!(
+        merge_sent(&[5, 1, 1, 3], &[1, 1, 3, 7]),
+        vec![1, 1, 3, 5, 7]
+    );
     assert_eq!(merge_sent(&[], &[2, 2]), vec![2, 2]);
     assert_eq!(merge_sent(&[2, 2, 2], &[2]), vec![2, 2, 2]);
 }

@@ -113,7 +113,8 @@ fn parts(post: &Post) -> Option<Parts> {
     .filter(|p| p.topic > 0 && p.number.map_or(true, |n| n > 0))
 }
 
-const WHAT: &str = "a Discourse post is discourse:HOST:POST_ID with a URL …/t/SLUG/TOPIC_ID/POST_NUMBER";
+const WHAT: &str =
+    "a Discourse post is discourse:HOST:POST_ID with a URL …/t/SLUG/TOPIC_ID/POST_NUMBER";
 
 pub(super) fn target(post: &Post, base: &Url) -> Result<Target, ThreadError> {
     let p = parts(post).ok_or_else(|| no_target(post, WHAT))?;
@@ -149,7 +150,9 @@ pub(super) fn parse(post: &Post, status: u16, body: &[u8]) -> Result<Thread, Thr
     if mention.is_none() && listed.is_some_and(|s| !s.contains(&p.post_id)) {
         return Ok(Thread::Gone);
     }
-    let slug = topic.slug.filter(|s| !s.is_empty() && !s.contains(['/', '?', '#']));
+    let slug = topic
+        .slug
+        .filter(|s| !s.is_empty() && !s.contains(['/', '?', '#']));
     let mut depth: HashMap<i64, u32> = HashMap::from([(number, 0)]);
     let mut out = Vec::new();
     for x in posts.iter().filter(|x| x.post_number > number) {

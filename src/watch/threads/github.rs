@@ -43,8 +43,7 @@ fn id_parts(id: &str) -> Option<(&str, &str, i64)> {
         !s.is_empty()
             && s != "."
             && s != ".."
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
     };
     (ok(owner) && ok(name)).then_some((owner, name, number))

@@ -32,7 +32,8 @@ fn post_445() -> Post {
 fn answer_by(m: &Post, body: &[u8], account: &str) -> Option<(String, String, String, u32)> {
     let accounts = parse_accounts(&[account.to_string()]).unwrap();
     let r = replies(m, body);
-    first_answer(m, &r, &accounts).map(|r| (r.id.clone(), r.at.to_rfc3339(), r.url.clone(), r.depth))
+    first_answer(m, &r, &accounts)
+        .map(|r| (r.id.clone(), r.at.to_rfc3339(), r.url.clone(), r.depth))
 }
 
 #[test]
@@ -44,18 +45,25 @@ fn the_target_is_the_topic_around_the_mentions_post_number() {
     );
     // the entry's own base_url (a forum in a subfolder, on loopback)
     let mut local = Bases::default();
-    local
-        .sources
-        .insert("discourse".into(), "http://127.0.0.1:9/forum".parse().unwrap());
+    local.sources.insert(
+        "discourse".into(),
+        "http://127.0.0.1:9/forum".parse().unwrap(),
+    );
     assert_eq!(
         target(&m, &local).unwrap(),
         Target::Fetch("http://127.0.0.1:9/forum/t/2108/445.json".parse().unwrap())
     );
     let mut bad = m.clone();
     for (id, url) in [
-        ("discourse:discuss.criticalfallibilism.com:x", m.url.as_str()),
+        (
+            "discourse:discuss.criticalfallibilism.com:x",
+            m.url.as_str(),
+        ),
         ("discourse:20141", m.url.as_str()),
-        (m.id.as_str(), "https://discuss.criticalfallibilism.com/latest"),
+        (
+            m.id.as_str(),
+            "https://discuss.criticalfallibilism.com/latest",
+        ),
     ] {
         bad.id = id.into();
         bad.url = url.into();
@@ -85,7 +93,11 @@ fn the_brands_reply_is_found_in_the_real_topic_below_the_mention() {
     assert_eq!(got, want);
     assert_eq!(r[2].author, "discuss.criticalfallibilism.com/anonymous105");
     assert_eq!(
-        answer_by(&m, T2108, "discourse:discuss.criticalfallibilism.com/Anonymous105"),
+        answer_by(
+            &m,
+            T2108,
+            "discourse:discuss.criticalfallibilism.com/Anonymous105"
+        ),
         Some((
             "discourse:discuss.criticalfallibilism.com:20147".into(),
             time("2026-01-15T16:57:00.078Z").to_rfc3339(),
@@ -95,11 +107,18 @@ fn the_brands_reply_is_found_in_the_real_topic_below_the_mention() {
     );
     // Elliot wrote above the mention (435–437), never below it
     assert_eq!(
-        answer_by(&m, T2108, "discourse:discuss.criticalfallibilism.com/elliot"),
+        answer_by(
+            &m,
+            T2108,
+            "discourse:discuss.criticalfallibilism.com/elliot"
+        ),
         None
     );
     // the same username on another forum is another account
-    assert_eq!(answer_by(&m, T2108, "discourse:forum.acme.com/anonymous105"), None);
+    assert_eq!(
+        answer_by(&m, T2108, "discourse:forum.acme.com/anonymous105"),
+        None
+    );
 }
 
 #[test]
@@ -107,7 +126,11 @@ fn every_later_post_of_a_topic_answers_its_first_post() {
     let m = mention(20089, "kpop-demon-hunters", 2144, 1, "Elliot");
     let r = replies(&m, T2144);
     assert_eq!(r.len(), 19);
-    assert_eq!(r.iter().map(|r| r.depth).max(), Some(5), "20 → 19 → 18 → 15 → 4");
+    assert_eq!(
+        r.iter().map(|r| r.depth).max(),
+        Some(5),
+        "20 → 19 → 18 → 15 → 4"
+    );
     assert_eq!(
         answer_by(&m, T2144, "discourse:discuss.criticalfallibilism.com/dface"),
         Some((
@@ -119,7 +142,11 @@ fn every_later_post_of_a_topic_answers_its_first_post() {
     );
     // the brand's own topic: its later posts are not answers
     assert_eq!(
-        answer_by(&m, T2144, "discourse:discuss.criticalfallibilism.com/elliot"),
+        answer_by(
+            &m,
+            T2144,
+            "discourse:discuss.criticalfallibilism.com/elliot"
+        ),
         None
     );
 
@@ -137,7 +164,10 @@ fn every_later_post_of_a_topic_answers_its_first_post() {
     assert!(r.iter().all(|r| r.depth == 1));
     let accounts = parse_accounts(&["discourse:try.discourse.org/splattne".into()]).unwrap();
     let a = first_answer(&m, &r, &accounts).unwrap();
-    assert_eq!(a.url, "https://try.discourse.org/t/this-site-is-a-sandbox-it-is-reset-every-day/57/14");
+    assert_eq!(
+        a.url,
+        "https://try.discourse.org/t/this-site-is-a-sandbox-it-is-reset-every-day/57/14"
+    );
     assert_eq!(a.at, time("2013-02-05T17:14:17.364Z"));
 }
 
@@ -145,9 +175,16 @@ fn every_later_post_of_a_topic_answers_its_first_post() {
 fn deleted_topics_and_mentions_are_gone_and_deleted_replies_never_answer() {
     let m = post_445();
     let text = String::from_utf8(T2108.to_vec()).unwrap();
-    let topic_deleted = text.replacen("\"deleted_at\":null,\"user_id\"", "\"deleted_at\":\"2026-02-01T00:00:00Z\",\"user_id\"", 1);
+    let topic_deleted = text.replacen(
+        "\"deleted_at\":null,\"user_id\"",
+        "\"deleted_at\":\"2026-02-01T00:00:00Z\",\"user_id\"",
+        1,
+    );
     assert_ne!(topic_deleted, text);
-    assert_eq!(parse(&m, 200, topic_deleted.as_bytes()).unwrap(), Thread::Gone);
+    assert_eq!(
+        parse(&m, 200, topic_deleted.as_bytes()).unwrap(),
+        Thread::Gone
+    );
     assert_eq!(parse(&m, 404, b"{}").unwrap(), Thread::Gone);
     // the mention no longer in the topic's stream
     let mut other = m.clone();
@@ -162,8 +199,15 @@ fn deleted_topics_and_mentions_are_gone_and_deleted_replies_never_answer() {
     }
     let body = serde_json::to_vec(&v).unwrap();
     assert!(replies(&m, &body).iter().any(|r| r.deleted));
-    let a = answer_by(&m, &body, "discourse:discuss.criticalfallibilism.com/anonymous105");
-    assert_eq!(a.map(|a| a.0), Some("discourse:discuss.criticalfallibilism.com:20149".into()));
+    let a = answer_by(
+        &m,
+        &body,
+        "discourse:discuss.criticalfallibilism.com/anonymous105",
+    );
+    assert_eq!(
+        a.map(|a| a.0),
+        Some("discourse:discuss.criticalfallibilism.com:20149".into())
+    );
 }
 
 #[test]

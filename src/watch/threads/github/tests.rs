@@ -40,9 +40,10 @@ fn the_target_is_the_issues_comments() {
         )
     );
     let mut local = Bases::default();
-    local
-        .sources
-        .insert("github".into(), "http://127.0.0.1:9/api/v3".parse().unwrap());
+    local.sources.insert(
+        "github".into(),
+        "http://127.0.0.1:9/api/v3".parse().unwrap(),
+    );
     assert_eq!(
         target(&m, &local).unwrap(),
         Target::Fetch(
@@ -52,7 +53,13 @@ fn the_target_is_the_issues_comments() {
         )
     );
     let mut bad = m.clone();
-    for id in ["github:github3.py#187", "github:a/b#x", "github:../b#1", "github:a/b?c#1", "github:a/b#0"] {
+    for id in [
+        "github:github3.py#187",
+        "github:a/b#x",
+        "github:../b#1",
+        "github:a/b?c#1",
+        "github:a/b#0",
+    ] {
         bad.id = id.into();
         assert!(target(&bad, &Bases::default()).is_err(), "{id}");
     }
@@ -95,10 +102,19 @@ fn hostile_bodies_are_errors_or_clean_replies_never_a_panic() {
     let r = replies(&m, body);
     assert!(r[0].deleted && r[0].author.is_empty());
     assert_eq!(r[0].at, m.created_at);
-    assert_eq!(r[0].url, "https://github.com/sigmavirus24/github3.py/issues/187#issuecomment-1");
-    assert_eq!(r[1].url, "https://github.com/sigmavirus24/github3.py/issues/187#issuecomment-2");
+    assert_eq!(
+        r[0].url,
+        "https://github.com/sigmavirus24/github3.py/issues/187#issuecomment-1"
+    );
+    assert_eq!(
+        r[1].url,
+        "https://github.com/sigmavirus24/github3.py/issues/187#issuecomment-2"
+    );
     let many: Vec<serde_json::Value> = (0..50_000)
         .map(|i| serde_json::json!({"id": i, "user": {"login": "x"}, "body": "<p>".repeat(10)}))
         .collect();
-    assert_eq!(replies(&m, serde_json::to_string(&many).unwrap().as_bytes()).len(), 50_000);
+    assert_eq!(
+        replies(&m, serde_json::to_string(&many).unwrap().as_bytes()).len(),
+        50_000
+    );
 }
