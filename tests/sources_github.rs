@@ -126,10 +126,10 @@ async fn github_search_pages_and_resumes_from_the_newest_created_at_across_resta
         .collect();
     new.push(issue(33, NEWEST));
     let rest = new.split_off(100);
-    let since = format!("created:>={NEWEST}");
+    let since = "created:>=2017-11-08T02:08:51+00:00".to_string();
     search.on(&since, "1", json!({"total_count": 121, "items": new}));
     search.on(&since, "2", json!({"total_count": 121, "items": rest}));
-    let newest = "created:>=2017-12-24T00:00:00Z";
+    let newest = "created:>=2017-12-24T00:00:00+00:00";
     search.on(newest, "1", json!({"total_count": 5, "items": new[..5]}));
     let toml = config(
         &server,
@@ -172,7 +172,7 @@ async fn github_search_pages_and_resumes_from_the_newest_created_at_across_resta
     assert!(b.posts.is_empty(), "{:?}", ids(&b));
     let last = search.asked().pop().unwrap();
     assert!(
-        last.0.ends_with("created:>=2017-12-24T00:00:00Z"),
+        last.0.ends_with("created:>=2017-12-24T00:00:00+00:00"),
         "{last:?}"
     );
 }

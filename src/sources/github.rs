@@ -1,6 +1,7 @@
 //! GitHub: issues and pull requests from the search API
-//! (`/search/issues?q=TERM created:>=TIME&sort=created&order=desc&per_page=100`), one
-//! search per query (the source's `queries`, else the brands' search terms), narrowed
+//! (`/search/issues?q=TERM created:>=TIME&sort=created&order=desc&per_page=100`,
+//! TIME as `2024-01-02T03:04:05+00:00`), one search per query (the source's `queries`,
+//! else the brands' search terms), narrowed
 //! by `repo:OWNER/NAME` qualifiers when `repos` is set. Each query resumes from the
 //! newest `created_at` it saw; the first poll takes one page; what one poll cannot
 //! page through ([`MAX_PAGES`] a query) is a gap the next polls page back through.
@@ -156,7 +157,7 @@ impl GitHub {
             q.push(' ');
             q.push_str(&self.repos);
         }
-        let iso = |t: i64| from_unix(t).to_rfc3339_opts(SecondsFormat::Secs, true);
+        let iso = |t: i64| from_unix(t).to_rfc3339_opts(SecondsFormat::Secs, false);
         match (from, to) {
             (Some(f), Some(t)) => q.push_str(&format!(" created:{}..{}", iso(f), iso(t))),
             (Some(f), None) => q.push_str(&format!(" created:>={}", iso(f))),

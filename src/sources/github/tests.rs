@@ -107,11 +107,11 @@ fn the_query_quotes_phrases_narrows_to_repos_and_bounds_the_time() {
     let s = source("repos = [\"acme/sdk\", \"/acme/cli/\"]\n");
     assert_eq!(
         s.q("acme corp", Some(1_700_000_000), None),
-        "\"acme corp\" repo:acme/sdk repo:acme/cli created:>=2023-11-14T22:13:20Z"
+        "\"acme corp\" repo:acme/sdk repo:acme/cli created:>=2023-11-14T22:13:20+00:00"
     );
     assert_eq!(
         s.q("acme", Some(0), Some(60)),
-        "acme repo:acme/sdk repo:acme/cli created:1970-01-01T00:00:00Z..1970-01-01T00:01:00Z"
+        "acme repo:acme/sdk repo:acme/cli created:1970-01-01T00:00:00+00:00..1970-01-01T00:01:00+00:00"
     );
     let cfg: GitHubConfig = toml::from_str("repos = [\"acme\"]\n").unwrap();
     let ctx = SourceContext::new(
