@@ -117,8 +117,10 @@ fn api_refused(e: ClientError) -> anyhow::Error {
 
 /// The replies of `config` over `store`, with the real network clients.
 fn direct_replies(config: &Config, store: &crate::store::Store) -> Replies {
-    let http =
-        crate::sources::Http::new(&config.daemon.user_agent, crate::sources::HttpSettings::default());
+    let http = crate::sources::Http::new(
+        &config.daemon.user_agent,
+        crate::sources::HttpSettings::default(),
+    );
     Replies::new(config, store.clone(), &move |acc| match &http {
         Ok(h) => crate::reply::client(acc, h),
         Err(e) => Err(crate::reply::PostError::Refused {

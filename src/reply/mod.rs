@@ -28,8 +28,8 @@
 //! Retries follow 408, 429 (after `Retry-After`), 5xx and network errors with
 //! backoff; any other 4xx is final and shown on the mention.
 
-pub mod bluesky;
 pub mod api;
+pub mod bluesky;
 pub mod config;
 mod desk;
 pub mod mastodon;

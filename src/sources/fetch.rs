@@ -264,9 +264,18 @@ impl Http {
         if let Some(token) = opts.bearer {
             req = req.bearer_auth(token);
         }
+        // the caller's headers replace the defaults of the same name (an API's own
+        // `Accept`); a value that cannot be a header is an error naming the header only
+        let mut extra = HeaderMap::new();
         for (k, v) in &opts.headers {
-            req = req.header(*k, v);
+            let name = header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| SourceError::Config(format!("{k:?} is not a header name")));
+            let value = header::HeaderValue::from_str(v).map_err(|_| {
+                SourceError::Config(format!("the {k} header's value cannot be sent"))
+            })?;
+            extra.append(name?, value);
         }
+        req = req.headers(extra);
         self.send(url, req, expect).await
     }
 
@@ -295,6 +304,9 @@ impl Http {
             return Err(match status {
                 429 => SourceError::RateLimited { retry_after },
                 401 => SourceError::Unauthorized(shown(url)),
+                // a 403 that says when to come back is a rate limit (GitHub's primary
+                // and secondary limits: `x-ratelimit-remaining: 0`, `Retry-After`)
+                403 if retry_after.is_some() => SourceError::RateLimited { retry_after },
                 403 => SourceError::Forbidden(shown(url)),
                 404 | 410 => SourceError::NotFound(shown(url)),
                 500..=599 => SourceError::Server {

@@ -45,7 +45,8 @@
 //! | bluesky | `bluesky:AT_URI` | `{appview}/xrpc/app.bsky.feed.getPostThread?uri=AT_URI` | the `replies` tree |
 //! | lobsters | `lobsters:SHORT`, `lobsters:c/SHORT` | `{base}/s/STORY.json` | the story's `comments` (for a comment, those below it); parents from `parent_comment`, before 2023 from `indent_level` |
 //! | stackexchange | `stackexchange:SITE:QID` | `{base}/questions/QID/timeline?site=SITE` | answers, comments on the question and on its answers |
-//! | discourse, github, devto, lemmy | see each file's module doc | | |
+//! | discourse | `discourse:HOST:POST_ID` | `{base}/t/TOPIC/POST_NUMBER.json` (the 20 posts around the mention) | `post_stream.posts` below it by `reply_to_post_number`; for a topic's first post every later post |
+//! | github | `github:OWNER/REPO#NUMBER` | `{base}/repos/OWNER/REPO/issues/NUMBER/comments?per_page=100` | every comment, depth 1 |
 //! | devto | `devto:ARTICLE_ID`, `devto:c/ID_CODE` | `{base}/api/comments?a_id=ARTICLE_ID` (a comment without `thread_id`: `{base}/api/comments/ID_CODE`) | the `children` tree below the mention |
 //! | lemmy | `lemmy:HOST:post/ID`, `lemmy:HOST:comment/ID` | `{instance}/api/v3/comment/list?post_id=ID` (a comment: `parent_id=ID`), `max_depth=8` | comments whose `path` goes through the mention, depth from it |
 //! | appstore | — | no thread ("answer in App Store Connect") | — |
