@@ -48,6 +48,18 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             bad += 1;
         }
     }
+    // and each reply account's secrets (read, never printed)
+    if let Ok(http) = crate::sources::Http::new(
+        &config.daemon.user_agent,
+        crate::sources::HttpSettings::default(),
+    ) {
+        for a in &config.reply_accounts {
+            if let Err(e) = crate::reply::client(a, &http) {
+                eprintln!("{shown}: {e}");
+                bad += 1;
+            }
+        }
+    }
     if bad > 0 {
         return Ok(ExitCode::from(2));
     }

@@ -26,6 +26,7 @@ mod responses;
 mod run;
 mod stats;
 mod test_email;
+mod test_reply_account;
 mod test_webhook;
 mod user;
 mod worker;
@@ -97,6 +98,8 @@ pub enum Command {
     TestEmail(test_email::Args),
     /// Send one test message to an [[alerts.webhook]] and print its server's answer.
     TestWebhook(test_webhook::Args),
+    /// Check a [[reply_account]]'s credentials without posting; say who it posts as.
+    TestReplyAccount(test_reply_account::Args),
     /// The alert outbox: list entries, queue a failed alert again.
     Outbox(outbox::Args),
     /// Who may log in to the inbox: add, list, remove, passwd.
@@ -122,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::Db(a) => db::run(a, &cli.global),
         Command::TestEmail(a) => test_email::run(a, &cli.global),
         Command::TestWebhook(a) => test_webhook::run(a, &cli.global),
+        Command::TestReplyAccount(a) => test_reply_account::run(a, &cli.global),
         Command::Outbox(a) => outbox::run(a, &cli.global),
         Command::User(a) => user::run(a, &cli.global),
     };

@@ -99,7 +99,21 @@ pub(super) fn build_live(
     if !hooks.is_empty() {
         tracing::info!(webhooks = ?hooks, "alerts also go to webhooks");
     }
-    let watch = crate::watch::Plan::from_config(&config.brands, &config.sources)
+    // a reply account is one of its brands' accounts, as configured and as its
+    // posted replies named it
+    let posted: Vec<(String, String)> = match store.replies() {
+        Ok(all) => all
+            .into_iter()
+            .filter_map(|r| Some((r.account, r.posted_by?)))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the replies; their accounts are not watched for");
+            Vec::new()
+        }
+    };
+    let brands =
+        crate::reply::with_reply_accounts(&config.brands, &config.reply_accounts, &posted);
+    let watch = crate::watch::Plan::from_config(&brands, &config.sources)
         .map_err(|e| DaemonError::Config(e.to_string()))?;
     let live = Live {
         matcher: Arc::new(matcher),

@@ -28,6 +28,7 @@
 //! Retries follow 408, 429 (after `Retry-After`), 5xx and network errors with
 //! backoff; any other 4xx is final and shown on the mention.
 
+mod accounts;
 pub mod api;
 pub mod bluesky;
 pub mod config;
@@ -45,6 +46,7 @@ pub mod text;
 use std::sync::Arc;
 
 pub use bluesky::graphemes;
+pub use accounts::with_reply_accounts;
 pub use config::{ReplyAccountConfig, ReplyConfig, ReplyTemplate};
 pub use desk::Desk;
 pub use network::{Limit, NetFuture, Network, Outgoing, PostError, Posted};
