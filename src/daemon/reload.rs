@@ -111,8 +111,7 @@ pub(super) fn build_live(
             Vec::new()
         }
     };
-    let brands =
-        crate::reply::with_reply_accounts(&config.brands, &config.reply_accounts, &posted);
+    let brands = crate::reply::with_reply_accounts(&config.brands, &config.reply_accounts, &posted);
     let watch = crate::watch::Plan::from_config(&brands, &config.sources)
         .map_err(|e| DaemonError::Config(e.to_string()))?;
     let live = Live {

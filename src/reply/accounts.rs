@@ -26,7 +26,9 @@ pub fn with_reply_accounts(
                 .filter_map(|a| Account::parse(a).ok())
                 .collect();
             for name in &b.reply_as {
-                let Some(cfg) = accounts.iter().find(|a| a.name().eq_ignore_ascii_case(name))
+                let Some(cfg) = accounts
+                    .iter()
+                    .find(|a| a.name().eq_ignore_ascii_case(name))
                 else {
                     continue;
                 };
@@ -66,14 +68,24 @@ mod tests {
         )
         .unwrap();
         let posted = vec![
-            ("acme-social".to_string(), "mastodon:acme@acme.social".to_string()),
-            ("acme-social".to_string(), "mastodon:acme@acme.social".to_string()),
+            (
+                "acme-social".to_string(),
+                "mastodon:acme@acme.social".to_string(),
+            ),
+            (
+                "acme-social".to_string(),
+                "mastodon:acme@acme.social".to_string(),
+            ),
             ("other".to_string(), "mastodon:x@y.z".to_string()),
         ];
         let out = with_reply_accounts(&cfg.brands, &cfg.reply_accounts, &posted);
         assert_eq!(
             out[0].accounts,
-            ["bluesky:acme.com", "hackernews:acme", "mastodon:acme@acme.social"]
+            [
+                "bluesky:acme.com",
+                "hackernews:acme",
+                "mastodon:acme@acme.social"
+            ]
         );
         assert!(out[1].accounts.is_empty());
     }

@@ -45,8 +45,8 @@ pub mod text;
 
 use std::sync::Arc;
 
-pub use bluesky::graphemes;
 pub use accounts::with_reply_accounts;
+pub use bluesky::graphemes;
 pub use config::{ReplyAccountConfig, ReplyConfig, ReplyTemplate};
 pub use desk::Desk;
 pub use network::{Limit, NetFuture, Network, Outgoing, PostError, Posted};

@@ -117,8 +117,10 @@ impl Replies {
         match net.post(out).await {
             Ok(posted) => self.posted(&rec, &m, posted),
             Err(PostError::Refused { status, why }) => fail(match status {
-                Some(s) => format!("{} answered {s}: {why}", net.kind()),
-                None => why,
+                Some(s) if !why.contains(&format!("HTTP {s}")) => {
+                    format!("{} answered {s}: {why}", net.kind())
+                }
+                _ => why,
             }),
             Err(PostError::Retry { why, after }) => {
                 if rec.attempts >= MAX_ATTEMPTS {
