@@ -10,142 +10,24 @@
 //! OVERHEAR_REQUIRE_BROWSER=1 (set by `.ci/run`).
 
 mod api_support;
+mod browser_support;
 mod inbox_support;
 mod skip_support;
 mod store_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use browser_support::*;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use inbox_support::*;
 use serde_json::json;
-
-struct Driver(Child, u16);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn tool(name: &str) -> Option<PathBuf> {
-    ["/usr/bin", "/usr/local/bin", "/usr/lib/chromium"]
-        .iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.exists())
-}
-
-/// chromedriver on a free port, or `None` (and why) when it is not installed.
-fn driver() -> Option<Driver> {
-    let (Some(bin), Some(_)) = (tool("chromedriver"), tool("chromium")) else {
-        skip_support::skip(
-            "OVERHEAR_REQUIRE_BROWSER",
-            "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)",
-        );
-        return None;
-    };
-    let port = api_support::free_port();
-    let child = Command::new(bin)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(Driver(child, port))
-}
-
-async fn browser(d: &Driver) -> Client {
-    // fantoccini speaks plain HTTP to chromedriver, but its rustls needs a provider
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": tool("chromium").unwrap(),
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,900", "--no-first-run", "--disable-extensions"],
-        }),
-    );
-    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
-    ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", d.1))
-        .await
-        .unwrap()
-}
-
-/// The browser console's entries since the last call (chromedriver's log endpoint).
-async fn console(c: &Client, d: &Driver) -> Vec<serde_json::Value> {
-    let id = c.session_id().await.unwrap().unwrap();
-    let r: serde_json::Value = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{}/session/{id}/se/log", d.1))
-        .json(&json!({"type": "browser"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["value"].as_array().cloned().unwrap_or_default()
-}
-
-/// The console has no error since the last look.
-async fn no_console_errors(c: &Client, d: &Driver) {
-    let errors: Vec<_> = console(c, d)
-        .await
-        .into_iter()
-        .filter(|e| e["level"] == "SEVERE")
-        .collect();
-    assert!(errors.is_empty(), "console errors: {errors:?}");
-}
 
 async fn key(c: &Client, k: char) {
     let keys = KeyActions::new("keyboard".into())
         .then(KeyAction::Down { value: k })
         .then(KeyAction::Up { value: k });
     c.perform_actions(keys).await.unwrap();
-}
-
-async fn shot(c: &Client, name: &str) {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("inbox");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(name), c.screenshot().await.unwrap()).unwrap();
-}
-
-async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-async fn wait_text(c: &Client, css: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(e) = c.find(Locator::Css(css)).await {
-            if e.text().await.unwrap_or_default().contains(want) {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{css} never showed {want:?}:\n{}",
-            c.source().await.unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[test]
@@ -156,26 +38,7 @@ fn triage_in_a_real_browser_on_a_desktop_and_a_phone() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let c = rt.block_on(async {
         let c = browser(&drv).await;
-        c.goto(&format!("{base}/")).await.unwrap();
-        assert!(c.current_url().await.unwrap().path().starts_with("/login"));
-        c.find(Locator::Css("input[name=login]"))
-            .await
-            .unwrap()
-            .send_keys(USER)
-            .await
-            .unwrap();
-        c.find(Locator::Css("input[name=password]"))
-            .await
-            .unwrap()
-            .send_keys(PASSWORD)
-            .await
-            .unwrap();
-        c.find(Locator::Css(".login button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        login(&c, &base, USER, PASSWORD).await;
         wait_text(&c, "header .counts", "Acme").await;
         assert_eq!(
             c.find_all(Locator::Css("li.mention")).await.unwrap().len(),
@@ -186,7 +49,7 @@ fn triage_in_a_real_browser_on_a_desktop_and_a_phone() {
         // the hostile post is shown as text
         let first = text_of(&c, "li.mention").await;
         assert!(first.contains("<script>alert('acme')</script>"), "{first}");
-        shot(&c, "inbox.png").await;
+        shot(&c, "inbox/inbox.png").await;
 
         // filter: every sentiment shows the positive one too
         c.find(Locator::Css("select[name=sentiment] option[value=all]"))
@@ -247,7 +110,7 @@ fn triage_in_a_real_browser_on_a_desktop_and_a_phone() {
         wait_text(&c, ".facts .status", "resolved").await;
         assert!(text_of(&c, ".history").await.contains("replied on HN"));
         assert!(text_of(&c, ".history").await.contains("dana (web)"));
-        shot(&c, "mention.png").await;
+        shot(&c, "inbox/mention.png").await;
 
         // a phone: nothing wider than the screen, and an action still works
         c.set_window_size(375, 812).await.unwrap();
@@ -261,7 +124,7 @@ fn triage_in_a_real_browser_on_a_desktop_and_a_phone() {
             .await
             .unwrap();
         assert_eq!(fits, json!(true), "the inbox fits 375 px");
-        shot(&c, "inbox-375.png").await;
+        shot(&c, "inbox/inbox-375.png").await;
         let row = format!("li[data-id=\"{}\"]", ids[2]);
         c.find(Locator::Css(&format!("{row} button[data-key=a]")))
             .await
@@ -286,7 +149,7 @@ fn triage_in_a_real_browser_on_a_desktop_and_a_phone() {
             dash.contains("Time to acknowledge") && dash.contains("Acme (brand)"),
             "{dash}"
         );
-        shot(&c, "dashboard.png").await;
+        shot(&c, "inbox/dashboard.png").await;
         no_console_errors(&c, &drv).await;
         c
     });

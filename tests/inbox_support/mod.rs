@@ -51,12 +51,17 @@ pub fn fill_inbox(data: &Path) -> Vec<String> {
     ids
 }
 
-/// `overhear user add` with the password on stdin.
+/// `overhear user add` of [`USER`] with the password on stdin.
 pub fn add_user(config: &Path, token: Option<&str>) {
+    add_named_user(config, USER, EMAIL, token);
+}
+
+/// `overhear user add LOGIN --email EMAIL` with [`PASSWORD`] on stdin.
+pub fn add_named_user(config: &Path, login: &str, email: &str, token: Option<&str>) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_overhear"));
     c.arg("--config")
         .arg(config)
-        .args(["user", "add", USER, "--email", EMAIL, "--password-stdin"])
+        .args(["user", "add", login, "--email", email, "--password-stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
