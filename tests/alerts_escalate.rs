@@ -170,3 +170,42 @@ fn an_alert_nobody_answered_in_public_is_reminded_once_and_an_answered_one_is_no
         r.text
     );
 }
+
+#[test]
+fn a_draft_reply_is_told_to_the_brands_recipients_once_as_waiting_for_approval() {
+    let a = acme_alerter("", &["support@acme.test", "lead@acme.test"]);
+    let m = stored(0.95);
+    let draft = overhear::alerts::Draft {
+        id: "feedfacefeedface",
+        account: "acme-social",
+        author: "dana",
+        text: "Sorry about this <b>Jo</b>",
+    };
+    let now = t(2026, 11, 23, 13, 0);
+    let items = a.approval_items(&m, &draft, now);
+    assert_eq!(
+        items.iter().map(|i| i.to.as_str()).collect::<Vec<_>>(),
+        ["support@acme.test", "lead@acme.test"]
+    );
+    assert!(items[0].key.starts_with("approve|feedfacefeedface@Acme|"));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.enqueue(&items).unwrap();
+    store.enqueue(&a.approval_items(&m, &draft, now)).unwrap();
+    let pending = store.pending().unwrap();
+    assert_eq!(pending.len(), 2, "once per recipient");
+    let r = Renderer::new().render(&pending[..1]).unwrap();
+    assert!(
+        r.subject
+            .starts_with("[overhear] reply waiting for approval: Acme:"),
+        "{}",
+        r.subject
+    );
+    assert!(
+        r.text
+            .contains("a reply as acme-social by dana waits for another user's approval"),
+        "{}",
+        r.text
+    );
+    assert!(!r.html.contains("<b>Jo</b>"), "escaped in HTML");
+}

@@ -39,8 +39,8 @@ pub use item::{
 };
 pub use render::{Rendered, Renderer};
 pub use rules::{
-    is_backlog, tally, Action, Alerter, Backlog, BrandRule, Evaluation, SummaryPeriod, BACKLOG_KEY,
-    BACKLOG_SHOWN,
+    is_backlog, tally, Action, Alerter, Backlog, BrandRule, Draft, Evaluation, SummaryPeriod,
+    APPROVE, BACKLOG_KEY, BACKLOG_SHOWN,
 };
 pub use send::{
     build_message, build_transport, redact_url, run_sender, sender_health, DeliveryObserver,

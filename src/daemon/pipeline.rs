@@ -95,6 +95,29 @@ pub async fn run(config_path: Option<PathBuf>, config: Config) -> Result<(), Dae
         ))),
     });
 
+    // Drafts waiting for approval are told to the brands' recipients.
+    {
+        let weak = Arc::downgrade(&shared);
+        shared.replies.set_notifier(Arc::new(move |m, r| {
+            let Some(shared) = weak.upgrade() else { return };
+            let draft = crate::alerts::Draft {
+                id: &r.id,
+                account: &r.account,
+                author: &r.author,
+                text: &r.text,
+            };
+            let items = shared
+                .alerter()
+                .approval_items(m, &draft, chrono::Utc::now());
+            match shared.store.enqueue(&items) {
+                Ok(_) => shared.wake_sender(),
+                Err(e) => {
+                    tracing::error!(reply = %r.id, error = %e, "cannot queue the approval notices")
+                }
+            }
+        }));
+    }
+
     // The local API.
     let ready = Arc::new(AtomicBool::new(false));
     let (reload_tx, mut reload_rx) = mpsc::channel(4);

@@ -7,16 +7,31 @@ use std::sync::{Arc, RwLock};
 use tokio_util::sync::CancellationToken;
 
 use super::service::Replies;
+use crate::store::replies::ReplyRecord;
+use crate::store::StoredMention;
 
 pub struct Desk {
     current: RwLock<Arc<Replies>>,
 }
+
+/// Told of each draft written (the daemon queues notices to the approvers).
+pub type Notifier = dyn Fn(&StoredMention, &ReplyRecord) + Send + Sync;
 
 impl Desk {
     pub fn new(r: Replies) -> Desk {
         Desk {
             current: RwLock::new(Arc::new(r)),
         }
+    }
+
+    /// Tells `f` of each draft written from now on (kept across reloads).
+    pub fn set_notifier(&self, f: Arc<Notifier>) {
+        let r = self.get();
+        let mut cell = match r.notify.write() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        *cell = Some(f);
     }
 
     /// The replies of the config in force.
@@ -35,6 +50,7 @@ impl Desk {
             Err(p) => p.into_inner(),
         };
         r.wake = cur.wake.clone();
+        r.notify = cur.notify.clone();
         *cur = Arc::new(r);
         cur.wake.notify_one();
     }

@@ -73,6 +73,8 @@ pub struct Replies {
     brands: BTreeMap<String, (Vec<String>, bool)>,
     require_approval: bool,
     pub(super) wake: Arc<Notify>,
+    /// Told of each draft (notices to the approvers).
+    pub(super) notify: Arc<std::sync::RwLock<Option<Arc<super::desk::Notifier>>>>,
 }
 
 impl Replies {
@@ -116,6 +118,7 @@ impl Replies {
             brands,
             require_approval: config.reply.require_approval,
             wake: Arc::new(Notify::new()),
+            notify: Default::default(),
         }
     }
 
@@ -253,7 +256,12 @@ impl Replies {
         };
         self.store.reply_insert(&rec)?;
         tracing::info!(reply = %rec.id, mention = %rec.mention_id, account = %rec.account, by = %rec.author, state = rec.state.as_str(), "reply written");
-        if !draft {
+        if draft {
+            let f = self.notify.read().ok().and_then(|n| n.clone());
+            if let Some(f) = f {
+                f(&m, &rec);
+            }
+        } else {
             self.wake.notify_one();
         }
         Ok(rec)

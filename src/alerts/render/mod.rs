@@ -31,6 +31,8 @@ pub use text::{header_safe, segments, Segment};
 const ESCALATE_KEY: &str = "escalate|";
 /// How the outbox keys of reminders start (`rules::remind`).
 const REMIND_KEY: &str = "remind|";
+/// How the outbox keys of approval notices start (`rules::approve`).
+const APPROVE_KEY: &str = "approve|";
 
 /// A notice (summary, spike, failing source, undeliverable alert, test) as plain
 /// text, unescaped: for chat messages, which escape it for their own format.
@@ -170,6 +172,14 @@ impl Renderer {
                 } else if first.item.key.starts_with(REMIND_KEY) {
                     subject = subject.replacen("[overhear] ", "[overhear] unanswered: ", 1);
                     heading = format!("{brand}: nobody has answered in public yet");
+                } else if first.item.key.starts_with(APPROVE_KEY) {
+                    subject = subject.replacen(
+                        "[overhear] ",
+                        "[overhear] reply waiting for approval: ",
+                        1,
+                    );
+                    heading =
+                        format!("{brand}: a reply waits for your approval (open the mention)");
                 }
                 let (text, html) = self.both(
                     "mentions",

@@ -10,6 +10,7 @@
 //! Never touches the store, the network or the clock: every input, `now` included, is
 //! an argument, so the rules are tested with plain values.
 
+mod approve;
 mod backlog;
 mod digest;
 mod escalate;
@@ -29,6 +30,7 @@ use super::item::OutboxEntry;
 use super::webhook;
 use crate::matcher::BrandConfig;
 
+pub use approve::{Draft, APPROVE};
 pub use backlog::{is_backlog, Backlog, BACKLOG_KEY, BACKLOG_SHOWN};
 pub use instant::Evaluation;
 pub use summary::{tally, SummaryPeriod};

@@ -179,6 +179,15 @@ pub fn content(
     } else {
         format!("{brand}: {n} mentions that need an answer")
     };
+    let heading = if first.item.key.starts_with("approve|") {
+        let why = match &first.item.payload {
+            Payload::Mention(a) => a.reason.clone(),
+            _ => String::new(),
+        };
+        format!("{brand}: {why} (open the mention in the inbox to approve it)")
+    } else {
+        heading
+    };
     Some(ChatContent::Mentions { heading, items })
 }
 
