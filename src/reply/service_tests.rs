@@ -109,7 +109,7 @@ fn rig(extra: &str, answers: Vec<Result<Posted, PostError>>) -> Rig {
         Upsert::New { id } | Upsert::Updated { id, .. } | Upsert::Unchanged { id } => id,
     };
     let mention = id(store
-        .upsert_mention(&toot, &[acme.clone()], Utc::now())
+        .upsert_mention(&toot, std::slice::from_ref(&acme), Utc::now())
         .unwrap());
     let other = id(store.upsert_mention(&hn, &[acme], Utc::now()).unwrap());
     Rig {
