@@ -155,6 +155,35 @@ fn clean(s: &Option<String>) -> Option<String> {
         .filter(|t| !t.trim().is_empty())
 }
 
+/// The desk, once the form's CSRF token is the session's; else the page to answer.
+fn checked(state: &WebState, authed: &Authed, f: &ReplyForm) -> Result<Arc<Desk>, Box<Response>> {
+    if let Some(r) = authed.refuse_bad_csrf(state, &f.csrf) {
+        return Err(Box::new(r));
+    }
+    state.replies.clone().ok_or_else(|| {
+        Box::new(
+            state
+                .pages
+                .error(StatusCode::NOT_FOUND, "No [[reply_account]] is configured."),
+        )
+    })
+}
+
+/// Back where the form came from, or the error page.
+fn finish(
+    state: &WebState,
+    done: Result<Result<ReplyRecord, ReplyError>, tokio::task::JoinError>,
+    f: &ReplyForm,
+) -> Response {
+    match done {
+        Ok(Ok(_)) => back_to(Some(safe_back(f.back.as_deref()))),
+        Ok(Err(e)) => state.pages.error(status_of(&e), &e.to_string()),
+        Err(e) => state
+            .pages
+            .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
 /// `POST /r/new/MENTION`: writes a reply (queued, or a draft with approval).
 pub async fn write(
     State(state): State<WebState>,
@@ -162,13 +191,9 @@ pub async fn write(
     Path(mention): Path<String>,
     Form(f): Form<ReplyForm>,
 ) -> Response {
-    if let Some(r) = authed.refuse_bad_csrf(&state, &f.csrf) {
-        return r;
-    }
-    let Some(desk) = state.replies.clone() else {
-        return state
-            .pages
-            .error(StatusCode::NOT_FOUND, "No [[reply_account]] is configured.");
+    let desk = match checked(&state, &authed, &f) {
+        Ok(d) => d,
+        Err(r) => return *r,
     };
     let text = clean(&f.text);
     let w = Write {
@@ -197,13 +222,7 @@ pub async fn write(
         )
     })
     .await;
-    match done {
-        Ok(Ok(_)) => back_to(Some(safe_back(f.back.as_deref()))),
-        Ok(Err(e)) => state.pages.error(status_of(&e), &e.to_string()),
-        Err(e) => state
-            .pages
-            .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
+    finish(&state, done, &f)
 }
 
 /// `POST /r/REPLY/ACTION`: approve (with the edited text), retry or drop.
@@ -213,13 +232,9 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     Form(f): Form<ReplyForm>,
 ) -> Response {
-    if let Some(r) = authed.refuse_bad_csrf(&state, &f.csrf) {
-        return r;
-    }
-    let Some(desk) = state.replies.clone() else {
-        return state
-            .pages
-            .error(StatusCode::NOT_FOUND, "No [[reply_account]] is configured.");
+    let desk = match checked(&state, &authed, &f) {
+        Ok(d) => d,
+        Err(r) => return *r,
     };
     let user = authed.user().to_string();
     let text = clean(&f.text);
@@ -233,11 +248,5 @@ pub async fn act(
         }
     })
     .await;
-    match done {
-        Ok(Ok(_)) => back_to(Some(safe_back(f.back.as_deref()))),
-        Ok(Err(e)) => state.pages.error(status_of(&e), &e.to_string()),
-        Err(e) => state
-            .pages
-            .error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
+    finish(&state, done, &f)
 }
